@@ -1,0 +1,158 @@
+"""The ``rewardscope`` command line: analyze, demo, synth.
+
+Every error is one line on stderr and a non-zero exit; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .errors import RewardscopeError
+
+EXIT_ERROR = 1
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _class_range(text: str) -> tuple[int, int]:
+    try:
+        low, high = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW:HIGH, e.g. 2:6, got {text!r}") from None
+    if not 1 <= low <= high:
+        raise argparse.ArgumentTypeError(f"expected 1 <= LOW <= HIGH, got {text!r}")
+    return low, high
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .synthetic import LAYOUTS
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+    parser = argparse.ArgumentParser(
+        prog="rewardscope",
+        description="Reward-driven, explainable unsupervised analysis of phases and ferroic variants in atomically resolved STEM images.",
+    )
+    parser.add_argument("--version", action="version", version=f"rewardscope {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    analyze = commands.add_parser("analyze", parents=[common], help="analyze an image (.npy, .tif) and write a report",
+                                  description="Find columns, classify unit cells, and choose window and number of classes by maximizing the reward.")
+    analyze.add_argument("image", type=Path, help="image file (.npy, .tif, .tiff)")
+    analyze.add_argument("--out", type=Path, required=True, help="output folder (atoms.csv, summary.json, report.html)")
+    _add_analysis_options(analyze)
+
+    demo = commands.add_parser("demo", parents=[common], help="synthesize the default scene, analyze it, and score it against the truth")
+    demo.add_argument("--out", type=Path, default=Path("rewardscope-demo"), help="output folder (default: ./rewardscope-demo)")
+    _add_analysis_options(demo, trials=20)
+
+    synth = commands.add_parser("synth", parents=[common], help="write a synthetic scene with ground truth (image.tif, image.npy, truth.csv)")
+    synth.add_argument("layout", choices=LAYOUTS, help="domain layout")
+    synth.add_argument("--out", type=Path, required=True, help="output folder")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument("--size", type=int, default=384, help="image side in px (default 384)")
+    synth.add_argument("--dose", type=float, default=400.0, help="mean electrons per pixel (default 400)")
+    synth.add_argument("--polarization-pm", type=float, default=35.0, help="B-site displacement in pm (default 35)")
+    synth.add_argument("--antipolar-pm", type=float, default=18.0, help="antipolar A-site displacement in pm (default 18)")
+    synth.add_argument("--pixel-size-pm", type=float, default=25.0, help="pixel size in pm (default 25)")
+    synth.add_argument("--rotation-deg", type=float, default=4.0, help="lattice rotation in degrees (default 4)")
+    synth.add_argument("--sm-fraction", type=float, default=0.1, help="fraction of Sm on the A site (default 0.1)")
+    synth.add_argument("--wall-angle-deg", type=float, default=0.0, help="stripes: wall angle to the a axis (default 0)")
+    return parser
+
+
+def _add_analysis_options(parser, trials: int = 30) -> None:
+    parser.add_argument("--trials", type=_positive_int, default=trials, help=f"optimization trials (default {trials})")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of sampler and learner (default 0)")
+    parser.add_argument("--classes", type=_class_range, default=(2, 6), metavar="LOW:HIGH", help="range of the number of classes searched (default 2:6)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("rewardscope: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI owns the terminal: one line, unless --debug
+        if args.debug:
+            raise
+        expected = isinstance(exc, (RewardscopeError, OSError))
+        message = str(exc) if expected else f"internal error ({type(exc).__name__}): {exc}; rerun with --debug and report it"
+        print(f"rewardscope: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _analyze(args) -> int:
+    from .io import read_image
+    from .workflow import analyze
+
+    image = read_image(args.image)
+    analysis = analyze(image, out=args.out, n_trials=args.trials, seed=args.seed, n_classes=args.classes,
+                       overwrite=args.overwrite, progress=not args.quiet)
+    _print_outcome(analysis, args.out, args.quiet)
+    return 0
+
+
+def _demo(args) -> int:
+    from .metrics import accuracy
+    from .synthetic import synthesize
+    from .workflow import analyze
+
+    scene = synthesize("stripes", seed=args.seed)
+    if not args.quiet:
+        print(f"synthesized a stripes scene of {scene.image.shape[0]} x {scene.image.shape[1]} px with {scene.n_variants} variants")
+    analysis = analyze(scene.image, out=args.out, n_trials=args.trials, seed=args.seed, n_classes=args.classes,
+                       overwrite=args.overwrite, progress=not args.quiet)
+    result = analysis.result
+    score = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
+                     scene.truth, scene.image.shape, result.columns.period)
+    _print_outcome(analysis, args.out, args.quiet)
+    print(f"adjusted Rand index against the truth: {score.ari:.3f} ({score.n_classes_found} classes found, {score.n_classes_true} true)")
+    return 0
+
+
+def _print_outcome(analysis, out: Path, quiet: bool) -> None:
+    config = analysis.config
+    if not quiet:
+        print(f"chosen: window {config.window} px, {config.n_classes} classes, reward {analysis.result.reward:.3f}"
+              f" ({len(analysis.trials)} trials, {analysis.seconds:.1f} s)")
+    print(f"report: {out / 'report.html'}")
+
+
+def _synth(args) -> int:
+    from .synthetic import synthesize, write_scene
+
+    scene = synthesize(
+        args.layout, seed=args.seed, size=args.size, dose=args.dose, polarization_pm=args.polarization_pm,
+        antipolar_pm=args.antipolar_pm, pixel_size_pm=args.pixel_size_pm, rotation_deg=args.rotation_deg,
+        sm_fraction=args.sm_fraction, wall_angle_deg=args.wall_angle_deg,
+    )
+    out = write_scene(scene, args.out)
+    if not args.quiet:
+        print(f"wrote {out / 'image.tif'}, {out / 'image.npy'} and {out / 'truth.csv'} ({len(scene.truth.xy)} columns)")
+    return 0
+
+
+COMMANDS = {"analyze": _analyze, "demo": _demo, "synth": _synth}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The workflow's hyperparameters, and which stage reads which of them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .errors import RewardscopeError
+
+
+@dataclass(frozen=True)
+class Config:
+    """One setting of every hyperparameter of the workflow.
+
+    ``column_sigma`` is the column width as a fraction of the lattice period,
+    ``threshold`` the A-column detection threshold, ``refine`` the sub-pixel
+    method, ``window`` the patch side in px (None: 1.5 lattice periods),
+    ``n_classes`` the number of classes, ``n_components`` the PCA dimension,
+    ``seed`` the learner's random seed.
+    """
+
+    column_sigma: float = 0.12
+    threshold: float = 0.3
+    refine: str = "gaussian"
+    window: int | None = None
+    n_classes: int = 2
+    n_components: int = 8
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.window is not None and self.window < 3:
+            raise RewardscopeError(f"`window` must be >= 3 px, got window={self.window}")
+        if self.n_classes < 1:
+            raise RewardscopeError(f"`n_classes` must be >= 1, got n_classes={self.n_classes}")
+        if self.n_components < 1:
+            raise RewardscopeError(f"`n_components` must be >= 1, got n_components={self.n_components}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# The fields each stage reads itself; a stage's cache key adds those of the stages before it.
+STAGE_FIELDS = {
+    "atoms": ("column_sigma", "threshold", "refine"),
+    "lattice": (),
+    "descriptors": ("window",),
+    "learn": ("n_classes", "n_components", "seed"),
+}
+STAGE_ORDER = tuple(STAGE_FIELDS)
+
+
+def stage_key(config: Config, stage: str) -> tuple:
+    """The config values that determine the output of ``stage`` (and every stage before it)."""
+    upto = STAGE_ORDER[: STAGE_ORDER.index(stage) + 1]
+    return tuple(getattr(config, name) for s in upto for name in STAGE_FIELDS[s])

@@ -1,0 +1,5 @@
+"""Unsupervised learners with the scikit-learn estimator contract (``fit(X)`` returns self)."""
+
+from .gmm import PCAGaussianMixture
+
+__all__ = ["PCAGaussianMixture"]

@@ -1,0 +1,59 @@
+"""PCA followed by a Gaussian mixture: the paper's baseline classifier of atom-centred patches."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.mixture import GaussianMixture
+
+from ..errors import RewardscopeError
+
+
+class PCAGaussianMixture:
+    """Reduce descriptors with PCA, then cluster them with a Gaussian mixture of ``n_classes``.
+
+    Learned attributes: ``labels_`` (n,), ``means_`` (classes, d) in descriptor
+    space, ``scores_`` (n, n_components) the PCA scores, ``probabilities_``
+    (n, classes), ``bic_``. Labels are ordered by class size (0 is the largest),
+    so the same data and ``random_state`` always give the same labels.
+    """
+
+    def __init__(self, n_classes: int = 2, *, n_components: int = 8, n_init: int = 4, covariance_type: str = "full", random_state=None):
+        self.n_classes = n_classes
+        self.n_components = n_components
+        self.n_init = n_init
+        self.covariance_type = covariance_type
+        self.random_state = random_state
+
+    def fit(self, X) -> "PCAGaussianMixture":
+        X = np.asarray(X, float)
+        if X.ndim != 2:
+            raise RewardscopeError(f"descriptors must be a 2-D array (samples, features), got shape {X.shape}")
+        if not np.all(np.isfinite(X)):
+            raise RewardscopeError("descriptors contain NaN or inf")
+        if not 1 <= self.n_classes <= len(X):
+            raise RewardscopeError(f"`n_classes` must be in [1, {len(X)}] (the number of samples), got n_classes={self.n_classes}")
+        components = max(1, min(self.n_components, X.shape[1], len(X) - 1))
+        self.pca_ = PCA(n_components=components, random_state=self.random_state)
+        self.scores_ = self.pca_.fit_transform(X)
+        self.mixture_ = GaussianMixture(
+            n_components=self.n_classes,
+            covariance_type=self.covariance_type,
+            n_init=self.n_init,
+            reg_covar=1e-4,
+            random_state=self.random_state,
+        ).fit(self.scores_)
+        raw = self.mixture_.predict(self.scores_)
+        # Order classes by size so labels do not depend on the mixture's internal order.
+        sizes = np.bincount(raw, minlength=self.n_classes)
+        order = np.lexsort((np.arange(self.n_classes), -sizes))
+        rank = np.empty_like(order)
+        rank[order] = np.arange(self.n_classes)
+        self.labels_ = rank[raw]
+        self.probabilities_ = self.mixture_.predict_proba(self.scores_)[:, order]
+        self.means_ = np.array([X[self.labels_ == k].mean(axis=0) if np.any(self.labels_ == k) else np.full(X.shape[1], np.nan) for k in range(self.n_classes)])
+        self.bic_ = float(self.mixture_.bic(self.scores_))
+        return self
+
+    def fit_predict(self, X) -> np.ndarray:
+        return self.fit(X).labels_

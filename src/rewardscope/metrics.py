@@ -1,0 +1,120 @@
+"""Accuracy against synthetic ground truth: column matching, ARI, wall F1, polarization error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+from sklearn.metrics import adjusted_rand_score
+
+from .synthetic import Truth
+
+
+def match(found_xy: np.ndarray, truth_xy: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each truth column, the index of the nearest found column within ``tolerance`` (-1 if none),
+    and its distance (inf if none). One-to-one is not enforced; tolerance well below the column spacing makes it so."""
+    if len(found_xy) == 0:
+        return np.full(len(truth_xy), -1), np.full(len(truth_xy), np.inf)
+    distance, index = cKDTree(found_xy).query(truth_xy, distance_upper_bound=tolerance)
+    index = np.where(np.isfinite(distance), index, -1)
+    return index, distance
+
+
+def interior(truth: Truth, shape, margin: float) -> np.ndarray:
+    """Truth columns at least ``margin`` px inside the frame (columns cut by the edge are not findable)."""
+    x, y = truth.xy[:, 0], truth.xy[:, 1]
+    return (x >= margin) & (y >= margin) & (x <= shape[1] - 1 - margin) & (y <= shape[0] - 1 - margin)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    recall: dict
+    precision: dict
+    rmse: dict
+    ari: float
+    wall_f1: float
+    polarization_angle_error_deg: float
+    n_classes_true: int
+    n_classes_found: int
+
+    def to_dict(self) -> dict:
+        return {
+            "recall_A": self.recall["A"],
+            "recall_B": self.recall["B"],
+            "precision_A": self.precision["A"],
+            "precision_B": self.precision["B"],
+            "rmse_A_px": self.rmse["A"],
+            "rmse_B_px": self.rmse["B"],
+            "ari": self.ari,
+            "wall_f1": self.wall_f1,
+            "polarization_angle_error_deg": self.polarization_angle_error_deg,
+            "n_classes_true": self.n_classes_true,
+            "n_classes_found": self.n_classes_found,
+        }
+
+
+def accuracy(xy, sublattice, labels, polarization, truth: Truth, shape, period: float) -> Accuracy:
+    """Compare a per-column result with the truth; columns matched within 0.25 lattice periods."""
+    tolerance = 0.25 * period
+    inner = interior(truth, shape, 0.3 * period)
+    recall, precision, rmse = {}, {}, {}
+    matched_b = None
+    for site in ("A", "B"):
+        truth_rows = np.flatnonzero((truth.sublattice == site) & inner)
+        found_rows = np.flatnonzero(sublattice == site)
+        index, distance = match(xy[found_rows], truth.xy[truth_rows], tolerance)
+        ok = index >= 0
+        recall[site] = float(ok.mean()) if len(ok) else 0.0
+        rmse[site] = float(np.sqrt(np.mean(distance[ok] ** 2))) if ok.any() else float("nan")
+        back, _ = match(truth.xy[truth.sublattice == site], xy[found_rows], tolerance)
+        precision[site] = float((back >= 0).mean()) if len(back) else 0.0
+        if site == "B":
+            matched_b = (truth_rows[ok], found_rows[index[ok]])
+    truth_b, found_b = matched_b
+    classified = labels[found_b] >= 0
+    truth_b, found_b = truth_b[classified], found_b[classified]
+    ari = float(adjusted_rand_score(truth.variant[truth_b], labels[found_b])) if len(found_b) else 0.0
+
+    # Polarization angle error on polar cells with a measured displacement.
+    polar = truth.variant[truth_b] < 4
+    measured = polarization[found_b]
+    expected = truth.dxy[truth_b]
+    ok = polar & np.all(np.isfinite(measured), axis=1) & (np.hypot(*expected.T) > 0)
+    if ok.any():
+        angle = np.arctan2(measured[ok, 1], measured[ok, 0]) - np.arctan2(expected[ok, 1], expected[ok, 0])
+        angle_error = float(np.median(np.abs(np.rad2deg(np.angle(np.exp(1j * angle))))))
+    else:
+        angle_error = float("nan")
+
+    wall_f1 = _wall_f1(truth, truth_b, labels[found_b])
+    return Accuracy(
+        recall, precision, rmse, ari, wall_f1, angle_error,
+        n_classes_true=len(np.unique(truth.variant[truth.sublattice == "B"])),
+        n_classes_found=len(np.unique(labels[labels >= 0])),
+    )
+
+
+def _wall_f1(truth: Truth, truth_rows: np.ndarray, found_labels: np.ndarray, tolerance: int = 1) -> float:
+    """F1 of found against true wall cells on the truth's (i, j) grid, within ``tolerance`` cells."""
+    from .walls import find_walls
+
+    ij = np.column_stack([truth.i[truth_rows], truth.j[truth_rows]])
+    shape = (ij[:, 1].max() + 1, ij[:, 0].max() + 1)
+    true_grid = np.full(shape, -1)
+    found_grid = np.full(shape, -1)
+    true_grid[ij[:, 1], ij[:, 0]] = truth.variant[truth_rows]
+    found_grid[ij[:, 1], ij[:, 0]] = found_labels
+    true_walls = find_walls(true_grid).mask
+    found_walls = find_walls(found_grid).mask
+    if not true_walls.any() and not found_walls.any():
+        return 1.0
+    if not true_walls.any() or not found_walls.any():
+        return 0.0
+    structure = np.ones((2 * tolerance + 1,) * 2, bool)
+    near_true = ndimage.binary_dilation(true_walls, structure)
+    near_found = ndimage.binary_dilation(found_walls, structure)
+    precision = (found_walls & near_true).sum() / found_walls.sum()
+    recall = (true_walls & near_found).sum() / true_walls.sum()
+    return float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0

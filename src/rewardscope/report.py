@@ -1,0 +1,284 @@
+"""The report: atoms.csv, summary.json, and report.html with the figures that explain the result."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+
+ATOMS_HEADER = ["x", "y", "sublattice", "i", "j", "label", "px", "py", "amplitude", "sigma", "uncertainty"]
+FIGURES = {
+    "columns.png": "Atom columns: A sublattice (orange) and B sublattice (blue).",
+    "classes.png": "Classes of the B-centred unit cells, on the image and on the (i, j) cell grid.",
+    "walls.png": "Domain walls: wall cells (black) on the class map; each wall segment is one connected component.",
+    "polarization.png": "Polar displacement of each B column from the centroid of its four A neighbours (arrows magnified; colour = direction).",
+    "trials.png": "Reward of every optimization trial, and the best so far.",
+    "landscape.png": "Reward landscape over patch window x number of classes (best reward of the trials in each cell; the chosen setting is circled).",
+}
+
+
+def write(analysis, out_dir) -> None:
+    """Write every output of ``analysis`` into ``out_dir``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out = Path(out_dir)
+    write_atoms_csv(analysis.result, out / "atoms.csv")
+    summary = summarize(analysis)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    plot_columns(analysis, out / "columns.png")
+    plot_classes(analysis, out / "classes.png")
+    plot_walls(analysis, out / "walls.png")
+    plot_polarization(analysis, out / "polarization.png")
+    plot_trials(analysis, out / "trials.png")
+    plot_landscape(analysis, out / "landscape.png")
+    (out / "report.html").write_text(render_html(summary))
+
+
+def write_atoms_csv(result, path) -> None:
+    columns, lattice = result.columns, result.lattice
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(ATOMS_HEADER)
+        for row in range(len(columns)):
+            p = lattice.polarization[row]
+            writer.writerow([
+                f"{columns.xy[row, 0]:.3f}", f"{columns.xy[row, 1]:.3f}", columns.sublattice[row],
+                int(lattice.ij[row, 0]), int(lattice.ij[row, 1]), int(result.labels[row]),
+                f"{p[0]:.4f}", f"{p[1]:.4f}",
+                f"{columns.amplitude[row]:.5g}", f"{columns.sigma[row]:.4f}", f"{columns.uncertainty[row]:.4f}",
+            ])
+
+
+def summarize(analysis) -> dict:
+    import optuna
+    import sklearn
+    import skimage
+    import scipy
+
+    from . import __version__
+
+    result = analysis.result
+    b = result.labels[result.labels >= 0]
+    shares = np.bincount(b, minlength=result.config.n_classes) / max(len(b), 1)
+    polar = result.lattice.polarization[result.columns.sublattice == "B"]
+    polar = polar[np.all(np.isfinite(polar), axis=1)]
+    magnitude = np.hypot(*polar.T) if len(polar) else np.zeros(0)
+    pixel_size = analysis.image.pixel_size
+    return {
+        "config": result.config.to_dict(),
+        "reward": result.reward,
+        "components": result.components,
+        "image": {
+            "shape": list(analysis.image.shape),
+            "pixel_size": pixel_size,
+            "unit": analysis.image.unit,
+            "source": analysis.image.meta.get("source"),
+        },
+        "lattice": {
+            "basis_px": result.lattice.basis.tolist(),
+            "period_px": result.columns.period,
+            "columns": {"A": int(np.sum(result.columns.sublattice == "A")), "B": int(np.sum(result.columns.sublattice == "B"))},
+            "cells_classified": int(len(b)),
+            "median_polarization_px": float(np.median(magnitude)) if len(magnitude) else None,
+            "median_polarization_pm": float(np.median(magnitude) * pixel_size) if len(magnitude) and pixel_size else None,
+        },
+        "classes": [{"label": k, "share": float(s)} for k, s in enumerate(shares)],
+        "walls": {"cells": int(result.walls.mask.sum()), "segments": result.walls.n_segments},
+        "search_space": {"window": list(analysis.space.window), "n_classes": list(analysis.space.n_classes)},
+        "n_trials": analysis.n_trials,
+        "trials": analysis.trials,
+        "timings_s": {**analysis.timings, "total": analysis.seconds},
+        "seed": analysis.seed,
+        "versions": {
+            "rewardscope": __version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "scikit-image": skimage.__version__,
+            "scikit-learn": sklearn.__version__,
+            "optuna": optuna.__version__,
+        },
+    }
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _image_axes(analysis, title):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 7))
+    ax.imshow(analysis.image.data, cmap="gray")
+    ax.set_title(title)
+    ax.set_axis_off()
+    return fig, ax
+
+
+def _save(fig, path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_columns(analysis, path) -> None:
+    columns = analysis.result.columns
+    fig, ax = _image_axes(analysis, "atom columns")
+    for site, colour in (("A", "tab:orange"), ("B", "tab:blue")):
+        xy = columns.xy[columns.sublattice == site]
+        ax.scatter(xy[:, 0], xy[:, 1], s=6, c=colour, label=f"{site} ({len(xy)})")
+    ax.legend(loc="upper right", fontsize=8)
+    _save(fig, path)
+
+
+def _class_colours(n):
+    import matplotlib.pyplot as plt
+
+    return plt.get_cmap("tab10")(np.arange(n) % 10)
+
+
+def plot_classes(analysis, path) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    result = analysis.result
+    k = result.config.n_classes
+    colours = _class_colours(k)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6.5))
+    left.imshow(analysis.image.data, cmap="gray")
+    rows = result.labels >= 0
+    left.scatter(*result.columns.xy[rows].T, c=colours[result.labels[rows]], s=10)
+    left.set_title(f"{k} classes on the image")
+    left.set_axis_off()
+    grid = np.ma.masked_less(result.label_grid, 0)
+    right.imshow(grid, cmap=ListedColormap(colours), vmin=-0.5, vmax=k - 0.5, interpolation="nearest")
+    right.set_title("class map on the (i, j) cell grid")
+    right.set_xlabel("i")
+    right.set_ylabel("j")
+    _save(fig, path)
+
+
+def plot_walls(analysis, path) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    result = analysis.result
+    k = result.config.n_classes
+    fig, ax = plt.subplots(figsize=(7, 7))
+    ax.imshow(np.ma.masked_less(result.label_grid, 0), cmap=ListedColormap(_class_colours(k)), vmin=-0.5, vmax=k - 0.5, alpha=0.45, interpolation="nearest")
+    ax.imshow(np.ma.masked_equal(result.walls.mask.astype(int), 0), cmap=ListedColormap(["black"]), interpolation="nearest")
+    c = result.components
+    ax.set_title(f"{result.walls.n_segments} wall segments; continuity {c['continuity']:.2f}, straightness {c['straightness']:.2f}")
+    ax.set_xlabel("i")
+    ax.set_ylabel("j")
+    _save(fig, path)
+
+
+def plot_polarization(analysis, path) -> None:
+    result = analysis.result
+    rows = (result.columns.sublattice == "B") & np.all(np.isfinite(result.lattice.polarization), axis=1)
+    xy, p = result.columns.xy[rows], result.lattice.polarization[rows]
+    fig, ax = _image_axes(analysis, "polar displacement (B - centroid of 4 A)")
+    if len(p):
+        angle = np.arctan2(p[:, 1], p[:, 0])
+        scale = 0.3 * result.columns.period / max(np.median(np.hypot(*p.T)), 1e-9)
+        ax.quiver(xy[:, 0], xy[:, 1], p[:, 0] * scale, p[:, 1] * scale, angle, cmap="hsv", clim=(-np.pi, np.pi),
+                  angles="xy", scale_units="xy", scale=1, width=0.003)
+    _save(fig, path)
+
+
+def plot_trials(analysis, path) -> None:
+    import matplotlib.pyplot as plt
+
+    numbers = [t["number"] for t in analysis.trials]
+    values = [t["reward"] for t in analysis.trials]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(numbers, values, "o", label="trial")
+    ax.plot(numbers, np.maximum.accumulate(values), "-", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("reward")
+    ax.legend()
+    _save(fig, path)
+
+
+def landscape_grid(trials, space):
+    """Best reward per (n_classes, window) cell over the trials; NaN where no trial ran."""
+    windows = np.arange(space.window[0], space.window[1] + 1, 2)
+    classes = np.arange(space.n_classes[0], space.n_classes[1] + 1)
+    grid = np.full((len(classes), len(windows)), np.nan)
+    for t in trials:
+        r = np.searchsorted(classes, t["params"]["n_classes"])
+        c = np.searchsorted(windows, t["params"]["window"])
+        grid[r, c] = np.fmax(grid[r, c], t["reward"])
+    return windows, classes, grid
+
+
+def plot_landscape(analysis, path) -> None:
+    import matplotlib.pyplot as plt
+
+    windows, classes, grid = landscape_grid(analysis.trials, analysis.space)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis",
+                      extent=(windows[0] - 1, windows[-1] + 1, classes[0] - 0.5, classes[-1] + 0.5))
+    chosen = analysis.config
+    ax.plot(chosen.window, chosen.n_classes, "o", mfc="none", mec="red", ms=14, mew=2)
+    ax.set_xlabel("patch window (px)")
+    ax.set_ylabel("number of classes")
+    fig.colorbar(image, ax=ax, label="reward")
+    _save(fig, path)
+
+
+def render_html(summary: dict) -> str:
+    def table(rows):
+        body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+        return f"<table>{body}</table>"
+
+    fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else v  # noqa: E731
+    figures = "".join(f'<figure><img src="{name}" alt="{name}"><figcaption>{html.escape(caption)}</figcaption></figure>' for name, caption in FIGURES.items())
+    trials = "".join(
+        f"<tr><td>{t['number']}</td><td>{t['params'].get('window')}</td><td>{t['params'].get('n_classes')}</td><td>{t['reward']:.4f}</td>"
+        + "".join(f"<td>{t['components'].get(c, float('nan')):.3f}</td>" for c in summary["components"])
+        + f"<td>{t['seconds']:.2f}</td></tr>"
+        for t in summary["trials"]
+    )
+    component_heads = "".join(f"<th>{html.escape(c)}</th>" for c in summary["components"])
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>rewardscope report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
+th, td {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
+figure {{ display: inline-block; margin: 0.5em; max-width: 520px; vertical-align: top; }}
+figure img {{ max-width: 100%; }}
+figcaption {{ font-size: 0.9em; color: #555; }}
+</style></head><body>
+<h1>rewardscope report</h1>
+<p>Source: {html.escape(str(summary['image']['source']))}; image {summary['image']['shape']};
+lattice period {summary['lattice']['period_px']:.2f} px; {summary['lattice']['columns']['A']} A and {summary['lattice']['columns']['B']} B columns.</p>
+<h2>Chosen setting: reward {summary['reward']:.4f}</h2>
+{table([(k, fmt(v)) for k, v in summary['config'].items()])}
+<h2>Reward components</h2>
+{table([(k, fmt(v)) for k, v in summary['components'].items()])}
+<h2>Classes</h2>
+{table([(f"class {c['label']}", f"{100 * c['share']:.1f}% of cells") for c in summary['classes']])}
+<h2>Figures</h2>
+{figures}
+<h2>Trials</h2>
+<table><tr><th>#</th><th>window</th><th>classes</th><th>reward</th>{component_heads}<th>s</th></tr>{trials}</table>
+<h2>Timings (s)</h2>
+{table([(k, f"{v:.2f}") for k, v in summary['timings_s'].items()])}
+<h2>Versions</h2>
+{table(summary['versions'].items())}
+<p>Seed {summary['seed']}.</p>
+</body></html>
+"""

@@ -1,0 +1,244 @@
+"""Physics-based synthetic HAADF-STEM scenes of a perovskite ABO3 film down [001], with truth.
+
+The A sublattice (Bi, a random fraction of Sm) sits on the corners of the
+pseudo-cubic cell, the B sublattice (Fe + O) at its centre. Column intensity
+goes as Z**n (HAADF, 1.3 <= n <= 1.7). Each unit cell belongs to a *variant*:
+
+* 0-3: polar, B displaced from the centre of its four A neighbours along one
+  cell diagonal, ``P = p (±1, ±1) / sqrt(2)`` (BiFeO3-like projected variants);
+* 4: antipolar, A displaced alternately ``+u / -u`` along a from one column of
+  cells to the next (unit-cell doubling), B centred (Sm-rich orthorhombic).
+
+The microscope adds lattice rotation, probe blur, scan-line jitter, slow drift,
+smooth thickness and background variation, Poisson shot noise and read noise.
+Everything is deterministic from the seed; positions in the truth table are
+where the columns appear in the image (drift included, jitter excluded).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from . import gaussians
+from .errors import RewardscopeError
+from .io import Image, write_image
+
+LAYOUTS = ("stripes", "quadrants", "bubble", "rough", "single")
+ANTIPOLAR = 4
+VARIANT_NAMES = ("polar +a+b", "polar -a+b", "polar -a-b", "polar +a-b", "antipolar")
+# Unit polar vectors of the four diagonal variants, in lattice coordinates (a, b).
+POLAR_DIRECTIONS = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]]) / np.sqrt(2)
+Z_BI, Z_SM, Z_FE, Z_O = 83, 62, 26, 8
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """Everything that defines a synthetic scene; lengths in pm unless named ``_px``."""
+
+    layout: str = "stripes"
+    size: int = 384
+    pixel_size_pm: float = 25.0
+    lattice_pm: float = 396.0
+    rotation_deg: float = 4.0
+    polarization_pm: float = 35.0
+    antipolar_pm: float = 18.0
+    sm_fraction: float = 0.1
+    z_exponent: float = 1.7
+    probe_sigma_pm: float = 55.0
+    wall_angle_deg: float = 0.0  # stripes: wall normal angle to the a axis
+    stripe_cells: int = 8  # stripes: domain width in cells
+    jitter_px: float = 0.15
+    drift_px: tuple[float, float] = (1.5, 1.0)
+    thickness_variation: float = 0.15
+    background: float = 0.15
+    dose: float = 400.0  # mean electrons per pixel
+    read_noise: float = 2.0  # electrons rms
+
+    def validate(self) -> "SceneSpec":
+        if self.layout not in LAYOUTS:
+            raise RewardscopeError(f"unknown layout {self.layout!r}; choose one of {', '.join(LAYOUTS)}")
+        checks = {
+            "size": self.size >= 64,
+            "pixel_size_pm": self.pixel_size_pm > 0,
+            "lattice_pm": self.lattice_pm > 3 * self.pixel_size_pm,
+            "polarization_pm": self.polarization_pm >= 0,
+            "antipolar_pm": self.antipolar_pm >= 0,
+            "sm_fraction": 0 <= self.sm_fraction <= 1,
+            "z_exponent": 1.3 <= self.z_exponent <= 1.7,
+            "probe_sigma_pm": self.probe_sigma_pm > 0,
+            "stripe_cells": self.stripe_cells >= 1,
+            "dose": self.dose > 0,
+            "read_noise": self.read_noise >= 0,
+            "jitter_px": self.jitter_px >= 0,
+        }
+        bounds = {
+            "size": ">= 64",
+            "pixel_size_pm": "> 0",
+            "lattice_pm": "> 3 pixels",
+            "sm_fraction": "in [0, 1]",
+            "z_exponent": "in [1.3, 1.7]",
+            "stripe_cells": ">= 1",
+        }
+        for name, ok in checks.items():
+            if not ok:
+                value = getattr(self, name)
+                raise RewardscopeError(f"`{name}` must be {bounds.get(name, '> 0' if name in ('dose', 'probe_sigma_pm') else '>= 0')}, got {name}={value}")
+        return self
+
+
+@dataclass(frozen=True)
+class Truth:
+    """Per-column ground truth: xy (n, 2) px; sublattice 'A'/'B'; i, j; variant; dxy displacement px."""
+
+    xy: np.ndarray
+    sublattice: np.ndarray
+    i: np.ndarray
+    j: np.ndarray
+    variant: np.ndarray
+    dxy: np.ndarray
+
+    def to_csv(self, path) -> None:
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["x", "y", "sublattice", "i", "j", "variant", "dx", "dy"])
+            for row in zip(self.xy[:, 0], self.xy[:, 1], self.sublattice, self.i, self.j, self.variant, self.dxy[:, 0], self.dxy[:, 1]):
+                writer.writerow([f"{row[0]:.4f}", f"{row[1]:.4f}", row[2], row[3], row[4], row[5], f"{row[6]:.4f}", f"{row[7]:.4f}"])
+
+
+@dataclass(frozen=True)
+class Scene:
+    image: Image
+    truth: Truth
+    spec: SceneSpec
+    seed: int | None
+
+    @property
+    def n_variants(self) -> int:
+        return len(np.unique(self.truth.variant[self.truth.sublattice == "B"]))
+
+
+def variant_map(spec: SceneSpec, ii: np.ndarray, jj: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Variant of the cell (i, j) for the layout; ii, jj are cell indices centred on the scene."""
+    x, y = ii.astype(float), jj.astype(float)
+    extent = max(np.abs(x).max(), np.abs(y).max(), 1.0)
+    if spec.layout == "single":
+        return np.zeros_like(ii)
+    if spec.layout == "stripes":
+        angle = np.deg2rad(spec.wall_angle_deg)
+        along = x * np.cos(angle) + y * np.sin(angle)
+        return np.where(np.floor(along / spec.stripe_cells).astype(int) % 2 == 0, 0, 1)
+    if spec.layout == "quadrants":
+        # Two walls crossing near the centre, slightly off the lattice axes.
+        u = x - 0.1 * y - 0.07 * extent
+        v = y + 0.1 * x + 0.05 * extent
+        return np.select([(u >= 0) & (v < 0), (u < 0) & (v < 0), (u < 0) & (v >= 0)], [0, 1, 2], default=3)
+    if spec.layout == "bubble":
+        radius = 0.55 * extent
+        inside = (x / 1.15 - 0.1 * extent) ** 2 + (y + 0.05 * extent) ** 2 < radius**2
+        return np.where(inside, 2, 0)
+    # rough: a polar/antipolar boundary that wanders across the scene.
+    n = 2 * int(extent) + 3
+    steps = rng.normal(0, 0.9, n)
+    wander = ndimage.gaussian_filter1d(np.cumsum(steps), 1.0)
+    wander -= wander.mean()
+    boundary = 0.25 * extent * np.sin(2 * np.pi * (y + extent) / (2.6 * extent)) + wander[np.clip((y + extent).astype(int), 0, n - 1)]
+    return np.where(x > boundary, ANTIPOLAR, 0)
+
+
+def synthesize(layout: str = "stripes", *, seed: int | None = 0, **overrides) -> Scene:
+    """Make a synthetic scene; ``overrides`` are ``SceneSpec`` fields."""
+    spec = replace(SceneSpec(), layout=layout, **overrides).validate()
+    return render_scene(spec, seed=seed)
+
+
+def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
+    spec.validate()
+    rng = np.random.default_rng(seed)
+    shape = (spec.size, spec.size)
+    period = spec.lattice_pm / spec.pixel_size_pm
+    theta = np.deg2rad(spec.rotation_deg)
+    basis = period * np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]])
+    centre = np.array([spec.size / 2 + 0.3 * period, spec.size / 2 - 0.2 * period])
+    reach = int(np.ceil(spec.size * 0.75 / period)) + 2
+    ii, jj = np.meshgrid(np.arange(-reach, reach + 1), np.arange(-reach, reach + 1), indexing="ij")
+    ii, jj = ii.ravel(), jj.ravel()
+    variants = variant_map(spec, ii, jj, rng)
+
+    # A site at cell corner (i, j); antipolar cells shift their A along a, sign alternating in i.
+    u = spec.antipolar_pm / spec.pixel_size_pm
+    a_shift = np.where(variants == ANTIPOLAR, u * np.where(ii % 2 == 0, 1.0, -1.0), 0.0)[:, None] * basis[0] / period
+    a_xy = centre + ii[:, None] * basis[0] + jj[:, None] * basis[1] + a_shift
+    # B site at the cell centre, displaced by its polar vector.
+    p = spec.polarization_pm / spec.pixel_size_pm
+    directions = np.vstack([POLAR_DIRECTIONS, [[0.0, 0.0]]])[variants]
+    b_shift = p * (directions[:, :1] * basis[0] + directions[:, 1:] * basis[1]) / period
+    b_xy = centre + (ii[:, None] + 0.5) * basis[0] + (jj[:, None] + 0.5) * basis[1] + b_shift
+
+    # B cells of antipolar variant get zero polar shift; the A shift was applied above.
+    n_cells = len(ii)
+    is_sm = rng.random(n_cells) < spec.sm_fraction
+    a_intensity = np.where(is_sm, Z_SM, Z_BI) ** spec.z_exponent
+    b_intensity = np.full(n_cells, Z_FE**spec.z_exponent + Z_O**spec.z_exponent)
+
+    # Slow drift: the frame is scanned row by row, so the apparent shift grows with y.
+    drift = np.asarray(spec.drift_px, float)
+
+    def drifted(xy):
+        return xy + np.outer(xy[:, 1] / spec.size, drift)
+
+    xy = drifted(np.vstack([a_xy, b_xy]))
+    intensity = np.concatenate([a_intensity, b_intensity])
+    sublattice = np.array(["A"] * n_cells + ["B"] * n_cells)
+    cells_i = np.concatenate([ii, ii])
+    cells_j = np.concatenate([jj, jj])
+    cell_variant = np.concatenate([variants, variants])
+    displacement = np.vstack([a_shift, b_shift])
+
+    # Thickness: a smooth multiplicative field on column intensity.
+    thickness = _smooth_field(shape, rng, scale=spec.size / 3)
+    rows = np.clip(np.rint(xy[:, 1]).astype(int), 0, spec.size - 1)
+    cols = np.clip(np.rint(xy[:, 0]).astype(int), 0, spec.size - 1)
+    amplitude = intensity / intensity.max() * (1 + spec.thickness_variation * thickness[rows, cols])
+
+    sigma_px = spec.probe_sigma_pm / spec.pixel_size_pm
+    jitter = np.zeros((spec.size, 2))
+    jitter[:, 0] = rng.normal(0, spec.jitter_px, spec.size)
+    clean = gaussians.render(shape, xy, amplitude, sigma_px, row_shift=jitter)
+    clean += spec.background * (1 + 0.5 * _smooth_field(shape, rng, scale=spec.size / 2))
+    clean = np.clip(clean, 0, None)
+    expected = clean * spec.dose / clean.mean()
+    counts = rng.poisson(expected).astype(float) + rng.normal(0, spec.read_noise, shape)
+
+    keep = (xy[:, 0] >= 0) & (xy[:, 0] <= spec.size - 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= spec.size - 1)
+    offset = np.array([cells_i[keep].min(), cells_j[keep].min()])
+    truth = Truth(
+        xy=xy[keep],
+        sublattice=sublattice[keep],
+        i=cells_i[keep] - offset[0],
+        j=cells_j[keep] - offset[1],
+        variant=cell_variant[keep],
+        dxy=displacement[keep],
+    )
+    image = Image(counts, pixel_size=spec.pixel_size_pm, unit="pm", meta={"synthetic": asdict(spec), "seed": seed})
+    return Scene(image=image, truth=truth, spec=spec, seed=seed)
+
+
+def _smooth_field(shape, rng, *, scale: float) -> np.ndarray:
+    """A smooth random field in [-1, 1] with correlation length ``scale`` px."""
+    field = ndimage.gaussian_filter(rng.normal(size=shape), scale, mode="wrap")
+    return field / max(np.abs(field).max(), 1e-12)
+
+
+def write_scene(scene: Scene, out_dir) -> Path:
+    """Write ``image.tif``, ``image.npy`` and ``truth.csv`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_image(out / "image.tif", scene.image.data, pixel_size_pm=scene.spec.pixel_size_pm)
+    write_image(out / "image.npy", scene.image.data.astype(np.float32))
+    scene.truth.to_csv(out / "truth.csv")
+    return out

@@ -1,0 +1,213 @@
+"""The workflow: the one place that knows the order of the stages.
+
+``Pipeline`` runs the stages on one image and caches each on the config fields
+it reads, so an optimizer trial that changes only the number of classes reuses
+the columns, the lattice and the patches. ``analyze`` optimizes the
+hyperparameters by reward and returns the best result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import rewards
+from .atoms import Columns, find_columns
+from .config import Config, stage_key
+from .descriptors import patches
+from .errors import RewardscopeError
+from .io import Image
+from .lattice import Lattice, index_columns, to_grid
+from .learn import PCAGaussianMixture
+from .walls import Walls, find_walls
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything one configuration produced, per column and per cell."""
+
+    config: Config
+    columns: Columns
+    lattice: Lattice
+    labels: np.ndarray  # (n columns,) class of each B column; -1 for A and unclassified
+    label_grid: np.ndarray  # (rows, cols) class per cell, -1 where unclassified
+    walls: Walls
+    reward: float
+    components: dict
+
+
+class Pipeline:
+    """The stages of the workflow on one image, each cached on the config fields it reads."""
+
+    def __init__(self, image: Image, *, weights: dict | None = None):
+        self.image = image
+        self.weights = weights
+        self.timings: dict[str, float] = defaultdict(float)
+        self.calls: Counter = Counter()
+        self._cache: dict[tuple, object] = {}
+
+    def _cached(self, stage: str, config: Config, compute):
+        key = (stage, stage_key(config, stage))
+        if key not in self._cache:
+            start = time.perf_counter()
+            self._cache[key] = compute()
+            self.timings[stage] += time.perf_counter() - start
+            self.calls[stage] += 1
+        return self._cache[key]
+
+    def columns(self, config: Config) -> Columns:
+        return self._cached(
+            "atoms",
+            config,
+            lambda: find_columns(self.image.data, column_sigma=config.column_sigma, threshold=config.threshold, refine=config.refine),
+        )
+
+    def lattice(self, config: Config) -> Lattice:
+        return self._cached("lattice", config, lambda: index_columns(self.columns(config)))
+
+    def window(self, config: Config) -> int:
+        """Patch side in px: the config's, or 1.5 lattice periods rounded to an even number."""
+        if config.window is not None:
+            return int(config.window)
+        return int(2 * round(0.75 * self.columns(config).period))
+
+    def classified_rows(self, config: Config) -> np.ndarray:
+        """Rows of the columns that get a class: the indexed B columns."""
+        columns, lattice = self.columns(config), self.lattice(config)
+        rows = np.flatnonzero((columns.sublattice == "B") & (lattice.ij[:, 0] >= 0))
+        if len(rows) < 4:
+            raise RewardscopeError(f"only {len(rows)} B columns could be indexed; too few unit cells to classify")
+        return rows
+
+    def descriptors(self, config: Config) -> np.ndarray:
+        def compute():
+            centres = self.columns(config).xy[self.classified_rows(config)]
+            return patches(self.image.data, centres, self.window(config))
+
+        return self._cached("descriptors", config, compute)
+
+    def learner(self, config: Config) -> PCAGaussianMixture:
+        def compute():
+            X = self.descriptors(config)
+            if config.n_classes > len(X):
+                raise RewardscopeError(f"`n_classes`={config.n_classes} exceeds the {len(X)} classified cells")
+            return PCAGaussianMixture(config.n_classes, n_components=config.n_components, random_state=config.seed).fit(X)
+
+        return self._cached("learn", config, compute)
+
+    def run(self, config: Config) -> Result:
+        """Every stage for ``config``; walls and rewards are cheap and not cached."""
+        columns, lattice = self.columns(config), self.lattice(config)
+        model = self.learner(config)
+        rows = self.classified_rows(config)
+        labels = np.full(len(columns), -1)
+        labels[rows] = model.labels_
+        grid = to_grid(lattice.ij[rows], model.labels_, lattice.grid_shape)
+        start = time.perf_counter()
+        walls = find_walls(grid)
+        self.timings["walls"] += time.perf_counter() - start
+        start = time.perf_counter()
+        reward, components = rewards.evaluate(walls, model.labels_, model.scores_, config.n_classes, self.weights)
+        self.timings["rewards"] += time.perf_counter() - start
+        return Result(config, columns, lattice, labels, grid, walls, reward, components)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The outcome of ``analyze``: the best result, every trial, and the provenance."""
+
+    result: Result
+    trials: list
+    space: object
+    timings: dict
+    seed: int
+    n_trials: int
+    image: Image
+    seconds: float
+
+    @property
+    def config(self) -> Config:
+        return self.result.config
+
+
+def analyze(
+    image: Image,
+    *,
+    out=None,
+    n_trials: int = 30,
+    seed: int = 0,
+    base: Config | None = None,
+    weights: dict | None = None,
+    n_classes: tuple[int, int] = (2, 6),
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Analysis:
+    """Find the columns, then choose window and number of classes by maximizing the reward.
+
+    With ``out``, the results (atoms.csv, summary.json, report.html and its
+    figures) are written into ``out``. They are built in ``out.partial`` next to
+    it, which also keeps the optimizer's journal: a run that stops early leaves
+    only ``out.partial`` and the next run with the same ``out`` resumes there.
+    """
+    from pathlib import Path
+
+    from .optimize import SearchSpace, optimize, trial_records
+
+    start = time.perf_counter()
+    base = Config(seed=seed) if base is None else replace(base, seed=seed)
+    if n_trials < 1:
+        raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")
+    if out is not None:
+        out = Path(out)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+            raise RewardscopeError(f"output folder {str(out)!r} already exists and is not empty (use --overwrite)")
+    pipeline = Pipeline(image, weights=weights)
+    columns = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
+    pipeline.classified_rows(base)
+    space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes)
+
+    storage = None
+    staging = None
+    if out is not None:
+        staging = out.with_name(out.name + ".partial")
+        staging.mkdir(parents=True, exist_ok=True)
+        storage = staging / "study.journal"
+
+    def evaluate(config):
+        result = pipeline.run(config)
+        return result.reward, result.components
+
+    study = optimize(evaluate, base, space, n_trials=n_trials, storage=storage, seed=seed, progress=progress)
+    best = pipeline.run(replace(base, **study.best_params))
+    analysis = Analysis(
+        result=best,
+        trials=trial_records(study),
+        space=space,
+        timings=dict(pipeline.timings),
+        seed=seed,
+        n_trials=n_trials,
+        image=image,
+        seconds=time.perf_counter() - start,
+    )
+    if out is not None:
+        from . import report
+
+        report.write(analysis, staging)
+        _move_into_place(staging, out)
+        logger.info("results written to %s", out)
+    return analysis
+
+
+def _move_into_place(staging, out) -> None:
+    """Replace ``out`` by the finished ``staging`` folder in one rename."""
+    import shutil
+
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    staging.rename(out)
