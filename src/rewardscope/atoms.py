@@ -84,10 +84,8 @@ def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: fl
         return Columns(xy, _sublattice_labels(len(a_xy), len(b_xy)), values, np.full(n, sigma), np.full(n, np.nan), basis)
 
     a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=sigma)
-    a_model = gaussians.render(image.shape, a_fit.xy, a_fit.amplitude, a_fit.sigma)
-    b_fit = gaussians.fit(image - a_model, b_xy, radius=0.3 * period, sigma=sigma)
-    b_model = gaussians.render(image.shape, b_fit.xy, b_fit.amplitude, b_fit.sigma)
-    a_fit = gaussians.fit(image - b_model, a_fit.xy, radius=0.35 * period, sigma=sigma)
+    b_fit = gaussians.fit(image - _model(image.shape, a_fit), b_xy, radius=0.3 * period, sigma=sigma)
+    a_fit = gaussians.fit(image - _model(image.shape, b_fit), a_fit.xy, radius=0.35 * period, sigma=sigma)
     return Columns(
         xy=np.vstack([a_fit.xy, b_fit.xy]),
         sublattice=_sublattice_labels(len(a_fit.xy), len(b_fit.xy)),
@@ -96,6 +94,18 @@ def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: fl
         uncertainty=np.concatenate([a_fit.uncertainty, b_fit.uncertainty]),
         basis=basis,
     )
+
+
+def _model(shape, fit: gaussians.GaussianFit) -> np.ndarray:
+    """Image of the fitted columns of one sublattice, to subtract before fitting the other.
+
+    All columns of a sublattice share the probe, so the model uses their median
+    width: a noisy fit that came out broad must not erase its neighbours.
+    """
+    ok = fit.converged
+    if not ok.any():
+        return np.zeros(shape)
+    return gaussians.render(shape, fit.xy[ok], fit.amplitude[ok], np.median(fit.sigma[ok]))
 
 
 def _sublattice_labels(n_a: int, n_b: int) -> np.ndarray:

@@ -48,7 +48,7 @@ def index_columns(columns: Columns) -> Lattice:
     seed = a_xy[np.argmin(np.hypot(*(a_xy - centre).T))]
     origin, basis, a_index = fit_lattice(a_xy, seed, columns.basis)
 
-    ij = np.full((len(columns), 2), NOT_INDEXED)
+    ij = np.zeros((len(columns), 2), int)
     ij[is_a] = a_index
     b_rows = np.flatnonzero(~is_a)
     b_frac = fractional(columns.xy[b_rows], origin, basis)
@@ -56,11 +56,10 @@ def index_columns(columns: Columns) -> Lattice:
     # Distance of each column from its ideal site, to resolve two columns claiming one site.
     ideal = np.where(is_a[:, None], ij, ij + 0.5)
     error = np.hypot(*(fractional(columns.xy, origin, basis) - ideal).T)
-    _drop_duplicates(ij, columns.sublattice, error)
-
-    valid = ij[:, 0] != NOT_INDEXED
+    valid = _unique_sites(ij, columns.sublattice, error)
+    # Shift so that indices start at 0; until now they were relative to the central A column.
     shift = ij[valid].min(axis=0)
-    ij[valid] -= shift
+    ij = np.where(valid[:, None], ij - shift, NOT_INDEXED)
     origin = origin + shift @ basis
 
     site_to_row = {(s, int(i), int(j)): row for row, (s, (i, j)) in enumerate(zip(columns.sublattice, ij)) if i >= 0}
@@ -80,15 +79,13 @@ def index_columns(columns: Columns) -> Lattice:
     return Lattice(ij=ij, neighbours=neighbours, polarization=polarization, origin=origin, basis=basis)
 
 
-def _drop_duplicates(ij: np.ndarray, sublattice: np.ndarray, error: np.ndarray) -> None:
-    """Keep only the column closest to its ideal site where several share one site (in place)."""
+def _unique_sites(ij: np.ndarray, sublattice: np.ndarray, error: np.ndarray) -> np.ndarray:
+    """True for the column closest to its ideal site among those that share one site."""
     keys = np.array([f"{s}{i},{j}" for s, (i, j) in zip(sublattice, ij)])
     order = np.lexsort((error, keys))
-    seen = set()
-    for row in order:
-        if keys[row] in seen:
-            ij[row] = NOT_INDEXED
-        seen.add(keys[row])
+    first = np.ones(len(keys), bool)
+    first[order[1:]] = keys[order[1:]] != keys[order[:-1]]
+    return first
 
 
 def to_grid(ij: np.ndarray, values: np.ndarray, shape: tuple[int, int], fill=-1) -> np.ndarray:

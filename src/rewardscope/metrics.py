@@ -73,21 +73,10 @@ def accuracy(xy, sublattice, labels, polarization, truth: Truth, shape, period: 
         if site == "B":
             matched_b = (truth_rows[ok], found_rows[index[ok]])
     truth_b, found_b = matched_b
+    angle_error = _median_angle_error(polarization[found_b], truth.dxy[truth_b], truth.variant[truth_b] < 4)
     classified = labels[found_b] >= 0
     truth_b, found_b = truth_b[classified], found_b[classified]
     ari = float(adjusted_rand_score(truth.variant[truth_b], labels[found_b])) if len(found_b) else 0.0
-
-    # Polarization angle error on polar cells with a measured displacement.
-    polar = truth.variant[truth_b] < 4
-    measured = polarization[found_b]
-    expected = truth.dxy[truth_b]
-    ok = polar & np.all(np.isfinite(measured), axis=1) & (np.hypot(*expected.T) > 0)
-    if ok.any():
-        angle = np.arctan2(measured[ok, 1], measured[ok, 0]) - np.arctan2(expected[ok, 1], expected[ok, 0])
-        angle_error = float(np.median(np.abs(np.rad2deg(np.angle(np.exp(1j * angle))))))
-    else:
-        angle_error = float("nan")
-
     wall_f1 = _wall_f1(truth, truth_b, labels[found_b])
     return Accuracy(
         recall, precision, rmse, ari, wall_f1, angle_error,
@@ -100,6 +89,8 @@ def _wall_f1(truth: Truth, truth_rows: np.ndarray, found_labels: np.ndarray, tol
     """F1 of found against true wall cells on the truth's (i, j) grid, within ``tolerance`` cells."""
     from .walls import find_walls
 
+    if len(truth_rows) == 0:
+        return 0.0
     ij = np.column_stack([truth.i[truth_rows], truth.j[truth_rows]])
     shape = (ij[:, 1].max() + 1, ij[:, 0].max() + 1)
     true_grid = np.full(shape, -1)
@@ -118,3 +109,12 @@ def _wall_f1(truth: Truth, truth_rows: np.ndarray, found_labels: np.ndarray, tol
     precision = (found_walls & near_true).sum() / found_walls.sum()
     recall = (true_walls & near_found).sum() / true_walls.sum()
     return float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0
+
+
+def _median_angle_error(measured: np.ndarray, expected: np.ndarray, polar: np.ndarray) -> float:
+    """Median |angle difference| in degrees over polar cells with a measured displacement."""
+    ok = polar & np.all(np.isfinite(measured), axis=1) & (np.hypot(*expected.T) > 0)
+    if not ok.any():
+        return float("nan")
+    angle = np.arctan2(measured[ok, 1], measured[ok, 0]) - np.arctan2(expected[ok, 1], expected[ok, 0])
+    return float(np.median(np.abs(np.rad2deg(np.angle(np.exp(1j * angle))))))

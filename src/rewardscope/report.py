@@ -191,9 +191,9 @@ def plot_polarization(analysis, path) -> None:
     fig, ax = _image_axes(analysis, "polar displacement (B - centroid of 4 A)")
     if len(p):
         angle = np.arctan2(p[:, 1], p[:, 0])
-        scale = 0.3 * result.columns.period / max(np.median(np.hypot(*p.T)), 1e-9)
+        scale = 0.45 * result.columns.period / max(np.median(np.hypot(*p.T)), 1e-9)
         ax.quiver(xy[:, 0], xy[:, 1], p[:, 0] * scale, p[:, 1] * scale, angle, cmap="hsv", clim=(-np.pi, np.pi),
-                  angles="xy", scale_units="xy", scale=1, width=0.003)
+                  angles="xy", scale_units="xy", scale=1, width=0.004)
     _save(fig, path)
 
 

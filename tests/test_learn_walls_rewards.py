@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+
+from rewardscope import RewardscopeError, rewards
+from rewardscope.descriptors import patches
+from rewardscope.learn import PCAGaussianMixture
+from rewardscope.walls import find_walls
+
+
+def stripes_grid(n=24, width=6, k=2):
+    return np.tile((np.arange(n) // width) % k, (n, 1))
+
+
+def test_walls_of_one_straight_boundary():
+    grid = np.zeros((10, 10), int)
+    grid[:, 5:] = 1
+    walls = find_walls(grid)
+    assert walls.n_segments == 1
+    assert walls.mask.sum() == 20  # both sides of the boundary, 10 rows each
+    assert walls.mask[:, 4].all() and walls.mask[:, 5].all()
+
+
+def test_unclassified_cells_make_no_walls():
+    grid = np.zeros((8, 8), int)
+    grid[:, :2] = -1
+    assert not find_walls(grid).mask.any()
+
+
+def test_straight_continuous_walls_score_high():
+    walls = find_walls(stripes_grid())
+    assert rewards.continuity(walls) == pytest.approx(1.0)
+    assert rewards.straightness(walls) > 0.95
+
+
+def test_salt_and_pepper_scores_low(rng):
+    walls = find_walls(rng.integers(0, 2, (24, 24)))
+    assert rewards.continuity(walls) > 0.9  # it is all one connected wall ...
+    assert rewards.economy(walls) < 0.2  # ... that is everywhere
+    assert rewards.straightness(walls) < 0.6
+
+
+def test_fragments_score_low_continuity():
+    grid = np.zeros((24, 24), int)
+    for r, c in [(3, 3), (10, 15), (18, 6), (20, 20)]:
+        grid[r, c] = 1  # isolated single-cell "domains"
+    walls = find_walls(grid)
+    assert walls.n_segments == 4
+    assert rewards.continuity(walls) < 0.5
+
+
+def test_curved_wall_less_straight_than_straight_wall():
+    y, x = np.mgrid[:32, :32]
+    circle = ((x - 16) ** 2 + (y - 16) ** 2 < 6**2).astype(int)
+    straight = (x >= 16).astype(int)
+    assert rewards.straightness(find_walls(circle)) < rewards.straightness(find_walls(straight))
+
+
+def test_degenerate_single_class_scores_zero():
+    grid = np.zeros((12, 12), int)
+    reward, components = rewards.evaluate(find_walls(grid), grid.ravel(), np.zeros((144, 2)), 1)
+    assert reward == 0.0
+    assert components["continuity"] == 0.0
+
+
+def test_tiny_class_is_penalized(rng):
+    labels = np.zeros(1000, int)
+    labels[:5] = 1
+    assert rewards.balance(labels, 2) < 0.2
+    assert rewards.balance(np.repeat([0, 1], 500), 2) == 1.0
+    assert rewards.balance(np.zeros(10, int), 2) == 0.0  # an empty class
+
+
+def test_true_labels_beat_split_labels_in_separation(rng):
+    scores = np.vstack([rng.normal(0, 1, (200, 2)), rng.normal(8, 1, (200, 2))])
+    truth = np.repeat([0, 1], 200)
+    split = truth.copy()
+    split[:100] = 2  # split one real cluster in two
+    assert rewards.separation(scores, truth) > rewards.separation(scores, split) + 0.2
+
+
+@pytest.mark.parametrize("weights, match", [({"wiggle": 1}, "unknown reward component 'wiggle'"), ({"continuity": -1}, "weights"), ({"continuity": 0}, "not all zero")])
+def test_bad_weights_rejected(weights, match):
+    with pytest.raises(RewardscopeError, match=match):
+        rewards.combine(dict.fromkeys(rewards.COMPONENTS, 0.5), weights)
+
+
+def test_combine_is_weighted_geometric_mean():
+    components = {"continuity": 0.25, "straightness": 1.0, "economy": 1.0, "separation": 1.0, "balance": 1.0}
+    assert rewards.combine(components, {"continuity": 1, "straightness": 1}) == pytest.approx(0.5)
+
+
+def test_patches_are_standardised_and_centred():
+    image = np.zeros((40, 40))
+    image[20, 20] = 1.0
+    X = patches(image, np.array([[20.0, 20.0], [10.0, 10.0]]), 9)
+    assert X.shape == (2, 81)
+    np.testing.assert_allclose(X[0].mean(), 0, atol=1e-12)
+    np.testing.assert_allclose(X[0].std(), 1)
+    assert np.argmax(X[0]) == 40  # the centre pixel of a 9 x 9 patch
+    with pytest.raises(RewardscopeError, match="window"):
+        patches(image, np.array([[20.0, 20.0]]), 64)
+
+
+def test_gmm_is_deterministic_and_finds_clusters(rng):
+    X = np.vstack([rng.normal(0, 1, (150, 10)), rng.normal(5, 1, (100, 10))])
+    a = PCAGaussianMixture(2, random_state=3).fit(X)
+    b = PCAGaussianMixture(2, random_state=3).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert np.bincount(a.labels_).tolist() == [150, 100]  # label 0 is the larger class
+    assert a.means_.shape == (2, 10)
+    with pytest.raises(RewardscopeError, match="n_classes"):
+        PCAGaussianMixture(0).fit(X)
+    with pytest.raises(RewardscopeError, match="NaN"):
+        PCAGaussianMixture(2).fit(np.full((5, 3), np.nan))

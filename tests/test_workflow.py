@@ -1,0 +1,99 @@
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from rewardscope.config import Config
+from rewardscope.metrics import accuracy
+from rewardscope.optimize import SearchSpace, optimize
+from rewardscope.synthetic import synthesize
+from rewardscope.workflow import Pipeline, analyze
+
+
+def test_changing_only_k_reuses_columns_and_patches(stripes):
+    pipeline = Pipeline(stripes.image)
+    pipeline.run(Config(window=16, n_classes=2))
+    pipeline.run(Config(window=16, n_classes=3))
+    pipeline.run(Config(window=20, n_classes=3))
+    assert pipeline.calls["atoms"] == 1
+    assert pipeline.calls["lattice"] == 1
+    assert pipeline.calls["descriptors"] == 2
+    assert pipeline.calls["learn"] == 3
+
+
+def test_same_seed_same_result(stripes):
+    a = Pipeline(stripes.image).run(Config(window=16, n_classes=3, seed=4))
+    b = Pipeline(stripes.image).run(Config(window=16, n_classes=3, seed=4))
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.reward == b.reward
+
+
+def test_true_setting_scores_higher_than_oversplit(stripes):
+    pipeline = Pipeline(stripes.image)
+    right = pipeline.run(Config(window=16, n_classes=2))
+    oversplit = pipeline.run(Config(window=16, n_classes=5))
+    assert right.reward > oversplit.reward
+
+
+@pytest.mark.parametrize("layout", ["stripes", "quadrants"])
+def test_analyze_finds_the_variants_by_itself(layout):
+    scene = synthesize(layout, seed=11, size=320)
+    analysis = analyze(scene.image, n_trials=14, seed=0, progress=False)
+    result = analysis.result
+    score = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
+                     scene.truth, scene.image.shape, result.columns.period)
+    assert result.config.n_classes == scene.n_variants
+    assert score.ari >= 0.9
+    assert score.wall_f1 >= 0.8
+
+
+def test_interrupted_study_resumes(stripes, tmp_path):
+    pipeline = Pipeline(stripes.image)
+    space = SearchSpace.for_period(pipeline.columns(Config()).period, 256)
+    storage = tmp_path / "study.journal"
+    calls = []
+
+    def flaky(config):
+        calls.append(config)
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C during the fourth trial
+        result = pipeline.run(config)
+        return result.reward, result.components
+
+    with pytest.raises(KeyboardInterrupt):
+        optimize(flaky, Config(), space, n_trials=6, storage=storage, seed=0, progress=False)
+    study = optimize(flaky, Config(), space, n_trials=6, storage=storage, seed=0, progress=False)
+    states = [t.state.name for t in study.trials]
+    assert states.count("COMPLETE") == 6
+    assert states.count("FAIL") == 1  # the interrupted trial, closed on resume
+    assert len(calls) == 4 + 3  # three finished trials were not redone
+
+
+def test_analyze_writes_the_output_contract(stripes, tmp_path):
+    out = tmp_path / "result"
+    analysis = analyze(stripes.image, out=out, n_trials=5, seed=2, progress=False)
+    assert not (tmp_path / "result.partial").exists()
+    lines = (out / "atoms.csv").read_text().splitlines()
+    assert lines[0].startswith("x,y,sublattice,i,j,label,px,py")
+    assert len(lines) == len(analysis.result.columns) + 1
+    rows = [line.split(",") for line in lines[1:]]
+    assert {r[2] for r in rows} == {"A", "B"}
+    assert all(r[5] == "-1" and float(r[6]) == 0 for r in rows if r[2] == "A")
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("config", "reward", "components", "trials", "timings_s", "versions", "seed"):
+        assert key in summary
+    assert len(summary["trials"]) == 5
+    assert summary["seed"] == 2
+    html = (out / "report.html").read_text()
+    for figure in ("columns.png", "classes.png", "walls.png", "polarization.png", "trials.png", "landscape.png"):
+        assert figure in html
+        assert (out / figure).stat().st_size > 1000
+
+
+def test_search_space_scales_with_period():
+    space = SearchSpace.for_period(16.0, 400)
+    assert space.window == (12, 40)
+    small = SearchSpace.for_period(16.0, 60)
+    assert small.window[1] <= 20
+    assert replace(space, n_classes=(2, 3)).distributions()["n_classes"].high == 3
