@@ -6,7 +6,7 @@ import pytest
 
 from rewardscope.config import Config
 from rewardscope.metrics import accuracy
-from rewardscope.optimize import SearchSpace, optimize
+from rewardscope.optimize import SearchSpace, optimize, trial_records
 from rewardscope.synthetic import synthesize
 from rewardscope.workflow import Pipeline, analyze
 
@@ -39,7 +39,7 @@ def test_true_setting_scores_higher_than_oversplit(stripes):
 @pytest.mark.parametrize("layout", ["stripes", "quadrants"])
 def test_analyze_finds_the_variants_by_itself(layout):
     scene = synthesize(layout, seed=11, size=320)
-    analysis = analyze(scene.image, n_trials=14, seed=0, progress=False)
+    analysis = analyze(scene.image, n_trials=16, seed=0, progress=False)
     result = analysis.result
     score = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
                      scene.truth, scene.image.shape, result.columns.period)
@@ -65,9 +65,25 @@ def test_interrupted_study_resumes(stripes, tmp_path):
         optimize(flaky, Config(), space, n_trials=6, storage=storage, seed=0, progress=False)
     study = optimize(flaky, Config(), space, n_trials=6, storage=storage, seed=0, progress=False)
     states = [t.state.name for t in study.trials]
-    assert states.count("COMPLETE") == 6
+    assert len(trial_records(study)) == 6
     assert states.count("FAIL") == 1  # the interrupted trial, closed on resume
     assert len(calls) == 4 + 3  # three finished trials were not redone
+    assert len(calls) == len({(c.window, c.n_classes) for c in calls}) + 1  # only the interrupted one twice
+
+
+def test_budget_buys_distinct_settings(stripes):
+    pipeline = Pipeline(stripes.image)
+    space = SearchSpace(window=(12, 16), n_classes=(2, 3))  # 6 settings in all
+    seen = []
+
+    def score(config):
+        seen.append((config.window, config.n_classes))
+        result = pipeline.run(config)
+        return result.reward, result.components
+
+    study = optimize(score, Config(), space, n_trials=50, storage=None, seed=1, progress=False)
+    assert sorted(seen) == sorted({(w, k) for w in (12, 14, 16) for k in (2, 3)})
+    assert study.best_value == max(t["reward"] for t in trial_records(study))
 
 
 def test_analyze_writes_the_output_contract(stripes, tmp_path):

@@ -38,7 +38,9 @@ def render(shape, xy, amplitude, sigma, *, row_shift=None, reach: float = 4.0) -
         sample_y = sample_y + row_shift[clipped, 1]
     r2 = (sample_x - xy[:, 0, None, None]) ** 2 + (sample_y - xy[:, 1, None, None]) ** 2
     values = amplitude[:, None, None] * np.exp(-r2 / (2 * sigma[:, None, None] ** 2))
-    np.add.at(image, (rows[inside], cols[inside]), values[inside])
+    # bincount accumulates overlapping stamps far faster than np.add.at.
+    flat = rows[inside] * shape[1] + cols[inside]
+    image += np.bincount(flat, weights=values[inside], minlength=image.size).reshape(shape)
     return image
 
 
@@ -55,11 +57,12 @@ class GaussianFit:
     converged: np.ndarray  # False where the fit ran away and the start position was kept
 
 
-def fit(image, xy, *, radius: float, sigma: float, n_iter: int = 20) -> GaussianFit:
+def fit(image, xy, *, radius: float, sigma: float, n_iter: int = 12, tolerance: float = 1e-3) -> GaussianFit:
     """Fit one Gaussian + flat background to every column at once (batched Levenberg-Marquardt).
 
     Each column is fitted on the pixels within ``radius`` of its start position;
-    ``sigma`` is the starting width. Columns whose fit moves more than
+    ``sigma`` is the starting width. Iteration stops when no position moves by
+    more than ``tolerance`` px. Columns whose fit moves more than
     ``0.7 * radius``, or whose width or amplitude become unphysical, keep their
     start position and are flagged ``converged=False``.
     """
@@ -69,71 +72,73 @@ def fit(image, xy, *, radius: float, sigma: float, n_iter: int = 20) -> Gaussian
     if n == 0:
         empty = np.zeros(0)
         return GaussianFit(np.zeros((0, 2)), empty, empty, empty, empty, empty, np.zeros(0, bool))
+    # Pixels of a disc around each rounded start position: (n, m) coordinates and values.
     half = int(np.ceil(radius))
-    offsets = np.arange(-half, half + 1)
-    ox, oy = np.meshgrid(offsets, offsets)
-    ox, oy = ox.ravel(), oy.ravel()
-    cx = np.rint(start[:, 0]).astype(int)
-    cy = np.rint(start[:, 1]).astype(int)
-    px = cx[:, None] + ox[None, :]
-    py = cy[:, None] + oy[None, :]
+    oy, ox = np.mgrid[-half : half + 1, -half : half + 1]
+    disc = ox**2 + oy**2 <= (radius + 0.5) ** 2
+    ox, oy = ox[disc], oy[disc]
+    px = np.rint(start[:, 0]).astype(int)[:, None] + ox[None, :]
+    py = np.rint(start[:, 1]).astype(int)[:, None] + oy[None, :]
     inside = (px >= 0) & (px < image.shape[1]) & (py >= 0) & (py < image.shape[0])
     values = image[np.clip(py, 0, image.shape[0] - 1), np.clip(px, 0, image.shape[1] - 1)]
     x = px.astype(float)
     y = py.astype(float)
     weight = (inside & ((x - start[:, :1]) ** 2 + (y - start[:, 1:]) ** 2 <= radius**2)).astype(float)
+    # Starting guesses; pixels beyond the frame repeat the edge, harmless for a guess.
+    background = np.percentile(values, 10, axis=1)
+    peak = np.max(np.where(weight > 0, values, -np.inf), axis=1)
+    peak = np.where(np.isfinite(peak), peak, background)
+    # Parameters: x0, y0, amplitude, sigma, background.
+    params = np.column_stack([start[:, 0], start[:, 1], np.maximum(peak - background, 1e-12), np.full(n, float(sigma)), background])
 
-    background = np.percentile(np.where(weight > 0, values, np.nan), 10, axis=1)
-    background = np.nan_to_num(background)
-    peak = np.nanmax(np.where(weight > 0, values, np.nan), axis=1)
-    params = np.column_stack(
-        [start[:, 0], start[:, 1], np.maximum(np.nan_to_num(peak) - background, 1e-12), np.full(n, float(sigma)), background]
-    )
+    def residual(p):
+        r2 = (x - p[:, 0:1]) ** 2 + (y - p[:, 1:2]) ** 2
+        g = np.exp(-r2 / (2 * p[:, 3:4] ** 2))
+        return values - p[:, 4:5] - p[:, 2:3] * g, g, r2
 
-    def residuals_and_jacobian(p):
-        dx = x - p[:, 0:1]
-        dy = y - p[:, 1:2]
+    def jacobian(p, g, r2):
         s2 = p[:, 3:4] ** 2
-        r2 = dx**2 + dy**2
-        g = np.exp(-r2 / (2 * s2))
         ag = p[:, 2:3] * g
-        model = p[:, 4:5] + ag
-        jac = np.stack([ag * dx / s2, ag * dy / s2, g, ag * r2 / (s2 * p[:, 3:4]), np.ones_like(g)], axis=-1)
-        return values - model, jac
+        return (ag * (x - p[:, 0:1]) / s2, ag * (y - p[:, 1:2]) / s2, g, ag * r2 / (s2 * p[:, 3:4]), np.ones_like(g))
 
-    def cost(p):
-        res, _ = residuals_and_jacobian(p)
-        return np.sum(weight * res**2, axis=1)
+    def normal_equations(jac, res):
+        weighted = [j * weight for j in jac]
+        normal = np.empty((n, 5, 5))
+        for a in range(5):
+            for b in range(a, 5):
+                normal[:, a, b] = normal[:, b, a] = np.sum(weighted[a] * jac[b], axis=1)
+        gradient = np.stack([np.sum(w * res, axis=1) for w in weighted], axis=1)
+        return normal, gradient
 
+    res, g, r2 = residual(params)
+    current = np.sum(weight * res**2, axis=1)
     damping = np.full(n, 1e-2)
-    current = cost(params)
+    active = np.ones(n, bool)
     for _ in range(n_iter):
-        res, jac = residuals_and_jacobian(params)
-        jw = jac * weight[..., None]
-        normal = np.einsum("nmi,nmj->nij", jw, jac)
-        gradient = np.einsum("nmi,nm->ni", jw, res)
+        normal, gradient = normal_equations(jacobian(params, g, r2), res)
         diag = np.einsum("nii->ni", normal)
-        lhs = normal + damping[:, None, None] * (diag[:, :, None] * np.eye(5) + 1e-12 * np.eye(5))
-        try:
-            step = np.linalg.solve(lhs, gradient[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(lhs.reshape(-1, 5), gradient.reshape(-1), rcond=None)[0].reshape(n, 5)
+        lhs = normal + damping[:, None, None] * (diag[:, :, None] * np.eye(5)) + 1e-12 * np.eye(5)
+        step = np.linalg.solve(lhs, gradient[..., None])[..., 0]
+        step[~active] = 0
         trial = params + step
         trial[:, 3] = np.abs(trial[:, 3])
-        new = cost(trial)
-        better = np.isfinite(new) & (new < current)
+        trial_res, trial_g, trial_r2 = residual(trial)
+        new = np.sum(weight * trial_res**2, axis=1)
+        better = np.isfinite(new) & (new < current) & active
         params = np.where(better[:, None], trial, params)
+        res = np.where(better[:, None], trial_res, res)
+        g = np.where(better[:, None], trial_g, g)
+        r2 = np.where(better[:, None], trial_r2, r2)
         current = np.where(better, new, current)
         damping = np.where(better, damping / 3, damping * 5)
+        active &= ~(better & (np.abs(step[:, :2]).max(axis=1) < tolerance))
+        if not active.any():
+            break
 
-    res, jac = residuals_and_jacobian(params)
+    normal, _ = normal_equations(jacobian(params, g, r2), res)
     dof = np.maximum(weight.sum(axis=1) - 5, 1)
-    variance = np.sum(weight * res**2, axis=1) / dof
-    normal = np.einsum("nmi,nmj->nij", jac * weight[..., None], jac)
-    try:
-        cov_diag = np.einsum("nii->ni", np.linalg.inv(normal + 1e-12 * np.eye(5)))
-    except np.linalg.LinAlgError:
-        cov_diag = np.full((n, 5), np.inf)
+    variance = current / dof
+    cov_diag = np.einsum("nii->ni", np.linalg.inv(normal + 1e-12 * np.eye(5)))
     uncertainty = np.sqrt(np.abs(variance * (cov_diag[:, 0] + cov_diag[:, 1]) / 2))
 
     moved = np.hypot(params[:, 0] - start[:, 0], params[:, 1] - start[:, 1])

@@ -37,6 +37,25 @@ class SearchSpace:
         high = max(low + 2, min(int(2 * round(1.25 * period)), image_side // 3))
         return cls(window=(low, high), n_classes=tuple(n_classes))
 
+    @property
+    def size(self) -> int:
+        """Number of distinct settings in the space."""
+        return len(self.windows) * (self.n_classes[1] - self.n_classes[0] + 1)
+
+    @property
+    def windows(self) -> np.ndarray:
+        return np.arange(self.window[0], self.window[1] + 1, 2)
+
+    def random_unseen(self, scored: dict, rng: np.random.Generator) -> dict:
+        """A setting not in ``scored`` (keys as made by ``_key``), uniformly at random."""
+        settings = [
+            {"window": int(w), "n_classes": int(k)}
+            for w in self.windows
+            for k in range(self.n_classes[0], self.n_classes[1] + 1)
+            if _key({"window": int(w), "n_classes": int(k)}) not in scored
+        ]
+        return settings[rng.integers(len(settings))]
+
     def distributions(self) -> dict:
         from optuna.distributions import IntDistribution
 
@@ -63,44 +82,63 @@ def open_study(storage: str | Path | None, *, seed: int, n_startup: int):
 
 
 def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, storage, seed: int = 0, progress: bool = True):
-    """Run trials until the study holds ``n_trials`` finished ones; return the study.
+    """Run trials until the study holds ``n_trials`` distinct finished settings; return the study.
 
     ``evaluate(config) -> (reward, components)`` scores one configuration. The
-    first trial is the default setting (1.5 lattice periods, 2 classes) so the
-    search always knows one sensible point.
+    first trial is the default setting (1.5 lattice periods, the fewest classes)
+    so the search always knows one sensible point. The reward is deterministic,
+    so when the sampler proposes a setting it has already scored, the known
+    reward is told back at no cost and an unseen setting, drawn at random, is
+    queued next: the budget buys distinct settings only.
     """
     import optuna
     from tqdm.auto import tqdm
 
     if n_trials < 1:
         raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")
+    rng = np.random.default_rng(seed)
     study = open_study(storage, seed=seed, n_startup=max(3, min(8, n_trials // 3)))
     # A trial left running by an interrupted run will never report: close it as failed.
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-    done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-    if done == 0:
+    scored = {_key(t.params): t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))}
+    if not scored:
         middle = int(np.clip(2 * round(np.mean(space.window) / 2), *space.window))
         study.enqueue_trial({"window": middle, "n_classes": space.n_classes[0]})
-    elif done < n_trials:
-        logger.info("resuming the study: %d of %d trials already done", done, n_trials)
+    elif len(scored) < n_trials:
+        logger.info("resuming the study: %d of %d settings already scored", len(scored), n_trials)
     distributions = space.distributions()
-    with tqdm(total=n_trials, initial=done, desc="trials", unit="trial", disable=not progress) as bar:
-        for _ in range(n_trials - done):
+    budget = min(n_trials, space.size)
+    with tqdm(total=budget, initial=min(len(scored), budget), desc="trials", unit="trial", disable=not progress) as bar:
+        while len(scored) < budget:
             trial = study.ask(distributions)
+            key = _key(trial.params)
+            if key in scored:
+                known = scored[key]
+                trial.set_user_attr("components", known.user_attrs.get("components", {}))
+                trial.set_user_attr("seconds", 0.0)
+                trial.set_user_attr("repeat_of", known.number)
+                study.tell(trial, known.value)
+                study.enqueue_trial(space.random_unseen(scored, rng))
+                continue
             config = replace(base, **trial.params)
             start = time.perf_counter()
             reward, components = evaluate(config)
             trial.set_user_attr("components", components)
             trial.set_user_attr("seconds", time.perf_counter() - start)
             study.tell(trial, reward)
+            scored[key] = study.trials[trial.number]
             bar.update()
             bar.set_postfix(best=f"{study.best_value:.3f}")
     return study
 
 
+def _key(params: dict) -> tuple:
+    return tuple(sorted(params.items()))
+
+
 def trial_records(study) -> list[dict]:
-    """Every finished trial as a plain dict: number, params, reward, components, seconds."""
+    """Every distinct scored setting as a plain dict: number, params, reward, components, seconds."""
     import optuna
 
     return [
@@ -112,4 +150,5 @@ def trial_records(study) -> list[dict]:
             "seconds": t.user_attrs.get("seconds"),
         }
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if "repeat_of" not in t.user_attrs
     ]

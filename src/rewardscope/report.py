@@ -213,7 +213,7 @@ def plot_trials(analysis, path) -> None:
 
 def landscape_grid(trials, space):
     """Best reward per (n_classes, window) cell over the trials; NaN where no trial ran."""
-    windows = np.arange(space.window[0], space.window[1] + 1, 2)
+    windows = space.windows
     classes = np.arange(space.n_classes[0], space.n_classes[1] + 1)
     grid = np.full((len(classes), len(windows)), np.nan)
     for t in trials:

@@ -229,8 +229,11 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
 
 
 def _smooth_field(shape, rng, *, scale: float) -> np.ndarray:
-    """A smooth random field in [-1, 1] with correlation length ``scale`` px."""
-    field = ndimage.gaussian_filter(rng.normal(size=shape), scale, mode="wrap")
+    """A smooth random field in [-1, 1] with correlation length ``scale`` px (Gaussian filter in Fourier space)."""
+    ky = np.fft.fftfreq(shape[0])[:, None]
+    kx = np.fft.rfftfreq(shape[1])[None, :]
+    transfer = np.exp(-2 * (np.pi * scale) ** 2 * (kx**2 + ky**2))
+    field = np.fft.irfft2(np.fft.rfft2(rng.normal(size=shape)) * transfer, s=shape)
     return field / max(np.abs(field).max(), 1e-12)
 
 
