@@ -67,13 +67,18 @@ def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: fl
     sigma = max(column_sigma * period, 0.7)
     response = column_response(image, sigma)
 
-    a_xy = _find_a_columns(response, period, threshold)
+    a_xy = _on_lattice(_find_a_columns(response, period, threshold), basis, image.shape)
     expected = image.size / abs(np.linalg.det(basis))
     if len(a_xy) < max(4, 0.1 * expected):
         raise RewardscopeError(
             f"no atom columns found: {len(a_xy)} bright columns where the lattice period of {period:.1f} px predicts about {expected:.0f}"
         )
-    b_xy = _find_b_columns(response, a_xy, basis)
+    # B columns are searched on the image without the fitted A columns, whose
+    # bright tails (and LoG side lobes) would otherwise swamp them.
+    a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=sigma)
+    without_a = image - _model(image.shape, a_fit)
+    width = float(np.clip(np.median(a_fit.sigma[a_fit.converged]), 0.5 * sigma, 2 * sigma)) if a_fit.converged.any() else sigma
+    b_xy = _find_b_columns(column_response(without_a, width), a_fit.xy, basis)
 
     if refine == "com":
         a_xy = centre_of_mass(image, a_xy, 0.3 * period)
@@ -81,11 +86,10 @@ def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: fl
         xy = np.vstack([a_xy, b_xy])
         values = ndimage.map_coordinates(image, xy[:, ::-1].T, order=1)
         n = len(xy)
-        return Columns(xy, _sublattice_labels(len(a_xy), len(b_xy)), values, np.full(n, sigma), np.full(n, np.nan), basis)
+        return Columns(xy, _sublattice_labels(len(a_xy), len(b_xy)), values, np.full(n, width), np.full(n, np.nan), basis)
 
-    a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=sigma)
-    b_fit = gaussians.fit(image - _model(image.shape, a_fit), b_xy, radius=0.3 * period, sigma=sigma)
-    a_fit = gaussians.fit(image - _model(image.shape, b_fit), a_fit.xy, radius=0.35 * period, sigma=sigma)
+    b_fit = gaussians.fit(without_a, b_xy, radius=0.3 * period, sigma=width)
+    a_fit = gaussians.fit(image - _model(image.shape, b_fit), a_fit.xy, radius=0.35 * period, sigma=width)
     return Columns(
         xy=np.vstack([a_fit.xy, b_fit.xy]),
         sublattice=_sublattice_labels(len(a_fit.xy), len(b_fit.xy)),
@@ -105,7 +109,7 @@ def _model(shape, fit: gaussians.GaussianFit) -> np.ndarray:
     ok = fit.converged
     if not ok.any():
         return np.zeros(shape)
-    return gaussians.render(shape, fit.xy[ok], fit.amplitude[ok], np.median(fit.sigma[ok]))
+    return gaussians.render(shape, fit.xy[ok], fit.amplitude[ok], np.median(fit.sigma[ok]), reach=3.0)
 
 
 def _sublattice_labels(n_a: int, n_b: int) -> np.ndarray:
@@ -121,6 +125,28 @@ def _find_a_columns(response: np.ndarray, period: float, threshold: float) -> np
     values = response[peaks[:, 0], peaks[:, 1]]
     keep = values > threshold * np.percentile(values, 90)
     return peaks[keep][:, ::-1].astype(float)
+
+
+def _on_lattice(xy: np.ndarray, basis: np.ndarray, shape) -> np.ndarray:
+    """Keep columns with at least two of their four lattice neighbours (±a1, ±a2); one by the frame edge.
+
+    A blob in an amorphous region or in vacuum noise does not sit on the
+    lattice; a corner column of a crystal still has two neighbours.
+    """
+    if len(xy) == 0:
+        return xy
+    tree = cKDTree(xy)
+    tolerance = 0.2 * float(np.linalg.norm(basis, axis=1).min())
+    steps = np.vstack([basis, -basis])
+    found = np.zeros(len(xy), int)
+    for step in steps:
+        distance, _ = tree.query(xy + step, distance_upper_bound=tolerance)
+        found += np.isfinite(distance)
+    return xy[found >= np.where(_near_edge(xy, shape, 1.2 * np.linalg.norm(basis, axis=1).max()), 1, 2)]
+
+
+def _near_edge(xy: np.ndarray, shape, margin: float) -> np.ndarray:
+    return (xy[:, 0] < margin) | (xy[:, 1] < margin) | (xy[:, 0] > shape[1] - 1 - margin) | (xy[:, 1] > shape[0] - 1 - margin)
 
 
 def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
@@ -143,6 +169,10 @@ def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray) -
     n_groups, group = sparse.csgraph.connected_components(graph, directed=False)
     counts = np.bincount(group, minlength=n_groups)
     centres = np.column_stack([np.bincount(group, predictions[:, k], n_groups) / counts for k in range(2)])
+    # A cell needs three of its four A corners, unless the frame cuts it: half a cell
+    # hanging over vacuum has no B column.
+    enclosed = (counts >= 3) | _near_edge(centres, response.shape, 0.75 * period)
+    centres = centres[enclosed]
 
     # Strongest response within 0.25 periods of each predicted centre.
     reach = max(int(np.ceil(0.25 * period)), 1)
@@ -155,7 +185,7 @@ def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray) -
     found = np.column_stack([cx[np.arange(len(cx)), best], cy[np.arange(len(cy)), best]]).astype(float)
     strength = values[np.arange(len(values)), best]
     # A cell centre with no column (vacuum beyond the crystal edge) has no positive response.
-    keep = strength > 0.25 * np.median(strength[strength > 0]) if (strength > 0).any() else np.zeros(len(found), bool)
+    keep = strength > 0.5 * np.median(strength[strength > 0]) if (strength > 0).any() else np.zeros(len(found), bool)
     return found[keep]
 
 

@@ -1,4 +1,4 @@
-"""The ``rewardscope`` command line: analyze, demo, synth.
+"""The ``rewardscope`` command line: analyze, atoms, demo, synth.
 
 Every error is one line on stderr and a non-zero exit; ``--debug`` shows the traceback.
 """
@@ -56,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--out", type=Path, required=True, help="output folder (atoms.csv, summary.json, report.html)")
     _add_analysis_options(analyze)
 
+    atoms = commands.add_parser("atoms", parents=[common], help="find, classify and refine the atom columns only",
+                                description="Find the A and B columns, refine them by 2-D Gaussian fits, index the unit cells; optionally tune the detector by the LoG* reward.")
+    atoms.add_argument("image", type=Path, help="image file (.npy, .tif, .tiff)")
+    atoms.add_argument("--out", type=Path, required=True, help="output folder (atoms.csv, columns.png, summary.json)")
+    atoms.add_argument("--tune", type=int, default=0, metavar="N", help="tune the detector with N multi-objective trials first (default 0: defaults)")
+    atoms.add_argument("--refine", choices=("gaussian", "com"), default="gaussian", help="sub-pixel refinement (default gaussian)")
+    atoms.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    atoms.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+
     demo = commands.add_parser("demo", parents=[common], help="synthesize the default scene, analyze it, and score it against the truth")
     demo.add_argument("--out", type=Path, default=Path("rewardscope-demo"), help="output folder (default: ./rewardscope-demo)")
     _add_analysis_options(demo, trials=20)
@@ -111,6 +120,22 @@ def _analyze(args) -> int:
     return 0
 
 
+def _atoms(args) -> int:
+    from .io import read_image
+    from .workflow import locate
+
+    if args.tune < 0:
+        raise RewardscopeError(f"--tune must be >= 0, got {args.tune}")
+    summary = locate(read_image(args.image), out=args.out, tune=args.tune, seed=args.seed, refine=args.refine,
+                     overwrite=args.overwrite, progress=not args.quiet).summary
+    if not args.quiet:
+        counts = summary["lattice"]["columns"]
+        print(f"{counts['A']} A and {counts['B']} B columns, period {summary['lattice']['period_px']:.2f} px,"
+              f" detection quality {summary['quality']['quality']:.3f} ({summary['seconds']:.1f} s)")
+    print(f"columns: {args.out / 'atoms.csv'}")
+    return 0
+
+
 def _demo(args) -> int:
     from .metrics import accuracy
     from .synthetic import synthesize
@@ -151,7 +176,7 @@ def _synth(args) -> int:
     return 0
 
 
-COMMANDS = {"analyze": _analyze, "demo": _demo, "synth": _synth}
+COMMANDS = {"analyze": _analyze, "atoms": _atoms, "demo": _demo, "synth": _synth}
 
 
 if __name__ == "__main__":

@@ -62,29 +62,28 @@ def index_columns(columns: Columns) -> Lattice:
     ij = np.where(valid[:, None], ij - shift, NOT_INDEXED)
     origin = origin + shift @ basis
 
-    site_to_row = {(s, int(i), int(j)): row for row, (s, (i, j)) in enumerate(zip(columns.sublattice, ij)) if i >= 0}
+    # Row of the A column at each corner (i, j), looked up on a grid; -1 where none.
+    a_rows = np.flatnonzero(is_a & valid)
+    corner_row = np.full((ij[valid, 1].max() + 2, ij[valid, 0].max() + 2), -1)
+    corner_row[ij[a_rows, 1], ij[a_rows, 0]] = a_rows
     neighbours = np.full((len(columns), 4), -1)
+    indexed_b = b_rows[valid[b_rows]]
+    for corner, (di, dj) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
+        neighbours[indexed_b, corner] = corner_row[ij[indexed_b, 1] + dj, ij[indexed_b, 0] + di]
     polarization = np.zeros((len(columns), 2))
-    corners = ((0, 0), (1, 0), (0, 1), (1, 1))
-    for row in b_rows:
-        i, j = ij[row]
-        if i < 0:
-            polarization[row] = np.nan
-            continue
-        neighbours[row] = [site_to_row.get(("A", i + di, j + dj), -1) for di, dj in corners]
-        if np.all(neighbours[row] >= 0):
-            polarization[row] = columns.xy[row] - columns.xy[neighbours[row]].mean(axis=0)
-        else:
-            polarization[row] = np.nan
+    polarization[b_rows] = np.nan
+    complete = indexed_b[np.all(neighbours[indexed_b] >= 0, axis=1)]
+    polarization[complete] = columns.xy[complete] - columns.xy[neighbours[complete]].mean(axis=1)
     return Lattice(ij=ij, neighbours=neighbours, polarization=polarization, origin=origin, basis=basis)
 
 
 def _unique_sites(ij: np.ndarray, sublattice: np.ndarray, error: np.ndarray) -> np.ndarray:
     """True for the column closest to its ideal site among those that share one site."""
-    keys = np.array([f"{s}{i},{j}" for s, (i, j) in zip(sublattice, ij)])
-    order = np.lexsort((error, keys))
-    first = np.ones(len(keys), bool)
-    first[order[1:]] = keys[order[1:]] != keys[order[:-1]]
+    site = sublattice == "A"
+    order = np.lexsort((error, ij[:, 1], ij[:, 0], site))
+    keys = np.column_stack([site, ij])[order]
+    first = np.ones(len(order), bool)
+    first[order[1:]] = np.any(keys[1:] != keys[:-1], axis=1)
     return first
 
 

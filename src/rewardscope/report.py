@@ -6,9 +6,12 @@ import csv
 import html
 import json
 import platform
+import shutil
 from pathlib import Path
 
 import numpy as np
+
+from .errors import RewardscopeError
 
 ATOMS_HEADER = ["x", "y", "sublattice", "i", "j", "label", "px", "py", "amplitude", "sigma", "uncertainty"]
 FIGURES = {
@@ -19,6 +22,26 @@ FIGURES = {
     "trials.png": "Reward of every optimization trial, and the best so far.",
     "landscape.png": "Reward landscape over patch window x number of classes (best reward of the trials in each cell; the chosen setting is circled).",
 }
+
+
+def check_output_folder(out: Path, overwrite: bool) -> None:
+    """Refuse to write into a non-empty folder unless asked to replace it."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise RewardscopeError(f"output folder {str(out)!r} already exists and is not empty (use --overwrite)")
+
+
+def staging_folder(out: Path) -> Path:
+    """``out.partial``: where results are built before they are moved into place."""
+    staging = out.with_name(out.name + ".partial")
+    staging.mkdir(parents=True, exist_ok=True)
+    return staging
+
+
+def move_into_place(staging: Path, out: Path) -> None:
+    """Replace ``out`` by the finished ``staging`` folder in one rename."""
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    staging.rename(out)
 
 
 def write(analysis, out_dir) -> None:
@@ -39,6 +62,28 @@ def write(analysis, out_dir) -> None:
     (out / "report.html").write_text(render_html(summary))
 
 
+COLUMNS_HEADER = ["x", "y", "sublattice", "i", "j", "amplitude", "sigma", "uncertainty"]
+
+
+def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
+    """The outputs of ``rewardscope atoms``: atoms.csv, columns.png, summary.json."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out = Path(out_dir)
+    with open(out / "atoms.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS_HEADER)
+        for row in range(len(columns)):
+            writer.writerow([
+                f"{columns.xy[row, 0]:.3f}", f"{columns.xy[row, 1]:.3f}", columns.sublattice[row],
+                int(lattice.ij[row, 0]), int(lattice.ij[row, 1]),
+                f"{columns.amplitude[row]:.5g}", f"{columns.sigma[row]:.4f}", f"{columns.uncertainty[row]:.4f}",
+            ])
+    plot_columns_on(image, columns, out / "columns.png")
+    (out / "summary.json").write_text(json.dumps({**summary, "versions": versions()}, indent=2, default=_json_default))
+
+
 def write_atoms_csv(result, path) -> None:
     columns, lattice = result.columns, result.lattice
     with open(path, "w", newline="") as handle:
@@ -54,14 +99,26 @@ def write_atoms_csv(result, path) -> None:
             ])
 
 
-def summarize(analysis) -> dict:
+def versions() -> dict:
     import optuna
-    import sklearn
-    import skimage
     import scipy
+    import skimage
+    import sklearn
 
     from . import __version__
 
+    return {
+        "rewardscope": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit-image": skimage.__version__,
+        "scikit-learn": sklearn.__version__,
+        "optuna": optuna.__version__,
+    }
+
+
+def summarize(analysis) -> dict:
     result = analysis.result
     b = result.labels[result.labels >= 0]
     shares = np.bincount(b, minlength=result.config.n_classes) / max(len(b), 1)
@@ -94,15 +151,7 @@ def summarize(analysis) -> dict:
         "trials": analysis.trials,
         "timings_s": {**analysis.timings, "total": analysis.seconds},
         "seed": analysis.seed,
-        "versions": {
-            "rewardscope": __version__,
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "scikit-image": skimage.__version__,
-            "scikit-learn": sklearn.__version__,
-            "optuna": optuna.__version__,
-        },
+        "versions": versions(),
     }
 
 
@@ -132,8 +181,16 @@ def _save(fig, path) -> None:
 
 
 def plot_columns(analysis, path) -> None:
-    columns = analysis.result.columns
-    fig, ax = _image_axes(analysis, "atom columns")
+    plot_columns_on(analysis.image, analysis.result.columns, path)
+
+
+def plot_columns_on(image, columns, path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 7))
+    ax.imshow(image.data, cmap="gray")
+    ax.set_title("atom columns")
+    ax.set_axis_off()
     for site, colour in (("A", "tab:orange"), ("B", "tab:blue")):
         xy = columns.xy[columns.sublattice == site]
         ax.scatter(xy[:, 0], xy[:, 1], s=6, c=colour, label=f"{site} ({len(xy)})")

@@ -157,6 +157,7 @@ def analyze(
     """
     from pathlib import Path
 
+    from . import report
     from .optimize import SearchSpace, optimize, trial_records
 
     start = time.perf_counter()
@@ -165,19 +166,14 @@ def analyze(
         raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")
     if out is not None:
         out = Path(out)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-            raise RewardscopeError(f"output folder {str(out)!r} already exists and is not empty (use --overwrite)")
+        report.check_output_folder(out, overwrite)
     pipeline = Pipeline(image, weights=weights)
     columns = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
     pipeline.classified_rows(base)
     space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes)
 
-    storage = None
-    staging = None
-    if out is not None:
-        staging = out.with_name(out.name + ".partial")
-        staging.mkdir(parents=True, exist_ok=True)
-        storage = staging / "study.journal"
+    staging = None if out is None else report.staging_folder(out)
+    storage = None if staging is None else staging / "study.journal"
 
     def evaluate(config):
         result = pipeline.run(config)
@@ -196,18 +192,58 @@ def analyze(
         seconds=time.perf_counter() - start,
     )
     if out is not None:
-        from . import report
-
         report.write(analysis, staging)
-        _move_into_place(staging, out)
+        report.move_into_place(staging, out)
         logger.info("results written to %s", out)
     return analysis
 
 
-def _move_into_place(staging, out) -> None:
-    """Replace ``out`` by the finished ``staging`` folder in one rename."""
-    import shutil
+@dataclass(frozen=True)
+class Located:
+    """The outcome of ``locate``: columns, their cells, and a JSON-ready summary."""
 
-    if out.exists():
-        shutil.rmtree(out) if out.is_dir() else out.unlink()
-    staging.rename(out)
+    columns: Columns
+    lattice: Lattice
+    summary: dict
+
+
+def locate(image: Image, *, out=None, tune: int = 0, seed: int = 0, refine: str = "gaussian", overwrite: bool = False, progress: bool = True) -> Located:
+    """Find, classify and index the atom columns only; with ``tune`` > 0, tune the detector by LoG* first.
+
+    The summary holds the detector parameters, the detection quality, the
+    Pareto front when tuned, the lattice and the time taken. With ``out``,
+    writes atoms.csv, columns.png and summary.json there.
+    """
+    from pathlib import Path
+
+    from . import report
+    from .detection import detection_quality, tune_detector
+
+    start = time.perf_counter()
+    if out is not None:
+        out = Path(out)
+        report.check_output_folder(out, overwrite)
+    params = {"column_sigma": Config.column_sigma, "threshold": Config.threshold}
+    front = None
+    if tune:
+        params, _, front = tune_detector(image.data, n_trials=tune, seed=seed, refine=refine, progress=progress)
+    columns = find_columns(image.data, refine=refine, **params)
+    lattice = index_columns(columns)
+    summary = {
+        "detector": {**params, "refine": refine, "tuned_trials": tune},
+        "quality": detection_quality(columns, image.shape),
+        "pareto_front": front,
+        "lattice": {
+            "basis_px": lattice.basis.tolist(),
+            "period_px": columns.period,
+            "columns": {"A": int(np.sum(columns.sublattice == "A")), "B": int(np.sum(columns.sublattice == "B"))},
+        },
+        "image": {"shape": list(image.shape), "pixel_size": image.pixel_size, "unit": image.unit, "source": image.meta.get("source")},
+        "seconds": time.perf_counter() - start,
+        "seed": seed,
+    }
+    if out is not None:
+        staging = report.staging_folder(out)
+        report.write_columns(image, columns, lattice, summary, staging)
+        report.move_into_place(staging, out)
+    return Located(columns, lattice, summary)
