@@ -23,6 +23,9 @@ from .errors import RewardscopeError
 from .geometry import estimate_basis
 
 
+REFINEMENTS = ("gaussian", "com", "none")
+
+
 @dataclass(frozen=True)
 class Columns:
     """Atom columns: xy (n, 2) px, sublattice 'A'/'B', fit results, and the lattice basis."""
@@ -47,27 +50,46 @@ def column_response(image: np.ndarray, sigma: float) -> np.ndarray:
     return -ndimage.gaussian_laplace(np.asarray(image, float), sigma) * sigma**2
 
 
+@dataclass(frozen=True)
+class Detection:
+    """Columns as detected, before refinement: pixel positions, the lattice basis, the column width (px)."""
+
+    a_xy: np.ndarray
+    b_xy: np.ndarray
+    basis: np.ndarray
+    width: float
+
+    @property
+    def period(self) -> float:
+        return float(np.linalg.norm(self.basis, axis=1).min())
+
+
 def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: float = 0.3, refine: str = "gaussian") -> Columns:
     """Find, classify and refine the atom columns of a perovskite [001] HAADF image.
 
     ``column_sigma`` is the column width as a fraction of the lattice period
     (the LoG scale); ``threshold`` the minimum A-column response as a fraction
     of the 90th percentile of column responses; ``refine`` is ``"gaussian"``
-    (batched 2-D Gaussian fit) or ``"com"`` (centre of mass).
+    (batched 2-D Gaussian fit), ``"com"`` (centre of mass) or ``"none"``
+    (the detected pixel positions).
     """
+    if refine not in REFINEMENTS:
+        raise RewardscopeError(f"`refine` must be one of {', '.join(REFINEMENTS)}, got {refine=}")
+    image = np.asarray(image, float)
+    return refine_columns(image, detect_columns(image, column_sigma=column_sigma, threshold=threshold), refine)
+
+
+def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: float = 0.3) -> Detection:
+    """Locate A and B columns to the pixel; see ``find_columns`` for the parameters."""
     if not 0.02 <= column_sigma <= 0.4:
         raise RewardscopeError(f"`column_sigma` must be in [0.02, 0.4] lattice periods, got {column_sigma=}")
     if not 0 < threshold < 1:
         raise RewardscopeError(f"`threshold` must be in (0, 1), got {threshold=}")
-    if refine not in ("gaussian", "com"):
-        raise RewardscopeError(f"`refine` must be 'gaussian' or 'com', got {refine=}")
     image = np.asarray(image, float)
     basis = estimate_basis(image)
     period = float(np.linalg.norm(basis, axis=1).min())
     sigma = max(column_sigma * period, 0.7)
-    response = column_response(image, sigma)
-
-    a_xy = _on_lattice(_find_a_columns(response, period, threshold), basis, image.shape)
+    a_xy = _on_lattice(_find_a_columns(column_response(image, sigma), period, threshold), basis, image.shape)
     expected = image.size / abs(np.linalg.det(basis))
     if len(a_xy) < max(4, 0.1 * expected):
         raise RewardscopeError(
@@ -76,27 +98,40 @@ def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: fl
     # B columns are searched on the image without the fitted A columns, whose
     # bright tails (and LoG side lobes) would otherwise swamp them.
     a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=sigma)
-    without_a = image - _model(image.shape, a_fit)
     width = float(np.clip(np.median(a_fit.sigma[a_fit.converged]), 0.5 * sigma, 2 * sigma)) if a_fit.converged.any() else sigma
-    b_xy = _find_b_columns(column_response(without_a, width), a_fit.xy, basis)
+    b_xy = _find_b_columns(column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis)
+    return Detection(a_xy=a_xy, b_xy=b_xy, basis=basis, width=width)
 
-    if refine == "com":
-        a_xy = centre_of_mass(image, a_xy, 0.3 * period)
-        b_xy = centre_of_mass(image, b_xy, 0.25 * period)
+
+def refine_columns(image: np.ndarray, detection: Detection, method: str = "gaussian") -> Columns:
+    """Sub-pixel positions of the detected columns.
+
+    ``"gaussian"``: fit A, fit B on the image without the A model, refit A on
+    the image without the B model (batched Levenberg-Marquardt).
+    ``"com"``: background-subtracted centre of mass. ``"none"``: the detected pixels.
+    """
+    image = np.asarray(image, float)
+    period, width = detection.period, detection.width
+    a_xy, b_xy = detection.a_xy, detection.b_xy
+    labels = _sublattice_labels(len(a_xy), len(b_xy))
+    if method in ("com", "none"):
+        if method == "com":
+            a_xy = centre_of_mass(image, a_xy, 0.3 * period)
+            b_xy = centre_of_mass(image, b_xy, 0.25 * period)
         xy = np.vstack([a_xy, b_xy])
         values = ndimage.map_coordinates(image, xy[:, ::-1].T, order=1)
         n = len(xy)
-        return Columns(xy, _sublattice_labels(len(a_xy), len(b_xy)), values, np.full(n, width), np.full(n, np.nan), basis)
-
-    b_fit = gaussians.fit(without_a, b_xy, radius=0.3 * period, sigma=width)
+        return Columns(xy, labels, values, np.full(n, width), np.full(n, np.nan), detection.basis)
+    a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=width)
+    b_fit = gaussians.fit(image - _model(image.shape, a_fit), b_xy, radius=0.3 * period, sigma=width)
     a_fit = gaussians.fit(image - _model(image.shape, b_fit), a_fit.xy, radius=0.35 * period, sigma=width)
     return Columns(
         xy=np.vstack([a_fit.xy, b_fit.xy]),
-        sublattice=_sublattice_labels(len(a_fit.xy), len(b_fit.xy)),
+        sublattice=labels,
         amplitude=np.concatenate([a_fit.amplitude, b_fit.amplitude]),
         sigma=np.concatenate([a_fit.sigma, b_fit.sigma]),
         uncertainty=np.concatenate([a_fit.uncertainty, b_fit.uncertainty]),
-        basis=basis,
+        basis=detection.basis,
     )
 
 

@@ -37,6 +37,7 @@ def _class_range(text: str) -> tuple[int, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .atoms import REFINEMENTS
     from .synthetic import LAYOUTS
 
     common = argparse.ArgumentParser(add_help=False)
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     atoms.add_argument("image", type=Path, help="image file (.npy, .tif, .tiff)")
     atoms.add_argument("--out", type=Path, required=True, help="output folder (atoms.csv, columns.png, summary.json)")
     atoms.add_argument("--tune", type=int, default=0, metavar="N", help="tune the detector with N multi-objective trials first (default 0: defaults)")
-    atoms.add_argument("--refine", choices=("gaussian", "com"), default="gaussian", help="sub-pixel refinement (default gaussian)")
+    atoms.add_argument("--refine", choices=REFINEMENTS, default="gaussian", help="sub-pixel refinement (default gaussian)")
     atoms.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     atoms.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
@@ -88,6 +89,8 @@ def _add_analysis_options(parser, trials: int = 30) -> None:
     parser.add_argument("--trials", type=_positive_int, default=trials, help=f"optimization trials (default {trials})")
     parser.add_argument("--seed", type=int, default=0, help="random seed of sampler and learner (default 0)")
     parser.add_argument("--classes", type=_class_range, default=(2, 6), metavar="LOW:HIGH", help="range of the number of classes searched (default 2:6)")
+    parser.add_argument("--tune-detector", type=int, default=0, metavar="N",
+                        help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
 
@@ -115,7 +118,7 @@ def _analyze(args) -> int:
 
     image = read_image(args.image)
     analysis = analyze(image, out=args.out, n_trials=args.trials, seed=args.seed, n_classes=args.classes,
-                       overwrite=args.overwrite, progress=not args.quiet)
+                       tune_detector=args.tune_detector, overwrite=args.overwrite, progress=not args.quiet)
     _print_outcome(analysis, args.out, args.quiet)
     return 0
 
@@ -145,7 +148,7 @@ def _demo(args) -> int:
     if not args.quiet:
         print(f"synthesized a stripes scene of {scene.image.shape[0]} x {scene.image.shape[1]} px with {scene.n_variants} variants")
     analysis = analyze(scene.image, out=args.out, n_trials=args.trials, seed=args.seed, n_classes=args.classes,
-                       overwrite=args.overwrite, progress=not args.quiet)
+                       tune_detector=args.tune_detector, overwrite=args.overwrite, progress=not args.quiet)
     result = analysis.result
     score = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
                      scene.truth, scene.image.shape, result.columns.period)

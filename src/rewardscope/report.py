@@ -144,6 +144,7 @@ def summarize(analysis) -> dict:
             "median_polarization_px": float(np.median(magnitude)) if len(magnitude) else None,
             "median_polarization_pm": float(np.median(magnitude) * pixel_size) if len(magnitude) and pixel_size else None,
         },
+        "detector": analysis.detector,
         "classes": [{"label": k, "share": float(s)} for k, s in enumerate(shares)],
         "walls": {"cells": int(result.walls.mask.sum()), "segments": result.walls.n_segments},
         "search_space": {"window": list(analysis.space.window), "n_classes": list(analysis.space.n_classes)},
@@ -308,6 +309,8 @@ def render_html(summary: dict) -> str:
         + f"<td>{t['seconds']:.2f}</td></tr>"
         for t in summary["trials"]
     )
+    tuned = summary["detector"]["tuned_trials"]
+    detector_note = f", tuned over {tuned} trials ({len(summary['detector']['pareto_front'] or [])} on the Pareto front)" if tuned else " (defaults)"
     component_heads = "".join(f"<th>{html.escape(c)}</th>" for c in summary["components"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rewardscope report</title>
@@ -326,6 +329,9 @@ lattice period {summary['lattice']['period_px']:.2f} px; {summary['lattice']['co
 {table([(k, fmt(v)) for k, v in summary['config'].items()])}
 <h2>Reward components</h2>
 {table([(k, fmt(v)) for k, v in summary['components'].items()])}
+<h2>Column detection (LoG* quality)</h2>
+{table([(k, fmt(v)) for k, v in summary['detector']['quality'].items()])}
+<p>Detector: column width {summary['config']['column_sigma']:.3f} periods, threshold {summary['config']['threshold']:.3f}{detector_note}.</p>
 <h2>Classes</h2>
 {table([(f"class {c['label']}", f"{100 * c['share']:.1f}% of cells") for c in summary['classes']])}
 <h2>Figures</h2>

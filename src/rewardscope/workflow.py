@@ -130,6 +130,7 @@ class Analysis:
     n_trials: int
     image: Image
     seconds: float
+    detector: dict  # LoG* detection quality, and the Pareto front when the detector was tuned
 
     @property
     def config(self) -> Config:
@@ -145,6 +146,7 @@ def analyze(
     base: Config | None = None,
     weights: dict | None = None,
     n_classes: tuple[int, int] = (2, 6),
+    tune_detector: int = 0,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Analysis:
@@ -158,6 +160,8 @@ def analyze(
     from pathlib import Path
 
     from . import report
+    from .detection import detection_quality
+    from .detection import tune_detector as tune_detector_by_quality
     from .optimize import SearchSpace, optimize, trial_records
 
     start = time.perf_counter()
@@ -167,9 +171,15 @@ def analyze(
     if out is not None:
         out = Path(out)
         report.check_output_folder(out, overwrite)
+    detector = {"tuned_trials": tune_detector, "pareto_front": None}
+    if tune_detector:
+        params, _, front = tune_detector_by_quality(image.data, n_trials=tune_detector, seed=seed, refine=base.refine, progress=progress)
+        base = replace(base, **params)
+        detector["pareto_front"] = front
     pipeline = Pipeline(image, weights=weights)
     columns = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
     pipeline.classified_rows(base)
+    detector["quality"] = detection_quality(columns, image.shape)
     space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes)
 
     staging = None if out is None else report.staging_folder(out)
@@ -190,6 +200,7 @@ def analyze(
         n_trials=n_trials,
         image=image,
         seconds=time.perf_counter() - start,
+        detector=detector,
     )
     if out is not None:
         report.write(analysis, staging)
