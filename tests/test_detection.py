@@ -101,3 +101,23 @@ def test_atoms_command(tmp_path, stripes):
     assert summary["quality"]["quality"] > 0.9
     assert (out / "columns.png").exists()
     assert not (tmp_path / "atoms.partial").exists()
+
+
+def test_dim_a_columns_missed_by_the_threshold_are_found_on_the_lattice():
+    # 40% Sm columns have 61% of the Bi response: a 0.7 threshold misses them all at first.
+    scene = synthesize("single", seed=0, size=256, sm_fraction=0.4)
+    columns = find_columns(scene.image.data, threshold=0.7)
+    recall, precision = recall_precision(columns, scene, "A")
+    assert recall >= 0.99 and precision >= 0.99
+
+
+def test_non_square_pixels():
+    scene = synthesize("stripes", seed=0, size=256)
+    stretched = ndimage.zoom(scene.image.data, (1.0, 1.15), order=1)  # pixels 15% narrower in x
+    columns = find_columns(stretched)
+    lengths = np.linalg.norm(columns.basis, axis=1)
+    assert lengths.max() / lengths.min() == pytest.approx(1.15, rel=0.03)
+    n_a = np.sum(columns.sublattice == "A")
+    expected = stretched.size / abs(np.linalg.det(columns.basis))
+    assert 0.9 * expected <= n_a <= 1.02 * expected
+    assert abs(n_a - np.sum(columns.sublattice == "B")) <= 0.05 * n_a

@@ -89,12 +89,18 @@ def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: 
     basis = estimate_basis(image)
     period = float(np.linalg.norm(basis, axis=1).min())
     sigma = max(column_sigma * period, 0.7)
-    a_xy = _on_lattice(_find_a_columns(column_response(image, sigma), period, threshold), basis, image.shape)
+    response = column_response(image, sigma)
+    a_xy = _on_lattice(_find_a_columns(response, period, threshold), basis, image.shape)
     expected = image.size / abs(np.linalg.det(basis))
     if len(a_xy) < max(4, 0.1 * expected):
         raise RewardscopeError(
             f"no atom columns found: {len(a_xy)} bright columns where the lattice period of {period:.1f} px predicts about {expected:.0f}"
         )
+    for _ in range(20):  # grow into regions of dim A columns, a ring of cells per round
+        grown = _search_missing_a(response, a_xy, basis, threshold)
+        if len(grown) == len(a_xy):
+            break
+        a_xy = grown
     # B columns are searched on the image without the fitted A columns, whose
     # bright tails (and LoG side lobes) would otherwise swamp them.
     a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=sigma)
@@ -184,41 +190,72 @@ def _near_edge(xy: np.ndarray, shape, margin: float) -> np.ndarray:
     return (xy[:, 0] < margin) | (xy[:, 1] < margin) | (xy[:, 0] > shape[1] - 1 - margin) | (xy[:, 1] > shape[0] - 1 - margin)
 
 
-def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """Search the strongest response near every cell centre next to an A column."""
+def _search_missing_a(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray, threshold: float) -> np.ndarray:
+    """Look again, with half the threshold, where the lattice puts an A column that was not found.
+
+    A dim A column (rich in a light substituent, or thinner there) is still on
+    the lattice: it is accepted if it has two found lattice neighbours and
+    half the response the first pass asked for, peaking within 0.15 periods of the site.
+    """
     period = float(np.linalg.norm(basis, axis=1).min())
-    corners = np.array([[1, 1], [-1, 1], [1, -1], [-1, -1]]) * 0.5
-    predictions = (a_xy[:, None, :] + (corners @ basis)[None]).reshape(-1, 2)
-    rows, cols = response.shape
-    margin = 0.1 * period
-    inside = (
-        (predictions[:, 0] >= margin) & (predictions[:, 0] <= cols - 1 - margin)
-        & (predictions[:, 1] >= margin) & (predictions[:, 1] <= rows - 1 - margin)
-    )
-    predictions = predictions[inside]
-    if len(predictions) == 0:
-        return np.zeros((0, 2))
-    # Up to four A corners predict each centre: merge predictions closer than 0.3 periods.
-    pairs = cKDTree(predictions).sparse_distance_matrix(cKDTree(predictions), 0.3 * period, output_type="coo_matrix")
-    graph = sparse.coo_matrix((np.ones(len(pairs.row)), (pairs.row, pairs.col)), shape=(len(predictions),) * 2)
+    tree = cKDTree(a_xy)
+    steps = np.vstack([basis, -basis])
+    predicted = (a_xy[:, None, :] + steps[None]).reshape(-1, 2)
+    distance, _ = tree.query(predicted, distance_upper_bound=0.3 * period)
+    predicted = predicted[~np.isfinite(distance)]
+    predicted = predicted[~_near_edge(predicted, response.shape, 0.3 * period)]
+    if len(predicted) == 0:
+        return a_xy
+    # Two neighbours predict the same missing site: merge, then require both.
+    centres, counts = _merge(predicted, 0.3 * period)
+    centres = centres[counts >= 2]
+    found, strength = _strongest_near(response, centres, 0.25 * period)
+    reference = np.percentile(response[np.rint(a_xy[:, 1]).astype(int), np.rint(a_xy[:, 0]).astype(int)], 90)
+    # A real column peaks where the lattice says; noise peaks anywhere in the search disc.
+    on_site = np.hypot(*(found - centres).T) <= 0.15 * period
+    extra = found[(strength > 0.5 * threshold * reference) & on_site]
+    return np.vstack([a_xy, extra]) if len(extra) else a_xy
+
+
+def _merge(points: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Group points closer than ``radius``: (group centroids, group sizes)."""
+    tree = cKDTree(points)
+    pairs = tree.sparse_distance_matrix(tree, radius, output_type="coo_matrix")
+    graph = sparse.coo_matrix((np.ones(len(pairs.row)), (pairs.row, pairs.col)), shape=(len(points),) * 2)
     n_groups, group = sparse.csgraph.connected_components(graph, directed=False)
     counts = np.bincount(group, minlength=n_groups)
-    centres = np.column_stack([np.bincount(group, predictions[:, k], n_groups) / counts for k in range(2)])
-    # A cell needs three of its four A corners, unless the frame cuts it: half a cell
-    # hanging over vacuum has no B column.
-    enclosed = (counts >= 3) | _near_edge(centres, response.shape, 0.75 * period)
-    centres = centres[enclosed]
+    centres = np.column_stack([np.bincount(group, points[:, k], n_groups) / counts for k in range(2)])
+    return centres, counts
 
-    # Strongest response within 0.25 periods of each predicted centre.
-    reach = max(int(np.ceil(0.25 * period)), 1)
+
+def _strongest_near(response: np.ndarray, centres: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel of strongest response within ``radius`` of each centre, and that response."""
+    rows, cols = response.shape
+    reach = max(int(np.ceil(radius)), 1)
     offsets = np.array([(dx, dy) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1) if dx * dx + dy * dy <= reach * reach])
     candidates = np.rint(centres).astype(int)[:, None, :] + offsets[None]
     cx = np.clip(candidates[..., 0], 0, cols - 1)
     cy = np.clip(candidates[..., 1], 0, rows - 1)
     values = response[cy, cx]
     best = np.argmax(values, axis=1)
-    found = np.column_stack([cx[np.arange(len(cx)), best], cy[np.arange(len(cy)), best]]).astype(float)
-    strength = values[np.arange(len(values)), best]
+    pick = np.arange(len(centres))
+    return np.column_stack([cx[pick, best], cy[pick, best]]).astype(float), values[pick, best]
+
+
+def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """Search the strongest response near every cell centre next to an A column."""
+    period = float(np.linalg.norm(basis, axis=1).min())
+    corners = np.array([[1, 1], [-1, 1], [1, -1], [-1, -1]]) * 0.5
+    predictions = (a_xy[:, None, :] + (corners @ basis)[None]).reshape(-1, 2)
+    predictions = predictions[~_near_edge(predictions, response.shape, 0.1 * period)]
+    if len(predictions) == 0:
+        return np.zeros((0, 2))
+    # Up to four A corners predict each centre: merge predictions closer than 0.3 periods.
+    centres, counts = _merge(predictions, 0.3 * period)
+    # A cell needs three of its four A corners, unless the frame cuts it: half a cell
+    # hanging over vacuum has no B column.
+    centres = centres[(counts >= 3) | _near_edge(centres, response.shape, 0.75 * period)]
+    found, strength = _strongest_near(response, centres, 0.25 * period)
     # A cell centre with no column (vacuum beyond the crystal edge) has no positive response.
     keep = strength > 0.5 * np.median(strength[strength > 0]) if (strength > 0).any() else np.zeros(len(found), bool)
     return found[keep]
