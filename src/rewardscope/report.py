@@ -311,6 +311,17 @@ def render_html(summary: dict) -> str:
     )
     tuned = summary["detector"]["tuned_trials"]
     detector_note = f", tuned over {tuned} trials ({len(summary['detector']['pareto_front'] or [])} on the Pareto front)" if tuned else " (defaults)"
+    front = summary["detector"].get("pareto_front") or []
+    front_table = ""
+    if front:
+        names = list(front[0]["objectives"])
+        head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+        body = "".join(
+            f"<tr><td>{p['params']['column_sigma']:.3f}</td><td>{p['params']['threshold']:.3f}</td>"
+            + "".join(f"<td>{p['objectives'][n]:.3f}</td>" for n in names) + f"<td>{p['quality']:.3f}</td></tr>"
+            for p in front
+        )
+        front_table = f"<p>Pareto front of the detector tuning:</p><table><tr><th>column width</th><th>threshold</th>{head}<th>quality</th></tr>{body}</table>"
     component_heads = "".join(f"<th>{html.escape(c)}</th>" for c in summary["components"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rewardscope report</title>
@@ -332,6 +343,7 @@ lattice period {summary['lattice']['period_px']:.2f} px; {summary['lattice']['co
 <h2>Column detection (LoG* quality)</h2>
 {table([(k, fmt(v)) for k, v in summary['detector']['quality'].items()])}
 <p>Detector: column width {summary['config']['column_sigma']:.3f} periods, threshold {summary['config']['threshold']:.3f}{detector_note}.</p>
+{front_table}
 <h2>Classes</h2>
 {table([(f"class {c['label']}", f"{100 * c['share']:.1f}% of cells") for c in summary['classes']])}
 <h2>Figures</h2>
