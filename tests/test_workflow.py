@@ -113,3 +113,13 @@ def test_search_space_scales_with_period():
     small = SearchSpace.for_period(16.0, 60)
     assert small.window[1] <= 20
     assert replace(space, n_classes=(2, 3)).distributions()["n_classes"].high == 3
+
+
+def test_python_api_takes_a_plain_array(stripes):
+    import rewardscope
+
+    analysis = rewardscope.analyze(stripes.image.data, n_trials=3, progress=False)
+    assert analysis.image.pixel_size is None
+    assert analysis.result.labels.shape == (len(analysis.result.columns),)
+    with pytest.raises(rewardscope.RewardscopeError, match="non-finite"):
+        rewardscope.analyze(np.full((64, 64), np.nan), n_trials=3, progress=False)

@@ -129,7 +129,7 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
         n = len(xy)
         return Columns(xy, labels, values, np.full(n, width), np.full(n, np.nan), detection.basis)
     a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=width)
-    b_fit = gaussians.fit(image - _model(image.shape, a_fit), b_xy, radius=0.3 * period, sigma=width)
+    b_fit = gaussians.fit(image - _model(image.shape, a_fit), b_xy, radius=0.35 * period, sigma=width)
     a_fit = gaussians.fit(image - _model(image.shape, b_fit), a_fit.xy, radius=0.35 * period, sigma=width)
     return Columns(
         xy=np.vstack([a_fit.xy, b_fit.xy]),

@@ -61,6 +61,13 @@ def validate_image_data(data, *, source: str = "image") -> np.ndarray:
     return array
 
 
+def as_image(image) -> Image:
+    """An ``Image`` as it is, or an array validated and wrapped (uncalibrated)."""
+    if isinstance(image, Image):
+        return image
+    return Image(validate_image_data(image, source="array"))
+
+
 def read_image(path: str | Path) -> Image:
     """Read a .npy or .tif image; calibration is taken from TIFF resolution tags when present."""
     path = Path(path)

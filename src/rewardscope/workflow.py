@@ -20,7 +20,7 @@ from .atoms import Columns, find_columns
 from .config import Config, stage_key
 from .descriptors import patches
 from .errors import RewardscopeError
-from .io import Image
+from .io import Image, as_image
 from .lattice import Lattice, index_columns, to_grid
 from .learn import PCAGaussianMixture
 from .walls import Walls, find_walls
@@ -138,7 +138,7 @@ class Analysis:
 
 
 def analyze(
-    image: Image,
+    image: Image | np.ndarray,
     *,
     out=None,
     n_trials: int = 30,
@@ -165,6 +165,7 @@ def analyze(
     from .optimize import SearchSpace, optimize, trial_records
 
     start = time.perf_counter()
+    image = as_image(image)
     base = Config(seed=seed) if base is None else replace(base, seed=seed)
     if n_trials < 1:
         raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")
@@ -218,7 +219,7 @@ class Located:
     summary: dict
 
 
-def locate(image: Image, *, out=None, tune: int = 0, seed: int = 0, refine: str = "gaussian", overwrite: bool = False, progress: bool = True) -> Located:
+def locate(image: Image | np.ndarray, *, out=None, tune: int = 0, seed: int = 0, refine: str = "gaussian", overwrite: bool = False, progress: bool = True) -> Located:
     """Find, classify and index the atom columns only; with ``tune`` > 0, tune the detector by LoG* first.
 
     The summary holds the detector parameters, the detection quality, the
@@ -231,6 +232,7 @@ def locate(image: Image, *, out=None, tune: int = 0, seed: int = 0, refine: str 
     from .detection import detection_quality, tune_detector
 
     start = time.perf_counter()
+    image = as_image(image)
     if out is not None:
         out = Path(out)
         report.check_output_folder(out, overwrite)
