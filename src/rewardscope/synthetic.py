@@ -62,32 +62,24 @@ class SceneSpec:
     def validate(self) -> "SceneSpec":
         if self.layout not in LAYOUTS:
             raise RewardscopeError(f"unknown layout {self.layout!r}; choose one of {', '.join(LAYOUTS)}")
-        checks = {
-            "size": self.size >= 64,
-            "pixel_size_pm": self.pixel_size_pm > 0,
-            "lattice_pm": self.lattice_pm > 3 * self.pixel_size_pm,
-            "polarization_pm": self.polarization_pm >= 0,
-            "antipolar_pm": self.antipolar_pm >= 0,
-            "sm_fraction": 0 <= self.sm_fraction <= 1,
-            "z_exponent": 1.3 <= self.z_exponent <= 1.7,
-            "probe_sigma_pm": self.probe_sigma_pm > 0,
-            "stripe_cells": self.stripe_cells >= 1,
-            "dose": self.dose > 0,
-            "read_noise": self.read_noise >= 0,
-            "jitter_px": self.jitter_px >= 0,
-        }
-        bounds = {
-            "size": ">= 64",
-            "pixel_size_pm": "> 0",
-            "lattice_pm": "> 3 pixels",
-            "sm_fraction": "in [0, 1]",
-            "z_exponent": "in [1.3, 1.7]",
-            "stripe_cells": ">= 1",
-        }
-        for name, ok in checks.items():
-            if not ok:
-                value = getattr(self, name)
-                raise RewardscopeError(f"`{name}` must be {bounds.get(name, '> 0' if name in ('dose', 'probe_sigma_pm') else '>= 0')}, got {name}={value}")
+        rules = (
+            ("size", lambda v: v >= 64, ">= 64"),
+            ("pixel_size_pm", lambda v: v > 0, "> 0"),
+            ("lattice_pm", lambda v: v > 3 * self.pixel_size_pm, "more than 3 pixels"),
+            ("polarization_pm", lambda v: v >= 0, ">= 0"),
+            ("antipolar_pm", lambda v: v >= 0, ">= 0"),
+            ("sm_fraction", lambda v: 0 <= v <= 1, "in [0, 1]"),
+            ("z_exponent", lambda v: 1.3 <= v <= 1.7, "in [1.3, 1.7]"),
+            ("probe_sigma_pm", lambda v: v > 0, "> 0"),
+            ("stripe_cells", lambda v: v >= 1, ">= 1"),
+            ("dose", lambda v: v > 0, "> 0"),
+            ("read_noise", lambda v: v >= 0, ">= 0"),
+            ("jitter_px", lambda v: v >= 0, ">= 0"),
+        )
+        for name, ok, bound in rules:
+            value = getattr(self, name)
+            if not ok(value):
+                raise RewardscopeError(f"`{name}` must be {bound}, got {name}={value}")
         return self
 
 
