@@ -111,7 +111,9 @@ def test_search_space_scales_with_period():
     space = SearchSpace.for_period(16.0, 400)
     assert space.window == (12, 40)
     small = SearchSpace.for_period(16.0, 60)
-    assert small.window[1] <= 20
+    assert small.window == (12, 20)
+    odd = SearchSpace.for_period(16.0, 81)  # a third of the side is 27 px: the top window stays even
+    assert odd.window == (12, 26)
     assert replace(space, n_classes=(2, 3)).distributions()["n_classes"].high == 3
 
 

@@ -34,7 +34,7 @@ class SearchSpace:
     def for_period(cls, period: float, image_side: int, n_classes=(2, 6)) -> "SearchSpace":
         """Windows from 0.75 to 2.5 lattice periods, never beyond a third of the image."""
         low = max(6, int(2 * round(0.375 * period)))
-        high = max(low + 2, min(int(2 * round(1.25 * period)), image_side // 3))
+        high = max(low + 2, 2 * (min(int(2 * round(1.25 * period)), image_side // 3) // 2))
         return cls(window=(low, high), n_classes=tuple(n_classes))
 
     @property
