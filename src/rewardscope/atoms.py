@@ -176,14 +176,19 @@ def _on_lattice(xy: np.ndarray, basis: np.ndarray, shape) -> np.ndarray:
     """
     if len(xy) == 0:
         return xy
+    found = lattice_neighbours(xy, basis)
+    return xy[found >= np.where(_near_edge(xy, shape, 1.2 * np.linalg.norm(basis, axis=1).max()), 1, 2)]
+
+
+def lattice_neighbours(xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """How many of the four lattice neighbours (±a1, ±a2) of each point are in ``xy`` (within 0.2 periods)."""
     tree = cKDTree(xy)
     tolerance = 0.2 * float(np.linalg.norm(basis, axis=1).min())
-    steps = np.vstack([basis, -basis])
     found = np.zeros(len(xy), int)
-    for step in steps:
+    for step in np.vstack([basis, -basis]):
         distance, _ = tree.query(xy + step, distance_upper_bound=tolerance)
         found += np.isfinite(distance)
-    return xy[found >= np.where(_near_edge(xy, shape, 1.2 * np.linalg.norm(basis, axis=1).max()), 1, 2)]
+    return found
 
 
 def _near_edge(xy: np.ndarray, shape, margin: float) -> np.ndarray:

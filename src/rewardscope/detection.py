@@ -9,7 +9,7 @@ built from what the lattice predicts. For a perovskite [001] projection:
 * ``no_short_pairs``: ``1 -`` the fraction of columns closer than 0.35 periods
   to another (duplicates, split columns, noise peaks next to real ones);
 * ``coverage``: ``1 -`` the fraction of interior A columns with fewer than four
-  A neighbours at one period (missed columns leave gaps);
+  lattice neighbours at ±a1, ±a2 (missed columns leave gaps);
 * ``fill``: found A columns over the A sites the lattice predicts in the frame
   (reported, not rewarded: vacuum and amorphous regions lower it rightly).
 
@@ -23,7 +23,7 @@ import logging
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .atoms import Columns, find_columns
+from .atoms import Columns, find_columns, lattice_neighbours
 from .errors import RewardscopeError
 
 logger = logging.getLogger(__name__)
@@ -44,10 +44,10 @@ def detection_quality(columns: Columns, shape: tuple[int, int]) -> dict:
     spacing = float(np.exp(-(nearest.std() / nearest.mean()) / 0.1))
     short = cKDTree(columns.xy).query_pairs(0.35 * period, output_type="ndarray")
     no_short = 1 - len(np.unique(short)) / len(columns) if len(short) else 1.0
-    margin = 1.2 * period
+    margin = 1.2 * np.linalg.norm(columns.basis, axis=1).max()
     interior = (a[:, 0] > margin) & (a[:, 1] > margin) & (a[:, 0] < shape[1] - 1 - margin) & (a[:, 1] < shape[0] - 1 - margin)
-    neighbours = np.array([len(n) - 1 for n in tree.query_ball_point(a[interior], 1.2 * period)])
-    coverage = float(np.mean(neighbours >= 4)) if len(neighbours) else 0.0
+    neighbours = lattice_neighbours(a, columns.basis)[interior]
+    coverage = float(np.mean(neighbours == 4)) if len(neighbours) else 0.0
     fill = n_a / (shape[0] * shape[1] / abs(np.linalg.det(columns.basis)))
     terms = {"count": float(count), "spacing": spacing, "no_short_pairs": float(no_short), "coverage": coverage}
     quality = float(np.prod([max(v, 0.0) for v in terms.values()]) ** (1 / len(terms)))
