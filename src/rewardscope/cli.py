@@ -53,13 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = commands.add_parser("analyze", parents=[common], help="analyze an image (.npy, .tif) and write a report",
                                   description="Find columns, classify unit cells, and choose window and number of classes by maximizing the reward.")
-    analyze.add_argument("image", type=Path, help="image file (.npy, .tif, .tiff)")
+    analyze.add_argument("image", type=Path, help="image file (.npy, .npz, .tif, .png, .h5/.hdf5/.hspy; .dm3/.dm4/.emd/.ser/.mrc with rewardscope[io])")
+    _add_reading_options(analyze)
     analyze.add_argument("--out", type=Path, required=True, help="output folder (atoms.csv, summary.json, report.html)")
     _add_analysis_options(analyze)
 
     atoms = commands.add_parser("atoms", parents=[common], help="find, classify and refine the atom columns only",
                                 description="Find the A and B columns, refine them by 2-D Gaussian fits, index the unit cells; optionally tune the detector by the LoG* reward.")
-    atoms.add_argument("image", type=Path, help="image file (.npy, .tif, .tiff)")
+    atoms.add_argument("image", type=Path, help="image file (as for analyze)")
+    _add_reading_options(atoms)
     atoms.add_argument("--out", type=Path, required=True, help="output folder (atoms.csv, columns.png, summary.json)")
     atoms.add_argument("--tune", type=int, default=0, metavar="N", help="tune the detector with N multi-objective trials first (default 0: defaults)")
     atoms.add_argument("--refine", choices=REFINEMENTS, default="gaussian", help="sub-pixel refinement (default gaussian)")
@@ -83,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--sm-fraction", type=float, default=0.1, help="fraction of Sm on the A site (default 0.1)")
     synth.add_argument("--wall-angle-deg", type=float, default=0.0, help="stripes: wall angle to the a axis (default 0)")
     return parser
+
+
+def _add_reading_options(parser) -> None:
+    parser.add_argument("--entry", help="array in a .npz, or dataset in an HDF5 file, to read")
+    parser.add_argument("--frame", type=int, help="frame of a stack to analyze (0-based)")
+    parser.add_argument("--pixel-size", type=float, metavar="PM", help="pixel size in pm, overriding the file's calibration")
+
+
+def _read(args):
+    from .io import read_image
+
+    return read_image(args.image, entry=args.entry, frame=args.frame, pixel_size=args.pixel_size)
 
 
 def _add_analysis_options(parser, trials: int = 30) -> None:
@@ -113,23 +127,20 @@ def main(argv=None) -> int:
 
 
 def _analyze(args) -> int:
-    from .io import read_image
     from .workflow import analyze
 
-    image = read_image(args.image)
-    analysis = analyze(image, out=args.out, n_trials=args.trials, seed=args.seed, n_classes=args.classes,
+    analysis = analyze(_read(args), out=args.out, n_trials=args.trials, seed=args.seed, n_classes=args.classes,
                        tune_detector=args.tune_detector, overwrite=args.overwrite, progress=not args.quiet)
     _print_outcome(analysis, args.out, args.quiet)
     return 0
 
 
 def _atoms(args) -> int:
-    from .io import read_image
     from .workflow import locate
 
     if args.tune < 0:
         raise RewardscopeError(f"--tune must be >= 0, got {args.tune}")
-    summary = locate(read_image(args.image), out=args.out, tune=args.tune, seed=args.seed, refine=args.refine,
+    summary = locate(_read(args), out=args.out, tune=args.tune, seed=args.seed, refine=args.refine,
                      overwrite=args.overwrite, progress=not args.quiet).summary
     if not args.quiet:
         counts = summary["lattice"]["columns"]

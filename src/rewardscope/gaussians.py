@@ -117,7 +117,9 @@ def fit(image, xy, *, radius: float, sigma: float, n_iter: int = 12, tolerance: 
     for _ in range(n_iter):
         normal, gradient = normal_equations(jacobian(params, g, r2), res)
         diag = np.einsum("nii->ni", normal)
-        lhs = normal + damping[:, None, None] * (diag[:, :, None] * np.eye(5)) + 1e-12 * np.eye(5)
+        # The ridge keeps degenerate columns (zero amplitude, flat patch) solvable.
+        ridge = 1e-9 * (1 + np.abs(diag).mean(axis=1))[:, None, None] * np.eye(5)
+        lhs = normal + damping[:, None, None] * (diag[:, :, None] * np.eye(5)) + ridge
         step = np.linalg.solve(lhs, gradient[..., None])[..., 0]
         step[~active] = 0
         trial = params + step
@@ -138,7 +140,7 @@ def fit(image, xy, *, radius: float, sigma: float, n_iter: int = 12, tolerance: 
     normal, _ = normal_equations(jacobian(params, g, r2), res)
     dof = np.maximum(weight.sum(axis=1) - 5, 1)
     variance = current / dof
-    cov_diag = np.einsum("nii->ni", np.linalg.inv(normal + 1e-12 * np.eye(5)))
+    cov_diag = np.einsum("nii->ni", np.linalg.pinv(normal))
     uncertainty = np.sqrt(np.abs(variance * (cov_diag[:, 0] + cov_diag[:, 1]) / 2))
 
     moved = np.hypot(params[:, 0] - start[:, 0], params[:, 1] - start[:, 1])

@@ -1,7 +1,14 @@
-"""Reading and writing images: ``Image`` is the unit every later stage reads."""
+"""Reading and writing images: ``Image`` is the unit every later stage reads.
+
+Formats: .npy, .npz, .tif/.tiff (ImageJ calibration), .png, HDF5 (.h5, .hdf5,
+.hspy: HyperSpy's layout with its axis calibration, or a ``MainImage``
+dataset), and through the optional ``rewardscope[io]`` extra (rosettasciio)
+.dm3, .dm4, .emd, .ser, .mrc.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,8 +16,18 @@ import numpy as np
 
 from .errors import RewardscopeError
 
-SUPPORTED_SUFFIXES = (".npy", ".tif", ".tiff")
+logger = logging.getLogger(__name__)
+
+RSCIIO_READERS = {  # suffix -> rosettasciio plugin (optional extra: pip install 'rewardscope[io]')
+    ".dm3": "digitalmicrograph",
+    ".dm4": "digitalmicrograph",
+    ".emd": "emd",
+    ".ser": "tia",
+    ".mrc": "mrc",
+}
+SUPPORTED_SUFFIXES = (".npy", ".npz", ".tif", ".tiff", ".png", ".h5", ".hdf5", ".hspy", *RSCIIO_READERS)
 MIN_SIDE_PX = 32
+_TO_PM = {"pm": 1.0, "nm": 1e3, "Å": 1e2, "A": 1e2, "angstrom": 1e2, "um": 1e6, "µm": 1e6, "micron": 1e6}
 
 
 @dataclass(frozen=True)
@@ -37,9 +54,10 @@ def validate_image_data(data, *, source: str = "image") -> np.ndarray:
     if array.ndim == 3 and 1 in array.shape:
         array = np.squeeze(array)
     if array.ndim != 2:
+        hint = "; pick a frame with --frame" if array.ndim == 3 else ""
         raise RewardscopeError(
             f"{source}: expected a 2-D image, got an array of shape {array.shape}"
-            " (stacks and spectrum images are not supported)"
+            f" (stacks and spectrum images are not analysed whole{hint})"
         )
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise RewardscopeError(f"{source}: expected numeric pixels, got dtype {array.dtype}")
@@ -53,9 +71,7 @@ def validate_image_data(data, *, source: str = "image") -> np.ndarray:
         )
     bad = ~np.isfinite(array)
     if bad.any():
-        raise RewardscopeError(
-            f"{source}: image has {int(bad.sum())} non-finite pixels (NaN or inf)"
-        )
+        raise RewardscopeError(f"{source}: image has {int(bad.sum())} non-finite pixels (NaN or inf)")
     if np.ptp(array) == 0:
         raise RewardscopeError(f"{source}: image is constant (every pixel is {array.flat[0]:g})")
     return array
@@ -68,46 +84,163 @@ def as_image(image) -> Image:
     return Image(validate_image_data(image, source="array"))
 
 
-def read_image(path: str | Path) -> Image:
-    """Read a .npy or .tif image; calibration is taken from TIFF resolution tags when present."""
+def read_image(path: str | Path, *, entry: str | None = None, frame: int | None = None, pixel_size: float | None = None) -> Image:
+    """Read one 2-D image with its calibration (pixel size in pm where the file says).
+
+    ``entry`` picks an array in a .npz or a dataset in an HDF5 file, ``frame``
+    a frame of a stack, ``pixel_size`` (pm per px) overrides the file's calibration.
+    """
     path = Path(path)
     if not path.exists():
         raise RewardscopeError(f"no such file: {str(path)!r}")
     if path.is_dir():
         raise RewardscopeError(f"expected an image file, got a directory: {str(path)!r}")
+    if pixel_size is not None and not (np.isfinite(pixel_size) and pixel_size > 0):
+        raise RewardscopeError(f"pixel size must be > 0 pm, got {pixel_size}")
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        try:
-            data = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise RewardscopeError(f"cannot read {str(path)!r} as a .npy array: {exc}") from None
-        return Image(validate_image_data(data, source=path.name), meta={"source": str(path)})
-    if suffix in (".tif", ".tiff"):
-        return _read_tiff(path)
-    raise RewardscopeError(
-        f"unsupported file type {suffix!r} for {str(path)!r};"
-        f" supported: {', '.join(SUPPORTED_SUFFIXES)}"
-    )
+    readers = {
+        ".npy": _read_npy, ".npz": _read_npz, ".tif": _read_tiff, ".tiff": _read_tiff, ".png": _read_png,
+        ".h5": _read_hdf5, ".hdf5": _read_hdf5, ".hspy": _read_hdf5,
+    }
+    if suffix in readers:
+        data, size, unit = readers[suffix](path, entry)
+    elif suffix in RSCIIO_READERS:
+        data, size, unit = _read_rsciio(path, RSCIIO_READERS[suffix])
+    else:
+        raise RewardscopeError(f"unsupported file type {suffix!r} for {str(path)!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+    data = _pick_frame(np.asarray(data), frame, path.name)
+    if size is not None and not (np.isfinite(size) and size > 0):
+        raise RewardscopeError(f"{path.name}: the file's pixel size is {size} {unit}; give a valid one with --pixel-size")
+    if pixel_size is not None:
+        size, unit = float(pixel_size), "pm"
+    return Image(validate_image_data(data, source=path.name), pixel_size=size, unit=unit if size else "px", meta={"source": str(path)})
 
 
-def _read_tiff(path: Path) -> Image:
+def _pick_frame(data: np.ndarray, frame: int | None, name: str) -> np.ndarray:
+    if frame is None:
+        return data
+    if data.ndim != 3:
+        raise RewardscopeError(f"{name}: --frame given, but the image is not a stack (shape {data.shape})")
+    if not -len(data) <= frame < len(data):
+        raise RewardscopeError(f"{name}: frame {frame} does not exist; the stack has {len(data)} frames (0 to {len(data) - 1})")
+    return data[frame]
+
+
+def _read_npy(path: Path, entry):
+    try:
+        return np.load(path, allow_pickle=False), None, "px"
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise RewardscopeError(f"{path.name} holds pickled Python objects, which rewardscope does not load") from None
+        raise RewardscopeError(f"cannot read {str(path)!r} as a .npy array: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise RewardscopeError(f"cannot read {str(path)!r} as a .npy array: {exc}") from None
+
+
+def _read_npz(path: Path, entry):
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            names = list(archive.files)
+            if entry is None and len(names) != 1:
+                raise RewardscopeError(f"{path.name} holds {len(names)} arrays; choose one with --entry: {', '.join(names)}")
+            name = names[0] if entry is None else entry
+            if name not in names:
+                raise RewardscopeError(f"{path.name} has no array {name!r}; it holds: {', '.join(names)}")
+            return archive[name], None, "px"
+    except (ValueError, OSError, EOFError) as exc:
+        raise RewardscopeError(f"cannot read {str(path)!r} as a .npz archive: {exc}") from None
+
+
+def _read_png(path: Path, entry):
+    import imageio.v3 as iio
+
+    try:
+        data = np.asarray(iio.imread(path), float)
+    except (OSError, ValueError) as exc:
+        raise RewardscopeError(f"cannot read {str(path)!r} as a PNG image: {exc}") from None
+    if data.ndim == 3:  # RGB(A) rendering of a grey micrograph: average the colour channels
+        data = data[..., :3].mean(axis=2)
+    return data, None, "px"
+
+
+def _read_tiff(path: Path, entry):
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:
-            data = tif.asarray()
-            pixel_size, unit = _tiff_calibration(tif)
+            return (tif.asarray(), *_tiff_calibration(tif))
     except (tifffile.TiffFileError, ValueError, OSError, KeyError) as exc:
         raise RewardscopeError(f"cannot read {str(path)!r} as a TIFF image: {exc}") from None
-    return Image(
-        validate_image_data(data, source=path.name),
-        pixel_size=pixel_size,
-        unit=unit,
-        meta={"source": str(path)},
-    )
 
 
-_TO_PM = {"pm": 1.0, "nm": 1e3, "Å": 1e2, "A": 1e2, "angstrom": 1e2, "um": 1e6, "µm": 1e6, "micron": 1e6}
+def _read_hdf5(path: Path, entry):
+    """HyperSpy's layout (``Experiments/<name>/data`` with ``axis-i`` scales), a ``MainImage``
+    dataset, the only image dataset, or the one ``entry`` names."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            datasets = []
+            handle.visititems(lambda name, item: datasets.append(name) if isinstance(item, h5py.Dataset) and item.ndim >= 2 else None)
+            if entry is None:
+                preferred = [n for n in datasets if n.startswith("Experiments/") and n.endswith("/data")]
+                preferred = preferred or [n for n in datasets if n.split("/")[-1] == "MainImage"]
+                candidates = preferred or datasets
+                if len(candidates) != 1:
+                    raise RewardscopeError(f"{path.name} holds {len(datasets)} image datasets; choose one with --entry: {', '.join(datasets) or 'none'}")
+                entry = candidates[0]
+            if entry not in datasets:
+                raise RewardscopeError(f"{path.name} has no image dataset {entry!r}; it holds: {', '.join(datasets) or 'none'}")
+            data = handle[entry][()]
+            size, unit = _hyperspy_calibration(handle[entry].parent, data.ndim)
+    except OSError as exc:
+        raise RewardscopeError(f"cannot read {str(path)!r} as an HDF5 file: {exc}") from None
+    return data, size, unit
+
+
+def _hyperspy_calibration(group, ndim: int):
+    """Pixel size in pm from the signal axes of a HyperSpy group, when their units are known."""
+    scales = []
+    for index in range(ndim):
+        axis = group.get(f"axis-{index}")
+        if axis is None or bool(axis.attrs.get("navigate", False)):
+            continue
+        units = axis.attrs.get("units", "")
+        units = units.decode() if isinstance(units, bytes) else str(units)
+        scales.append((float(axis.attrs.get("scale", 1.0)), units))
+    return _calibration(scales)
+
+
+def _calibration(scales):
+    """(pixel size in pm, 'pm') from the (scale, unit) of the two image axes, or (None, 'px')."""
+    if len(scales) < 2:
+        return None, "px"
+    factors = [_TO_PM.get(unit.strip()) for _, unit in scales[-2:]]
+    if None in factors:
+        return None, "px"
+    sizes = [scale * factor for (scale, _), factor in zip(scales[-2:], factors)]
+    if not np.isclose(sizes[0], sizes[1], rtol=1e-3):
+        logger.warning("anisotropic pixels (%.4g x %.4g pm): positions are in px, physical lengths use their mean", *sizes)
+    return float(np.mean(sizes)), "pm"
+
+
+def _read_rsciio(path: Path, plugin: str):
+    import importlib
+
+    try:
+        module = importlib.import_module(f"rsciio.{plugin}")
+    except ImportError:
+        raise RewardscopeError(f"reading {path.suffix} files needs rosettasciio: pip install 'rewardscope[io]'") from None
+    try:
+        signals = module.file_reader(str(path))
+    except Exception as exc:  # noqa: BLE001 - a third-party reader's errors, reported as one line
+        raise RewardscopeError(f"cannot read {str(path)!r}: {exc}") from None
+    images = [s for s in signals if np.asarray(s["data"]).ndim >= 2]
+    if not images:
+        raise RewardscopeError(f"{path.name} holds no image")
+    axes = [a for a in images[0].get("axes", []) if not a.get("navigate", False)]
+    size, unit = _calibration([(float(a.get("scale", 1.0)), str(a.get("units", ""))) for a in axes])
+    return images[0]["data"], size, unit
 
 
 def _tiff_calibration(tif) -> tuple[float | None, str]:

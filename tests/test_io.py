@@ -1,0 +1,121 @@
+"""Reading files: formats, calibration, entries, frames, and their errors."""
+
+import h5py
+import numpy as np
+import pytest
+
+from rewardscope import RewardscopeError
+from rewardscope.io import read_image, write_image
+
+
+@pytest.fixture
+def lattice_image():
+    y, x = np.mgrid[:64, :64]
+    return 10 + np.cos(2 * np.pi * x / 8) * np.cos(2 * np.pi * y / 8)
+
+
+def test_npz_single_and_entries(tmp_path, lattice_image):
+    single = tmp_path / "one.npz"
+    np.savez(single, image=lattice_image)
+    np.testing.assert_allclose(read_image(single).data, lattice_image)
+    many = tmp_path / "many.npz"
+    np.savez(many, haadf=lattice_image, abf=-lattice_image)
+    with pytest.raises(RewardscopeError, match="choose one with --entry: haadf, abf"):
+        read_image(many)
+    np.testing.assert_allclose(read_image(many, entry="abf").data, -lattice_image)
+    with pytest.raises(RewardscopeError, match="no array 'df'"):
+        read_image(many, entry="df")
+
+
+def test_png_grey_and_rgb(tmp_path, lattice_image):
+    import imageio.v3 as iio
+
+    grey = (lattice_image - lattice_image.min()) / np.ptp(lattice_image) * 255
+    iio.imwrite(tmp_path / "grey.png", grey.astype(np.uint8))
+    iio.imwrite(tmp_path / "rgb.png", np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2))
+    np.testing.assert_allclose(read_image(tmp_path / "grey.png").data, read_image(tmp_path / "rgb.png").data)
+
+
+def hyperspy_file(path, data, scale, units):
+    with h5py.File(path, "w") as handle:
+        group = handle.create_group("Experiments/frame")
+        group.create_dataset("data", data=data)
+        for index in range(data.ndim):
+            axis = group.create_group(f"axis-{index}")
+            axis.attrs.update({"scale": scale, "units": units, "navigate": index < data.ndim - 2, "offset": 0.0, "size": data.shape[index]})
+
+
+def test_hyperspy_hdf5_with_calibration(tmp_path, lattice_image):
+    path = tmp_path / "frame.hspy"
+    hyperspy_file(path, lattice_image, 0.0125, "nm")
+    image = read_image(path)
+    assert image.pixel_size == pytest.approx(12.5)
+    assert image.unit == "pm"
+    assert read_image(path, pixel_size=20).pixel_size == 20
+
+
+def test_hdf5_without_units_is_uncalibrated(tmp_path, lattice_image):
+    path = tmp_path / "frame.hdf5"
+    hyperspy_file(path, lattice_image, 0.0125, "")
+    assert read_image(path).pixel_size is None
+
+
+def test_hdf5_main_image_and_entry(tmp_path, lattice_image):
+    path = tmp_path / "Sm_7_0_HAADF.h5"
+    with h5py.File(path, "w") as handle:
+        handle["MainImage"] = lattice_image
+        handle["other/overlay"] = lattice_image * 2
+    np.testing.assert_allclose(read_image(path).data, lattice_image)
+    np.testing.assert_allclose(read_image(path, entry="other/overlay").data, lattice_image * 2)
+    with pytest.raises(RewardscopeError, match="no image dataset 'nope'"):
+        read_image(path, entry="nope")
+
+
+def test_stack_needs_a_frame(tmp_path, lattice_image):
+    path = tmp_path / "stack.npy"
+    np.save(path, np.stack([lattice_image, 2 * lattice_image, 3 * lattice_image]))
+    with pytest.raises(RewardscopeError, match="pick a frame with --frame"):
+        read_image(path)
+    np.testing.assert_allclose(read_image(path, frame=1).data, 2 * lattice_image)
+    with pytest.raises(RewardscopeError, match="frame 3 does not exist; the stack has 3 frames"):
+        read_image(path, frame=3)
+
+
+@pytest.mark.parametrize("size", [0.0, -1.0, float("nan")])
+def test_nonsense_pixel_size_rejected(tmp_path, lattice_image, size):
+    path = tmp_path / "image.npy"
+    np.save(path, lattice_image)
+    with pytest.raises(RewardscopeError, match="pixel size must be > 0"):
+        read_image(path, pixel_size=size)
+
+
+def test_nonsense_calibration_in_file_rejected(tmp_path, lattice_image):
+    path = tmp_path / "bad.hspy"
+    hyperspy_file(path, lattice_image, -0.01, "nm")
+    with pytest.raises(RewardscopeError, match="the file's pixel size is -10"):
+        read_image(path)
+
+
+def test_pickled_npy_refused(tmp_path):
+    path = tmp_path / "dict.npy"
+    np.save(path, np.array({"Sm_7_0": {"main_image": np.zeros((4, 4))}}, dtype=object), allow_pickle=True)
+    with pytest.raises(RewardscopeError, match="pickled Python objects"):
+        read_image(path)
+
+
+def test_tiff_calibration_round_trip(tmp_path, lattice_image):
+    write_image(tmp_path / "image.tif", lattice_image, pixel_size_pm=31.5)
+    assert read_image(tmp_path / "image.tif").pixel_size == pytest.approx(31.5, rel=1e-4)
+
+
+def test_optional_reader_names_its_extra(tmp_path):
+    path = tmp_path / "image.dm4"
+    path.write_bytes(b"not a dm4 file")
+    try:
+        import rsciio  # noqa: F401
+    except ImportError:
+        with pytest.raises(RewardscopeError, match=r"pip install 'rewardscope\[io\]'"):
+            read_image(path)
+    else:
+        with pytest.raises(RewardscopeError, match="cannot read"):
+            read_image(path)
