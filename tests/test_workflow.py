@@ -73,7 +73,7 @@ def test_interrupted_study_resumes(stripes, tmp_path):
 
 def test_budget_buys_distinct_settings(stripes):
     pipeline = Pipeline(stripes.image)
-    space = SearchSpace(window=(12, 16), n_classes=(2, 3))  # 6 settings in all
+    space = SearchSpace(window=(12, 16), n_classes=(2, 3), descriptors=("patch",))  # 6 settings in all
     seen = []
 
     def score(config):
@@ -105,6 +105,13 @@ def test_analyze_writes_the_output_contract(stripes, tmp_path):
     for figure in ("columns.png", "classes.png", "walls.png", "polarization.png", "trials.png", "landscape.png"):
         assert figure in html
         assert (out / figure).stat().st_size > 1000
+
+
+def test_window_is_moot_without_patches():
+    space = SearchSpace(window=(12, 16), n_classes=(2, 3), descriptors=("patch", "polarization"))
+    assert space.size == 3 * 2 + 2
+    assert space.key({"window": 12, "n_classes": 2, "descriptor": "polarization"}) == space.key({"window": 16, "n_classes": 2, "descriptor": "polarization"})
+    assert space.key({"window": 12, "n_classes": 2, "descriptor": "patch"}) != space.key({"window": 16, "n_classes": 2, "descriptor": "patch"})
 
 
 def test_search_space_scales_with_period():

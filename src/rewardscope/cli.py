@@ -35,6 +35,16 @@ def _class_range(text: str) -> tuple[int, int]:
     return low, high
 
 
+def _descriptor_list(text: str) -> tuple[str, ...]:
+    from .descriptors import KINDS
+
+    kinds = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [k for k in kinds if k not in KINDS]
+    if not kinds or unknown:
+        raise argparse.ArgumentTypeError(f"unknown descriptor {(unknown or [text])[0]!r}; choose from {', '.join(KINDS)}")
+    return kinds
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .atoms import REFINEMENTS
@@ -103,6 +113,8 @@ def _add_analysis_options(parser, trials: int = 30) -> None:
     parser.add_argument("--trials", type=_positive_int, default=trials, help=f"optimization trials (default {trials})")
     parser.add_argument("--seed", type=int, default=0, help="random seed of sampler and learner (default 0)")
     parser.add_argument("--classes", type=_class_range, default=(2, 6), metavar="LOW:HIGH", help="range of the number of classes searched (default 2:6)")
+    parser.add_argument("--descriptors", type=_descriptor_list, default=None, metavar="KINDS",
+                        help="comma-separated descriptors the optimizer may choose from: patch, polarization, lattice, patch+polarization (default patch,polarization)")
     parser.add_argument("--tune-detector", type=int, default=0, metavar="N",
                         help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -130,7 +142,8 @@ def _analyze(args) -> int:
     from .workflow import analyze
 
     analysis = analyze(_read(args), out=args.out, n_trials=args.trials, seed=args.seed, n_classes=args.classes,
-                       tune_detector=args.tune_detector, overwrite=args.overwrite, progress=not args.quiet)
+                       descriptors=args.descriptors, tune_detector=args.tune_detector, overwrite=args.overwrite,
+                       progress=not args.quiet)
     _print_outcome(analysis, args.out, args.quiet)
     return 0
 
@@ -159,7 +172,8 @@ def _demo(args) -> int:
     if not args.quiet:
         print(f"synthesized a stripes scene of {scene.image.shape[0]} x {scene.image.shape[1]} px with {scene.n_variants} variants")
     analysis = analyze(scene.image, out=args.out, n_trials=args.trials, seed=args.seed, n_classes=args.classes,
-                       tune_detector=args.tune_detector, overwrite=args.overwrite, progress=not args.quiet)
+                       descriptors=args.descriptors, tune_detector=args.tune_detector, overwrite=args.overwrite,
+                       progress=not args.quiet)
     result = analysis.result
     score = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
                      scene.truth, scene.image.shape, result.columns.period)
@@ -171,7 +185,7 @@ def _demo(args) -> int:
 def _print_outcome(analysis, out: Path, quiet: bool) -> None:
     config = analysis.config
     if not quiet:
-        print(f"chosen: window {config.window} px, {config.n_classes} classes, reward {analysis.result.reward:.3f}"
+        print(f"chosen: {config.descriptor} descriptor, window {config.window} px, {config.n_classes} classes, reward {analysis.result.reward:.3f}"
               f" ({len(analysis.trials)} trials, {analysis.seconds:.1f} s)")
     print(f"report: {out / 'report.html'}")
 

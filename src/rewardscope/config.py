@@ -14,6 +14,7 @@ class Config:
     ``column_sigma`` is the column width as a fraction of the lattice period,
     ``threshold`` the A-column detection threshold, ``refine`` the sub-pixel
     method, ``window`` the patch side in px (None: 1.5 lattice periods),
+    ``descriptor`` what the learner sees (``descriptors.KINDS``),
     ``n_classes`` the number of classes, ``n_components`` the PCA dimension,
     ``seed`` the learner's random seed.
     """
@@ -22,6 +23,7 @@ class Config:
     threshold: float = 0.3
     refine: str = "gaussian"
     window: int | None = None
+    descriptor: str = "patch"
     n_classes: int = 2
     n_components: int = 8
     seed: int = 0
@@ -29,6 +31,10 @@ class Config:
     def __post_init__(self):
         if self.window is not None and self.window < 3:
             raise RewardscopeError(f"`window` must be >= 3 px, got window={self.window}")
+        from .descriptors import KINDS
+
+        if self.descriptor not in KINDS:
+            raise RewardscopeError(f"unknown descriptor {self.descriptor!r}; choose one of {', '.join(KINDS)}")
         if self.n_classes < 1:
             raise RewardscopeError(f"`n_classes` must be >= 1, got n_classes={self.n_classes}")
         if self.n_components < 1:
@@ -42,7 +48,8 @@ class Config:
 STAGE_FIELDS = {
     "atoms": ("column_sigma", "threshold", "refine"),
     "lattice": (),
-    "descriptors": ("window",),
+    "geometry": (),
+    "descriptors": ("window", "descriptor"),
     "learn": ("n_classes", "n_components", "seed"),
 }
 STAGE_ORDER = tuple(STAGE_FIELDS)

@@ -1,4 +1,12 @@
-"""Descriptors: atom-centred image patches, the input of the unsupervised learners."""
+"""Descriptors: what the unsupervised learners see of each unit cell.
+
+* ``patch``: the B-centred image patch of side ``window`` (standardised);
+* ``polarization``: the B-site polar displacement in lattice periods;
+* ``lattice``: cell strain along a and b, shear (angle - 90 deg) and the
+  antipolar A-site displacement, in periods and radians;
+* ``patch+polarization``: both blocks, each scaled to unit total variance so
+  that neither drowns the other.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,8 @@ import numpy as np
 from scipy import ndimage
 
 from .errors import RewardscopeError
+
+KINDS = ("patch", "polarization", "lattice", "patch+polarization")
 
 
 def patches(image: np.ndarray, centres: np.ndarray, window: int) -> np.ndarray:
@@ -30,3 +40,24 @@ def patches(image: np.ndarray, centres: np.ndarray, window: int) -> np.ndarray:
     values -= values.mean(axis=1, keepdims=True)
     scale = values.std(axis=1, keepdims=True)
     return values / np.where(scale > 0, scale, 1.0)
+
+
+def physical(kind: str, polarization: np.ndarray, geometry, period: float) -> np.ndarray:
+    """Physical descriptors (n, d) of the ``polarization`` or ``lattice`` kind for the given rows."""
+    if kind == "polarization":
+        return np.asarray(polarization, float) / period
+    if kind == "lattice":
+        return np.column_stack([
+            geometry["strain_a"], geometry["strain_b"], np.deg2rad(geometry["angle"] - 90.0), geometry["antipolar"] / period,
+        ])
+    raise RewardscopeError(f"unknown descriptor {kind!r}; choose one of {', '.join(KINDS)}")
+
+
+def balanced(*blocks: np.ndarray) -> np.ndarray:
+    """Concatenate descriptor blocks, each scaled to unit total variance."""
+    scaled = []
+    for block in blocks:
+        centred = block - block.mean(axis=0)
+        total = np.sqrt(np.sum(centred.var(axis=0)))
+        scaled.append(centred / (total if total > 0 else 1.0))
+    return np.hstack(scaled)

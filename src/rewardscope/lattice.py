@@ -94,3 +94,75 @@ def to_grid(ij: np.ndarray, values: np.ndarray, shape: tuple[int, int], fill=-1)
     ok = ij[:, 0] >= 0
     grid[ij[ok, 1], ij[ok, 0]] = values[ok]
     return grid
+
+
+@dataclass(frozen=True)
+class CellGeometry:
+    """Per-column physics of the unit cell a B column sits in (NaN for A rows and incomplete cells).
+
+    ``a``, ``b`` cell edge lengths (px) along a1, a2, averaged over the two
+    opposite edges; ``angle`` between them (degrees); ``area`` (px^2);
+    ``tetragonality`` a / b; ``strain_a``, ``strain_b`` relative to the
+    image's median cell; ``antipolar`` the staggered A-site displacement along
+    a (px): ``(-1)^i (a(i) - (a(i-1) + a(i+1)) / 2) / 4``, which is ``±u``
+    in a phase whose A columns shift ``+u / -u`` alternately along a, and 0 in
+    a uniform lattice; ``p_magnitude`` (px) and ``p_angle`` (degrees, image
+    axes) of the polar displacement.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    angle: np.ndarray
+    area: np.ndarray
+    tetragonality: np.ndarray
+    strain_a: np.ndarray
+    strain_b: np.ndarray
+    antipolar: np.ndarray
+    p_magnitude: np.ndarray
+    p_angle: np.ndarray
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def cell_geometry(columns: Columns, lattice: Lattice) -> CellGeometry:
+    """Lattice parameters, strain, antipolar order and polarization of every complete B cell."""
+    n = len(columns)
+    nan = np.full(n, np.nan)
+    rows = np.flatnonzero(np.all(lattice.neighbours >= 0, axis=1))
+    if len(rows) == 0:
+        return CellGeometry(*(nan.copy() for _ in range(10)))
+    corner = columns.xy[lattice.neighbours[rows]]  # (m, 4, 2): corners (0,0), (1,0), (0,1), (1,1)
+    a_vec = ((corner[:, 1] - corner[:, 0]) + (corner[:, 3] - corner[:, 2])) / 2
+    b_vec = ((corner[:, 2] - corner[:, 0]) + (corner[:, 3] - corner[:, 1])) / 2
+    a_len, b_len = np.hypot(*a_vec.T), np.hypot(*b_vec.T)
+    cross = a_vec[:, 0] * b_vec[:, 1] - a_vec[:, 1] * b_vec[:, 0]
+    cosine = np.sum(a_vec * b_vec, axis=1) / (a_len * b_len)
+
+    def per_column(values):
+        out = nan.copy()
+        out[rows] = values
+        return out
+
+    # Staggered part of the cell width along a: neighbours in i looked up on the cell grid.
+    width = to_grid(lattice.ij[rows], a_len, lattice.grid_shape, fill=np.nan)
+    padded = np.pad(width, ((0, 0), (1, 1)), constant_values=np.nan)
+    i, j = lattice.ij[rows, 0], lattice.ij[rows, 1]
+    sides = np.stack([padded[j, i], padded[j, i + 2]])
+    counted = np.isfinite(sides).sum(axis=0)  # cells at the edge of the crystal have one side
+    around = np.where(counted > 0, np.nansum(sides, axis=0) / np.maximum(counted, 1), np.nan)
+    stagger = np.where(i % 2 == 0, 1.0, -1.0) * (a_len - around) / 4
+
+    p = lattice.polarization[rows]
+    return CellGeometry(
+        a=per_column(a_len),
+        b=per_column(b_len),
+        angle=per_column(np.rad2deg(np.arccos(np.clip(cosine, -1, 1)))),
+        area=per_column(np.abs(cross)),
+        tetragonality=per_column(a_len / b_len),
+        strain_a=per_column(a_len / np.median(a_len) - 1),
+        strain_b=per_column(b_len / np.median(b_len) - 1),
+        antipolar=per_column(stagger),
+        p_magnitude=per_column(np.hypot(*p.T)),
+        p_angle=per_column(np.rad2deg(np.arctan2(p[:, 1], p[:, 0]))),
+    )

@@ -21,48 +21,66 @@ from .errors import RewardscopeError
 
 logger = logging.getLogger(__name__)
 STUDY_NAME = "rewardscope"
+# Searched unless the user says otherwise; see the README's benchmark for why both.
+DEFAULT_DESCRIPTORS = ("patch", "polarization")
 
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """Integer ranges searched: patch window in px (even steps) and number of classes."""
+    """What is searched: patch window in px (even steps), number of classes, and the descriptors."""
 
     window: tuple[int, int]
     n_classes: tuple[int, int] = (2, 6)
+    descriptors: tuple[str, ...] = DEFAULT_DESCRIPTORS
 
     @classmethod
-    def for_period(cls, period: float, image_side: int, n_classes=(2, 6)) -> "SearchSpace":
+    def for_period(cls, period: float, image_side: int, n_classes=(2, 6), descriptors=DEFAULT_DESCRIPTORS) -> "SearchSpace":
         """Windows from 0.75 to 2.5 lattice periods, never beyond a third of the image."""
         low = max(6, int(2 * round(0.375 * period)))
         high = max(low + 2, 2 * (min(int(2 * round(1.25 * period)), image_side // 3) // 2))
-        return cls(window=(low, high), n_classes=tuple(n_classes))
-
-    @property
-    def size(self) -> int:
-        """Number of distinct settings in the space."""
-        return len(self.windows) * (self.n_classes[1] - self.n_classes[0] + 1)
+        return cls(window=(low, high), n_classes=tuple(n_classes), descriptors=tuple(descriptors))
 
     @property
     def windows(self) -> np.ndarray:
         return np.arange(self.window[0], self.window[1] + 1, 2)
 
+    def settings(self) -> list[dict]:
+        """Every distinct setting; the window only counts for descriptors made of patches."""
+        unique = {}
+        for descriptor in self.descriptors:
+            for w in self.windows:
+                for k in range(self.n_classes[0], self.n_classes[1] + 1):
+                    params = {"window": int(w), "n_classes": int(k)}
+                    if len(self.descriptors) > 1:
+                        params["descriptor"] = descriptor
+                    unique.setdefault(self.key(params), params)
+        return list(unique.values())
+
+    @property
+    def size(self) -> int:
+        return len(self.settings())
+
+    def key(self, params: dict) -> tuple:
+        """Settings that give the same result share a key: without patches the window is moot."""
+        descriptor = params.get("descriptor", self.descriptors[0])
+        window = params["window"] if "patch" in descriptor else None
+        return (descriptor, window, params["n_classes"])
+
     def random_unseen(self, scored: dict, rng: np.random.Generator) -> dict:
-        """A setting not in ``scored`` (keys as made by ``_key``), uniformly at random."""
-        settings = [
-            {"window": int(w), "n_classes": int(k)}
-            for w in self.windows
-            for k in range(self.n_classes[0], self.n_classes[1] + 1)
-            if _key({"window": int(w), "n_classes": int(k)}) not in scored
-        ]
+        """A setting whose key is not in ``scored``, uniformly at random."""
+        settings = [p for p in self.settings() if self.key(p) not in scored]
         return settings[rng.integers(len(settings))]
 
     def distributions(self) -> dict:
-        from optuna.distributions import IntDistribution
+        from optuna.distributions import CategoricalDistribution, IntDistribution
 
-        return {
+        distributions = {
             "window": IntDistribution(self.window[0], self.window[1], step=2),
             "n_classes": IntDistribution(self.n_classes[0], self.n_classes[1]),
         }
+        if len(self.descriptors) > 1:
+            distributions["descriptor"] = CategoricalDistribution(list(self.descriptors))
+        return distributions
 
 
 def open_study(storage: str | Path | None, *, seed: int, n_startup: int):
@@ -101,10 +119,13 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
     # A trial left running by an interrupted run will never report: close it as failed.
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-    scored = {_key(t.params): t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))}
+    scored = {space.key(t.params): t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))}
     if not scored:
         middle = int(np.clip(2 * round(np.mean(space.window) / 2), *space.window))
-        study.enqueue_trial({"window": middle, "n_classes": space.n_classes[0]})
+        first = {"window": middle, "n_classes": space.n_classes[0]}
+        if len(space.descriptors) > 1:
+            first["descriptor"] = space.descriptors[0]
+        study.enqueue_trial(first)
     elif len(scored) < n_trials:
         logger.info("resuming the study: %d of %d settings already scored", len(scored), n_trials)
     distributions = space.distributions()
@@ -112,7 +133,7 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
     with tqdm(total=budget, initial=min(len(scored), budget), desc="trials", unit="trial", disable=not progress) as bar:
         while len(scored) < budget:
             trial = study.ask(distributions)
-            key = _key(trial.params)
+            key = space.key(trial.params)
             if key in scored:
                 known = scored[key]
                 trial.set_user_attr("components", known.user_attrs.get("components", {}))
@@ -131,10 +152,6 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
             bar.update()
             bar.set_postfix(best=f"{study.best_value:.3f}")
     return study
-
-
-def _key(params: dict) -> tuple:
-    return tuple(sorted(params.items()))
 
 
 def trial_records(study) -> list[dict]:

@@ -20,7 +20,7 @@ FIGURES = {
     "walls.png": "Domain walls: wall cells (black) on the class map; each wall segment is one connected component.",
     "polarization.png": "Polar displacement of each B column from the centroid of its four A neighbours (arrows magnified; colour = direction).",
     "trials.png": "Reward of every optimization trial, and the best so far.",
-    "landscape.png": "Reward landscape over patch window x number of classes (best reward of the trials in each cell; the chosen setting is circled).",
+    "landscape.png": "Reward landscape over descriptor, patch window and number of classes (best reward of the trials in each cell; the chosen setting is circled).",
 }
 
 
@@ -147,7 +147,7 @@ def summarize(analysis) -> dict:
         "detector": analysis.detector,
         "classes": [{"label": k, "share": float(s)} for k, s in enumerate(shares)],
         "walls": {"cells": int(result.walls.mask.sum()), "segments": result.walls.n_segments},
-        "search_space": {"window": list(analysis.space.window), "n_classes": list(analysis.space.n_classes)},
+        "search_space": {"window": list(analysis.space.window), "n_classes": list(analysis.space.n_classes), "descriptors": list(analysis.space.descriptors)},
         "n_trials": analysis.n_trials,
         "trials": analysis.trials,
         "timings_s": {**analysis.timings, "total": analysis.seconds},
@@ -269,14 +269,19 @@ def plot_trials(analysis, path) -> None:
     _save(fig, path)
 
 
-def landscape_grid(trials, space):
-    """Best reward per (n_classes, window) cell over the trials; NaN where no trial ran."""
-    windows = space.windows
+def landscape_grid(trials, space, descriptor: str):
+    """Best reward per (n_classes, window) cell over the trials of one descriptor; NaN where none ran.
+
+    Without patches the window is moot: the grid then has a single column.
+    """
+    windows = space.windows if "patch" in descriptor else np.array([0])
     classes = np.arange(space.n_classes[0], space.n_classes[1] + 1)
     grid = np.full((len(classes), len(windows)), np.nan)
     for t in trials:
+        if t["params"].get("descriptor", space.descriptors[0]) != descriptor:
+            continue
         r = np.searchsorted(classes, t["params"]["n_classes"])
-        c = np.searchsorted(windows, t["params"]["window"])
+        c = np.searchsorted(windows, t["params"]["window"]) if len(windows) > 1 else 0
         grid[r, c] = np.fmax(grid[r, c], t["reward"])
     return windows, classes, grid
 
@@ -284,15 +289,25 @@ def landscape_grid(trials, space):
 def plot_landscape(analysis, path) -> None:
     import matplotlib.pyplot as plt
 
-    windows, classes, grid = landscape_grid(analysis.trials, analysis.space)
-    fig, ax = plt.subplots(figsize=(8, 4))
-    image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis",
-                      extent=(windows[0] - 1, windows[-1] + 1, classes[0] - 0.5, classes[-1] + 0.5))
+    descriptors = analysis.space.descriptors
+    widths = [4 if "patch" in d else 1 for d in descriptors]
+    fig, axes = plt.subplots(1, len(descriptors), figsize=(2 + 2 * sum(widths), 4), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    values = [t["reward"] for t in analysis.trials]
+    low, high = min(values), max(values)
     chosen = analysis.config
-    ax.plot(chosen.window, chosen.n_classes, "o", mfc="none", mec="red", ms=14, mew=2)
-    ax.set_xlabel("patch window (px)")
-    ax.set_ylabel("number of classes")
-    fig.colorbar(image, ax=ax, label="reward")
+    for ax, descriptor in zip(axes[0], descriptors):
+        windows, classes, grid = landscape_grid(analysis.trials, analysis.space, descriptor)
+        extent = (windows[0] - 1, windows[-1] + 1, classes[0] - 0.5, classes[-1] + 0.5)
+        image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", vmin=low, vmax=high, extent=extent)
+        if chosen.descriptor == descriptor:
+            ax.plot(chosen.window if len(windows) > 1 else 0, chosen.n_classes, "o", mfc="none", mec="red", ms=14, mew=2)
+        ax.set_title(descriptor)
+        ax.set_xlabel("patch window (px)" if len(windows) > 1 else "")
+        if len(windows) == 1:
+            ax.set_xticks([])
+        ax.set_ylabel("number of classes")
+    fig.colorbar(image, ax=list(axes[0]), label="reward")
     _save(fig, path)
 
 
@@ -304,7 +319,7 @@ def render_html(summary: dict) -> str:
     fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else v  # noqa: E731
     figures = "".join(f'<figure><img src="{name}" alt="{name}"><figcaption>{html.escape(caption)}</figcaption></figure>' for name, caption in FIGURES.items())
     trials = "".join(
-        f"<tr><td>{t['number']}</td><td>{t['params'].get('window')}</td><td>{t['params'].get('n_classes')}</td><td>{t['reward']:.4f}</td>"
+        f"<tr><td>{t['number']}</td><td>{t['params'].get('descriptor', summary['search_space']['descriptors'][0])}</td><td>{t['params'].get('window')}</td><td>{t['params'].get('n_classes')}</td><td>{t['reward']:.4f}</td>"
         + "".join(f"<td>{t['components'].get(c, float('nan')):.3f}</td>" for c in summary["components"])
         + f"<td>{t['seconds']:.2f}</td></tr>"
         for t in summary["trials"]
@@ -349,7 +364,7 @@ lattice period {summary['lattice']['period_px']:.2f} px; {summary['lattice']['co
 <h2>Figures</h2>
 {figures}
 <h2>Trials</h2>
-<table><tr><th>#</th><th>window</th><th>classes</th><th>reward</th>{component_heads}<th>s</th></tr>{trials}</table>
+<table><tr><th>#</th><th>descriptor</th><th>window</th><th>classes</th><th>reward</th>{component_heads}<th>s</th></tr>{trials}</table>
 <h2>Timings (s)</h2>
 {table([(k, f"{v:.2f}") for k, v in summary['timings_s'].items()])}
 <h2>Versions</h2>

@@ -18,10 +18,10 @@ import numpy as np
 from . import rewards
 from .atoms import Columns, find_columns
 from .config import Config, stage_key
-from .descriptors import patches
+from .descriptors import balanced, patches, physical
 from .errors import RewardscopeError
 from .io import Image, as_image
-from .lattice import Lattice, index_columns, to_grid
+from .lattice import CellGeometry, Lattice, cell_geometry, index_columns, to_grid
 from .learn import PCAGaussianMixture
 from .walls import Walls, find_walls
 
@@ -77,18 +77,33 @@ class Pipeline:
             return int(config.window)
         return int(2 * round(0.75 * self.columns(config).period))
 
+    def geometry(self, config: Config) -> CellGeometry:
+        return self._cached("geometry", config, lambda: cell_geometry(self.columns(config), self.lattice(config)))
+
     def classified_rows(self, config: Config) -> np.ndarray:
-        """Rows of the columns that get a class: the indexed B columns."""
+        """Rows of the columns that get a class: the indexed B columns (with all four A corners
+        when the descriptor is physical)."""
         columns, lattice = self.columns(config), self.lattice(config)
-        rows = np.flatnonzero((columns.sublattice == "B") & (lattice.ij[:, 0] >= 0))
+        rows = (columns.sublattice == "B") & (lattice.ij[:, 0] >= 0)
+        if config.descriptor != "patch":
+            rows &= np.all(np.isfinite(lattice.polarization), axis=1) & np.isfinite(self.geometry(config).a)
+        rows = np.flatnonzero(rows)
         if len(rows) < 4:
             raise RewardscopeError(f"only {len(rows)} B columns could be indexed; too few unit cells to classify")
         return rows
 
     def descriptors(self, config: Config) -> np.ndarray:
         def compute():
-            centres = self.columns(config).xy[self.classified_rows(config)]
-            return patches(self.image.data, centres, self.window(config))
+            rows = self.classified_rows(config)
+            columns = self.columns(config)
+            blocks = []
+            if "patch" in config.descriptor:
+                blocks.append(patches(self.image.data, columns.xy[rows], self.window(config)))
+            for kind in ("polarization", "lattice"):
+                if kind in config.descriptor:
+                    geometry = {k: v[rows] for k, v in self.geometry(config).as_dict().items()}
+                    blocks.append(physical(kind, self.lattice(config).polarization[rows], geometry, columns.period))
+            return blocks[0] if len(blocks) == 1 else balanced(*blocks)
 
         return self._cached("descriptors", config, compute)
 
@@ -146,11 +161,12 @@ def analyze(
     base: Config | None = None,
     weights: dict | None = None,
     n_classes: tuple[int, int] = (2, 6),
+    descriptors: tuple[str, ...] | None = None,
     tune_detector: int = 0,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Analysis:
-    """Find the columns, then choose window and number of classes by maximizing the reward.
+    """Find the columns, then choose descriptor, window and number of classes by maximizing the reward.
 
     With ``out``, the results (atoms.csv, summary.json, report.html and its
     figures) are written into ``out``. They are built in ``out.partial`` next to
@@ -162,7 +178,7 @@ def analyze(
     from . import report
     from .detection import detection_quality
     from .detection import tune_detector as tune_detector_by_quality
-    from .optimize import SearchSpace, optimize, trial_records
+    from .optimize import DEFAULT_DESCRIPTORS, SearchSpace, optimize, trial_records
 
     start = time.perf_counter()
     image = as_image(image)
@@ -181,7 +197,9 @@ def analyze(
     columns = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
     pipeline.classified_rows(base)
     detector["quality"] = detection_quality(columns, image.shape)
-    space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes)
+    space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes, descriptors=descriptors or DEFAULT_DESCRIPTORS)
+    for descriptor in space.descriptors:
+        replace(base, descriptor=descriptor)  # validates the name before any trial runs
 
     staging = None if out is None else report.staging_folder(out)
     storage = None if staging is None else staging / "study.journal"
