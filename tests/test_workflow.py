@@ -94,15 +94,17 @@ def test_analyze_writes_the_output_contract(stripes, tmp_path):
     assert lines[0].startswith("x,y,sublattice,i,j,label,px,py")
     assert len(lines) == len(analysis.result.columns) + 1
     rows = [line.split(",") for line in lines[1:]]
+    assert all(len(r) == len(lines[0].split(",")) for r in rows)
     assert {r[2] for r in rows} == {"A", "B"}
     assert all(r[5] == "-1" and float(r[6]) == 0 for r in rows if r[2] == "A")
     summary = json.loads((out / "summary.json").read_text())
     for key in ("config", "reward", "components", "trials", "timings_s", "versions", "seed"):
         assert key in summary
     assert len(summary["trials"]) == 5
+    assert {c["name"] for c in summary["classes"]} == {"polar, P along +a+b", "polar, P along -a+b"}
     assert summary["seed"] == 2
     html = (out / "report.html").read_text()
-    for figure in ("columns.png", "classes.png", "walls.png", "polarization.png", "trials.png", "landscape.png"):
+    for figure in ("columns.png", "classes.png", "walls.png", "polarization.png", "explained.png", "cell_maps.png", "trials.png", "landscape.png"):
         assert figure in html
         assert (out / figure).stat().st_size > 1000
 

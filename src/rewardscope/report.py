@@ -13,12 +13,14 @@ import numpy as np
 
 from .errors import RewardscopeError
 
-ATOMS_HEADER = ["x", "y", "sublattice", "i", "j", "label", "px", "py", "amplitude", "sigma", "uncertainty"]
+ATOMS_HEADER = ["x", "y", "sublattice", "i", "j", "label", "px", "py", "amplitude", "sigma", "uncertainty", "a", "b", "angle", "antipolar"]
 FIGURES = {
     "columns.png": "Atom columns: A sublattice (orange) and B sublattice (blue).",
     "classes.png": "Classes of the B-centred unit cells, on the image and on the (i, j) cell grid.",
     "walls.png": "Domain walls: wall cells (black) on the class map; each wall segment is one connected component.",
     "polarization.png": "Polar displacement of each B column from the centroid of its four A neighbours (arrows magnified; colour = direction).",
+    "explained.png": "Each class explained: its mean B-centred patch, its mean polar displacement (arrow, magnified) and its plain name.",
+    "cell_maps.png": "Maps on the (i, j) cell grid: polarization (hue = direction, brightness = magnitude), |P|, strain along a, and the staggered antipolar A-site displacement.",
     "trials.png": "Reward of every optimization trial, and the best so far.",
     "landscape.png": "Reward landscape over descriptor, patch window and number of classes (best reward of the trials in each cell; the chosen setting is circled).",
 }
@@ -50,13 +52,15 @@ def write(analysis, out_dir) -> None:
 
     matplotlib.use("Agg")
     out = Path(out_dir)
-    write_atoms_csv(analysis.result, out / "atoms.csv")
+    write_atoms_csv(analysis.result, analysis.geometry, out / "atoms.csv")
     summary = summarize(analysis)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
     plot_columns(analysis, out / "columns.png")
     plot_classes(analysis, out / "classes.png")
     plot_walls(analysis, out / "walls.png")
     plot_polarization(analysis, out / "polarization.png")
+    plot_explained(analysis, out / "explained.png")
+    plot_cell_maps(analysis, out / "cell_maps.png")
     plot_trials(analysis, out / "trials.png")
     plot_landscape(analysis, out / "landscape.png")
     (out / "report.html").write_text(render_html(summary))
@@ -84,7 +88,7 @@ def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
     (out / "summary.json").write_text(json.dumps({**summary, "versions": versions()}, indent=2, default=_json_default))
 
 
-def write_atoms_csv(result, path) -> None:
+def write_atoms_csv(result, geometry, path) -> None:
     columns, lattice = result.columns, result.lattice
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -96,6 +100,7 @@ def write_atoms_csv(result, path) -> None:
                 int(lattice.ij[row, 0]), int(lattice.ij[row, 1]), int(result.labels[row]),
                 f"{p[0]:.4f}", f"{p[1]:.4f}",
                 f"{columns.amplitude[row]:.5g}", f"{columns.sigma[row]:.4f}", f"{columns.uncertainty[row]:.4f}",
+                f"{geometry.a[row]:.4f}", f"{geometry.b[row]:.4f}", f"{geometry.angle[row]:.3f}", f"{geometry.antipolar[row]:.4f}",
             ])
 
 
@@ -121,7 +126,6 @@ def versions() -> dict:
 def summarize(analysis) -> dict:
     result = analysis.result
     b = result.labels[result.labels >= 0]
-    shares = np.bincount(b, minlength=result.config.n_classes) / max(len(b), 1)
     polar = result.lattice.polarization[result.columns.sublattice == "B"]
     polar = polar[np.all(np.isfinite(polar), axis=1)]
     magnitude = np.hypot(*polar.T) if len(polar) else np.zeros(0)
@@ -145,7 +149,7 @@ def summarize(analysis) -> dict:
             "median_polarization_pm": float(np.median(magnitude) * pixel_size) if len(magnitude) and pixel_size else None,
         },
         "detector": analysis.detector,
-        "classes": [{"label": k, "share": float(s)} for k, s in enumerate(shares)],
+        "classes": [{k: v for k, v in c.items() if k != "mean_patch"} for c in analysis.classes],
         "walls": {"cells": int(result.walls.mask.sum()), "segments": result.walls.n_segments},
         "search_space": {"window": list(analysis.space.window), "n_classes": list(analysis.space.n_classes), "descriptors": list(analysis.space.descriptors)},
         "n_trials": analysis.n_trials,
@@ -255,6 +259,66 @@ def plot_polarization(analysis, path) -> None:
     _save(fig, path)
 
 
+def plot_explained(analysis, path) -> None:
+    import matplotlib.pyplot as plt
+
+    classes = analysis.classes
+    colours = _class_colours(len(classes))
+    fig, axes = plt.subplots(1, len(classes), figsize=(3 * len(classes), 3.4), squeeze=False)
+    period = analysis.result.columns.period
+    for ax, entry, colour in zip(axes[0], classes, colours):
+        patch = entry["mean_patch"]
+        ax.imshow(patch, cmap="gray")
+        centre = (patch.shape[1] - 1) / 2, (patch.shape[0] - 1) / 2
+        p = np.nan_to_num(np.asarray(entry["polarization_px"]))
+        scale = 0.3 * patch.shape[0] / max(0.1 * period, np.hypot(*p), 1e-9)
+        ax.arrow(*centre, p[0] * scale, p[1] * scale, color=colour, width=0.4, length_includes_head=True)
+        ax.set_title(f"{entry['label']}: {entry['name']}\n{100 * entry['share']:.0f}% of cells", fontsize=9)
+        ax.set_axis_off()
+    _save(fig, path)
+
+
+def polarization_colours(p: np.ndarray) -> np.ndarray:
+    """RGB per cell from a polarization grid (..., 2): hue = direction, value = magnitude / its 98th percentile."""
+    from matplotlib.colors import hsv_to_rgb
+
+    magnitude = np.hypot(p[..., 0], p[..., 1])
+    finite = np.isfinite(magnitude)
+    top = np.percentile(magnitude[finite], 98) if finite.any() else 1.0
+    hue = (np.arctan2(p[..., 1], p[..., 0]) / (2 * np.pi)) % 1.0
+    hsv = np.stack([np.nan_to_num(hue), np.ones_like(hue), np.clip(np.nan_to_num(magnitude) / max(top, 1e-9), 0, 1)], axis=-1)
+    rgb = hsv_to_rgb(hsv)
+    rgb[~finite] = 1.0
+    return rgb
+
+
+def plot_cell_maps(analysis, path) -> None:
+    import matplotlib.pyplot as plt
+
+    from .lattice import to_grid
+
+    result, geometry = analysis.result, analysis.geometry
+    rows = np.flatnonzero((result.columns.sublattice == "B") & (result.lattice.ij[:, 0] >= 0))
+    ij, shape = result.lattice.ij[rows], result.lattice.grid_shape
+    fig, axes = plt.subplots(2, 2, figsize=(11, 10))
+    axes[0, 0].imshow(polarization_colours(to_grid(ij, result.lattice.polarization[rows], shape, fill=np.nan)), interpolation="nearest")
+    axes[0, 0].set_title("polarization (hue = direction)")
+    maps = [("|P| (px)", geometry.p_magnitude, "magma", axes[0, 1]), ("strain along a", geometry.strain_a, "coolwarm", axes[1, 0]),
+            ("antipolar A displacement (px)", geometry.antipolar, "coolwarm", axes[1, 1])]
+    for title, values, cmap, ax in maps:
+        grid = to_grid(ij, values[rows], shape, fill=np.nan)
+        finite = grid[np.isfinite(grid)]
+        limit = np.percentile(np.abs(finite), 98) if finite.size else 1.0
+        low = 0 if cmap == "magma" else -limit
+        image = ax.imshow(grid, cmap=cmap, vmin=low, vmax=limit, interpolation="nearest")
+        fig.colorbar(image, ax=ax, shrink=0.8)
+        ax.set_title(title)
+    for ax in axes.ravel():
+        ax.set_xlabel("i")
+        ax.set_ylabel("j")
+    _save(fig, path)
+
+
 def plot_trials(analysis, path) -> None:
     import matplotlib.pyplot as plt
 
@@ -326,6 +390,14 @@ def render_html(summary: dict) -> str:
     )
     tuned = summary["detector"]["tuned_trials"]
     detector_note = f", tuned over {tuned} trials ({len(summary['detector']['pareto_front'] or [])} on the Pareto front)" if tuned else " (defaults)"
+    class_rows = "".join(
+        f"<tr><td>{c['label']}</td><td>{html.escape(c['name'])}</td><td>{100 * c['share']:.1f}%</td>"
+        f"<td>({c['polarization_px'][0]:.2f}, {c['polarization_px'][1]:.2f})</td><td>{c['polarization_spread_px']:.2f}</td>"
+        f"<td>{c['antipolar_px']:.2f}</td><td>{c['a_px']:.2f}</td><td>{c['b_px']:.2f}</td><td>{c['angle_deg']:.1f}</td></tr>"
+        for c in summary["classes"]
+    )
+    class_table = ("<table><tr><th>class</th><th>name</th><th>share</th><th>mean P (px)</th><th>P spread (px)</th>"
+                   f"<th>antipolar (px)</th><th>a (px)</th><th>b (px)</th><th>angle (deg)</th></tr>{class_rows}</table>")
     front = summary["detector"].get("pareto_front") or []
     front_table = ""
     if front:
@@ -360,7 +432,7 @@ lattice period {summary['lattice']['period_px']:.2f} px; {summary['lattice']['co
 <p>Detector: column width {summary['config']['column_sigma']:.3f} periods, threshold {summary['config']['threshold']:.3f}{detector_note}.</p>
 {front_table}
 <h2>Classes</h2>
-{table([(f"class {c['label']}", f"{100 * c['share']:.1f}% of cells") for c in summary['classes']])}
+{class_table}
 <h2>Figures</h2>
 {figures}
 <h2>Trials</h2>

@@ -146,6 +146,8 @@ class Analysis:
     image: Image
     seconds: float
     detector: dict  # LoG* detection quality, and the Pareto front when the detector was tuned
+    geometry: CellGeometry  # per-column cell physics of the best result
+    classes: list  # explain.explain_classes of the best result
 
     @property
     def config(self) -> Config:
@@ -178,6 +180,7 @@ def analyze(
     from . import report
     from .detection import detection_quality
     from .detection import tune_detector as tune_detector_by_quality
+    from .explain import explain_classes
     from .optimize import DEFAULT_DESCRIPTORS, SearchSpace, optimize, trial_records
 
     start = time.perf_counter()
@@ -210,6 +213,8 @@ def analyze(
 
     study = optimize(evaluate, base, space, n_trials=n_trials, storage=storage, seed=seed, progress=progress)
     best = pipeline.run(replace(base, **study.best_params))
+    geometry = pipeline.geometry(best.config)
+    display_window = pipeline.window(replace(best.config, window=None if "patch" not in best.config.descriptor else best.config.window))
     analysis = Analysis(
         result=best,
         trials=trial_records(study),
@@ -220,6 +225,8 @@ def analyze(
         image=image,
         seconds=time.perf_counter() - start,
         detector=detector,
+        geometry=geometry,
+        classes=explain_classes(best, geometry, image.data, display_window, image.pixel_size),
     )
     if out is not None:
         report.write(analysis, staging)

@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from rewardscope.config import Config
+from rewardscope.explain import direction_name, explain_classes, name_class
+from rewardscope.synthetic import synthesize
+from rewardscope.workflow import Pipeline
+
+SQUARE = np.array([[16.0, 0.0], [0.0, 16.0]])
+
+
+@pytest.mark.parametrize("p, name", [((1, 1), "+a+b"), ((-1, 1), "-a+b"), ((1, 0), "+a"), ((0, -1), "-b"), ((1, 0.2), "+a")])
+def test_direction_names(p, name):
+    assert direction_name(np.array(p, float), SQUARE) == name
+
+
+def test_class_names():
+    assert name_class(np.array([1.0, 1.0]), 0.0, SQUARE) == "polar, P along +a+b"
+    assert name_class(np.array([0.05, 0.0]), 0.6, SQUARE) == "antipolar"
+    assert name_class(np.array([0.05, 0.0]), 0.05, SQUARE) == "paraelectric"
+
+
+def test_rough_scene_is_explained_as_polar_and_antipolar():
+    scene = synthesize("rough", seed=1, size=320)
+    pipeline = Pipeline(scene.image)
+    config = Config(descriptor="polarization", n_classes=2)
+    result = pipeline.run(config)
+    classes = explain_classes(result, pipeline.geometry(config), scene.image.data, 24, scene.image.pixel_size)
+    names = sorted(c["name"] for c in classes)
+    assert names == ["antipolar", "polar, P along +a+b"]
+    polar = next(c for c in classes if c["name"].startswith("polar"))
+    assert np.hypot(*polar["polarization_pm"]) == pytest.approx(35, rel=0.1)
+    antipolar = next(c for c in classes if c["name"] == "antipolar")
+    assert antipolar["antipolar_px"] == pytest.approx(18 / 25, rel=0.15)  # u = 18 pm at 25 pm/px
+    assert antipolar["mean_patch"].shape == (24, 24)
