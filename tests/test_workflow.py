@@ -134,3 +134,12 @@ def test_python_api_takes_a_plain_array(stripes):
     assert analysis.result.labels.shape == (len(analysis.result.columns),)
     with pytest.raises(rewardscope.RewardscopeError, match="non-finite"):
         rewardscope.analyze(np.full((64, 64), np.nan), n_trials=3, progress=False)
+
+
+def test_opening_scores_every_physical_setting_first():
+    space = SearchSpace(window=(12, 40), n_classes=(2, 6), descriptors=("patch", "polarization"))
+    opening = space.opening(20)
+    assert opening[0] == {"window": 26, "n_classes": 2, "descriptor": "patch"}
+    assert sorted(p["n_classes"] for p in opening if p["descriptor"] == "polarization") == [2, 3, 4, 5, 6]
+    assert SearchSpace(window=(12, 40), descriptors=("patch",)).opening(20) == [{"window": 26, "n_classes": 2}]
+    assert len(space.opening(3)) == 3

@@ -66,6 +66,21 @@ class SearchSpace:
         window = params["window"] if "patch" in descriptor else None
         return (descriptor, window, params["n_classes"])
 
+    def opening(self, n_trials: int) -> list[dict]:
+        """The first settings to score: the default patch setting (1.5 periods, fewest classes),
+        then every setting of the descriptors without patches, which are few and cost
+        milliseconds; the budget of ``n_trials`` caps the list."""
+        middle = int(np.clip(2 * round(np.mean(self.window) / 2), *self.window))
+        opening = []
+        for descriptor in self.descriptors:
+            if "patch" in descriptor:
+                opening.append({"window": middle, "n_classes": self.n_classes[0], "descriptor": descriptor})
+            else:
+                opening += [{"window": middle, "n_classes": k, "descriptor": descriptor} for k in range(self.n_classes[0], self.n_classes[1] + 1)]
+        if len(self.descriptors) == 1:
+            opening = [{k: v for k, v in p.items() if k != "descriptor"} for p in opening]
+        return opening[:n_trials]
+
     def random_unseen(self, scored: dict, rng: np.random.Generator) -> dict:
         """A setting whose key is not in ``scored``, uniformly at random."""
         settings = [p for p in self.settings() if self.key(p) not in scored]
@@ -103,8 +118,8 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
     """Run trials until the study holds ``n_trials`` distinct finished settings; return the study.
 
     ``evaluate(config) -> (reward, components)`` scores one configuration. The
-    first trial is the default setting (1.5 lattice periods, the fewest classes)
-    so the search always knows one sensible point. The reward is deterministic,
+    study opens with ``space.opening``: the default patch setting and every
+    setting of the cheap physical descriptors. The reward is deterministic,
     so when the sampler proposes a setting it has already scored, the known
     reward is told back at no cost and an unseen setting, drawn at random, is
     queued next: the budget buys distinct settings only.
@@ -121,11 +136,8 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
     scored = {space.key(t.params): t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))}
     if not scored:
-        middle = int(np.clip(2 * round(np.mean(space.window) / 2), *space.window))
-        first = {"window": middle, "n_classes": space.n_classes[0]}
-        if len(space.descriptors) > 1:
-            first["descriptor"] = space.descriptors[0]
-        study.enqueue_trial(first)
+        for params in space.opening(n_trials):
+            study.enqueue_trial(params)
     elif len(scored) < n_trials:
         logger.info("resuming the study: %d of %d settings already scored", len(scored), n_trials)
     distributions = space.distributions()
