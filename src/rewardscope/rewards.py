@@ -107,7 +107,7 @@ def evaluate(walls: Walls, labels: np.ndarray, scores: np.ndarray, n_classes: in
         "continuity": continuity(walls),
         "straightness": straightness(walls),
         "economy": economy(walls),
-        "separation": separation(scores, labels) if present > 1 else 0.0,
+        "separation": separation(scores, labels),
         "balance": balance(labels, n_classes),
     }
     if present < 2 or not walls.mask.any():

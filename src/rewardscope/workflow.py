@@ -118,9 +118,11 @@ class Pipeline:
 
     def run(self, config: Config) -> Result:
         """Every stage for ``config``; walls and rewards are cheap and not cached."""
+        # Stage by stage, so that each is computed (and timed) on its own, not inside the next.
         columns, lattice = self.columns(config), self.lattice(config)
-        model = self.learner(config)
         rows = self.classified_rows(config)
+        self.descriptors(config)
+        model = self.learner(config)
         labels = np.full(len(columns), -1)
         labels[rows] = model.labels_
         grid = to_grid(lattice.ij[rows], model.labels_, lattice.grid_shape)
