@@ -96,11 +96,29 @@ def test_nonsense_calibration_in_file_rejected(tmp_path, lattice_image):
         read_image(path)
 
 
-def test_pickled_npy_refused(tmp_path):
-    path = tmp_path / "dict.npy"
-    np.save(path, np.array({"Sm_7_0": {"main_image": np.zeros((4, 4))}}, dtype=object), allow_pickle=True)
-    with pytest.raises(RewardscopeError, match="pickled Python objects"):
-        read_image(path)
+@pytest.fixture
+def composition_series(tmp_path, lattice_image):
+    """A small local fake of the Sm-BFO composition-series dict (same structure, tiny images)."""
+    path = tmp_path / "composition_series.npy"
+    series = {
+        "Sm_0_0": {"main_image": lattice_image, "xy_COM": np.zeros((4, 2)), "Pxy": np.zeros((4, 2))},
+        "Sm_7_0": {"main_image": 2 * lattice_image, "xy_COM": np.zeros((4, 2)), "Pxy": np.zeros((4, 2))},
+    }
+    np.save(path, np.array(series, dtype=object), allow_pickle=True)
+    return path
+
+
+def test_pickled_dict_needs_allow_pickle(composition_series):
+    with pytest.raises(RewardscopeError, match="pickled Python objects.*--allow-pickle"):
+        read_image(composition_series)
+
+
+def test_composition_series_entry(composition_series, lattice_image):
+    np.testing.assert_allclose(read_image(composition_series, entry="Sm_7_0", allow_pickle=True).data, 2 * lattice_image)
+    with pytest.raises(RewardscopeError, match="choose one with --entry: Sm_0_0, Sm_7_0"):
+        read_image(composition_series, allow_pickle=True)
+    with pytest.raises(RewardscopeError, match="no entry 'Sm_20_0'"):
+        read_image(composition_series, entry="Sm_20_0", allow_pickle=True)
 
 
 def test_tiff_calibration_round_trip(tmp_path, lattice_image):

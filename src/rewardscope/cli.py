@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_reading_options(parser) -> None:
-    parser.add_argument("--entry", help="array in a .npz, or dataset in an HDF5 file, to read")
+    parser.add_argument("--entry", help="array in a .npz, dataset in an HDF5 file, or entry (e.g. Sm_7_0) of a composition-series dict")
+    parser.add_argument("--allow-pickle", action="store_true", help="read a pickled .npy dict (runs code from the file: trusted sources only)")
     parser.add_argument("--frame", type=int, help="frame of a stack to analyze (0-based)")
     parser.add_argument("--pixel-size", type=float, metavar="PM", help="pixel size in pm, overriding the file's calibration")
 
@@ -106,7 +107,7 @@ def _add_reading_options(parser) -> None:
 def _read(args):
     from .io import read_image
 
-    return read_image(args.image, entry=args.entry, frame=args.frame, pixel_size=args.pixel_size)
+    return read_image(args.image, entry=args.entry, frame=args.frame, pixel_size=args.pixel_size, allow_pickle=args.allow_pickle)
 
 
 def _add_analysis_options(parser, trials: int = 30) -> None:

@@ -84,11 +84,16 @@ def as_image(image) -> Image:
     return Image(validate_image_data(image, source="array"))
 
 
-def read_image(path: str | Path, *, entry: str | None = None, frame: int | None = None, pixel_size: float | None = None) -> Image:
+def read_image(
+    path: str | Path, *, entry: str | None = None, frame: int | None = None, pixel_size: float | None = None, allow_pickle: bool = False
+) -> Image:
     """Read one 2-D image with its calibration (pixel size in pm where the file says).
 
-    ``entry`` picks an array in a .npz or a dataset in an HDF5 file, ``frame``
-    a frame of a stack, ``pixel_size`` (pm per px) overrides the file's calibration.
+    ``entry`` picks an array in a .npz, a dataset in an HDF5 file, or an entry
+    of a pickled composition-series dict (``Sm_7_0``: its ``main_image``);
+    ``frame`` a frame of a stack; ``pixel_size`` (pm per px) overrides the
+    file's calibration. Pickled files run code when loaded: they are read only
+    with ``allow_pickle=True``, from sources you trust.
     """
     path = Path(path)
     if not path.exists():
@@ -102,7 +107,9 @@ def read_image(path: str | Path, *, entry: str | None = None, frame: int | None 
         ".npy": _read_npy, ".npz": _read_npz, ".tif": _read_tiff, ".tiff": _read_tiff, ".png": _read_png,
         ".h5": _read_hdf5, ".hdf5": _read_hdf5, ".hspy": _read_hdf5,
     }
-    if suffix in readers:
+    if suffix == ".npy" and allow_pickle:
+        data, size, unit = _read_pickled_dict(path, entry)
+    elif suffix in readers:
         data, size, unit = readers[suffix](path, entry)
     elif suffix in RSCIIO_READERS:
         data, size, unit = _read_rsciio(path, RSCIIO_READERS[suffix])
@@ -131,10 +138,38 @@ def _read_npy(path: Path, entry):
         return np.load(path, allow_pickle=False), None, "px"
     except ValueError as exc:
         if "pickle" in str(exc).lower():
-            raise RewardscopeError(f"{path.name} holds pickled Python objects, which rewardscope does not load") from None
+            raise RewardscopeError(
+                f"{path.name} holds pickled Python objects, which can run code when loaded; if you trust its source, add --allow-pickle"
+            ) from None
         raise RewardscopeError(f"cannot read {str(path)!r} as a .npy array: {exc}") from None
     except (OSError, EOFError) as exc:
         raise RewardscopeError(f"cannot read {str(path)!r} as a .npy array: {exc}") from None
+
+
+def _read_pickled_dict(path: Path, entry):
+    """The Sm-doped BiFeO3 composition-series format: a pickled dict of entries like ``Sm_7_0``,
+    each a dict holding ``main_image`` (and ``xy_COM``, ``Pxy``, ...)."""
+    logger.warning("loading pickled data from %s: pickles can run code; load only files you trust", path.name)
+    try:
+        content = np.load(path, allow_pickle=True)
+    except (ValueError, OSError, EOFError) as exc:
+        raise RewardscopeError(f"cannot read {str(path)!r} as a .npy file: {exc}") from None
+    if content.dtype != object:
+        return content, None, "px"
+    content = content.item() if content.shape == () else content
+    if not isinstance(content, dict):
+        raise RewardscopeError(f"{path.name} holds a pickled {type(content).__name__}, not a dict of images")
+    names = sorted(content)
+    if entry is None:
+        raise RewardscopeError(f"{path.name} holds {len(names)} entries; choose one with --entry: {', '.join(map(str, names[:20]))}")
+    if entry not in content:
+        raise RewardscopeError(f"{path.name} has no entry {entry!r}; it holds: {', '.join(map(str, names[:20]))}")
+    item = content[entry]
+    if isinstance(item, dict):
+        if "main_image" not in item:
+            raise RewardscopeError(f"entry {entry!r} of {path.name} has no 'main_image'; it holds: {', '.join(map(str, item))}")
+        item = item["main_image"]
+    return np.asarray(item), None, "px"
 
 
 def _read_npz(path: Path, entry):
