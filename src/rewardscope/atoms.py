@@ -1,11 +1,14 @@
 """Atom columns: find them, split A from B by lattice geometry, refine to sub-pixel precision.
 
-A columns are the brightest column in every disc of 0.75 lattice periods
-(B columns, 0.71 periods from four A, never are). B columns are looked for at
-the centre of every cell with an A corner, so a dim B is found where the
-lattice says it must be, not where the noise happens to peak. Refinement fits a
-2-D Gaussian to every column at once; each sublattice is fitted on the image
-minus the fitted model of the other, so the bright A tails do not pull the B.
+Detection (``detect_columns``): A columns are the brightest column in every
+disc of 0.75 lattice periods (B columns, 0.71 periods from four A, never are),
+kept only where they sit on the lattice, and looked for again, with half the
+threshold, at lattice sites where none was found. B columns are looked for at
+the centre of every cell with three A corners, on the image without the fitted
+A columns, so a dim B is found where the lattice says it must be, not where the
+noise happens to peak. Refinement (``refine_columns``) fits a 2-D Gaussian to
+every column at once; each sublattice is fitted on the image minus the fitted
+model of the other, so the bright A tails do not pull the B.
 """
 
 from __future__ import annotations

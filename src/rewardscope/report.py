@@ -54,7 +54,7 @@ def write(analysis, out_dir) -> None:
     out = Path(out_dir)
     write_atoms_csv(analysis.result, analysis.geometry, out / "atoms.csv")
     summary = summarize(analysis)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    write_json(out / "summary.json", summary)
     plot_columns(analysis, out / "columns.png")
     plot_classes(analysis, out / "classes.png")
     plot_walls(analysis, out / "walls.png")
@@ -85,7 +85,7 @@ def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
                 f"{columns.amplitude[row]:.5g}", f"{columns.sigma[row]:.4f}", f"{columns.uncertainty[row]:.4f}",
             ])
     plot_columns_on(image, columns, out / "columns.png")
-    (out / "summary.json").write_text(json.dumps({**summary, "versions": versions()}, indent=2, default=_json_default))
+    write_json(out / "summary.json", {**summary, "versions": versions()})
 
 
 def write_atoms_csv(result, geometry, path) -> None:
@@ -158,6 +158,23 @@ def summarize(analysis) -> dict:
         "seed": analysis.seed,
         "versions": versions(),
     }
+
+
+def write_json(path, content) -> None:
+    """Strict JSON: NaN and infinities (no measurement) are written as null."""
+    path.write_text(json.dumps(_strict(content), indent=2, default=_json_default, allow_nan=False))
+
+
+def _strict(value):
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.ndarray):
+        return _strict(value.tolist())
+    return value
 
 
 def _json_default(value):
