@@ -8,7 +8,8 @@ the centre of every cell with three A corners, on the image without the fitted
 A columns, so a dim B is found where the lattice says it must be, not where the
 noise happens to peak. Refinement (``refine_columns``) fits a 2-D Gaussian to
 every column at once; each sublattice is fitted on the image minus the fitted
-model of the other, so the bright A tails do not pull the B.
+model of the other, so the bright A tails do not pull the B; the scan-line
+jitter is then estimated against the fitted model, undone, and the fit repeated.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
     """Sub-pixel positions of the detected columns.
 
     ``"gaussian"``: fit A, fit B on the image without the A model, refit A on
-    the image without the B model (batched Levenberg-Marquardt).
+    the image without the B model (batched Levenberg-Marquardt); then correct
+    the scan lines against the fitted model and fit again.
     ``"com"``: background-subtracted centre of mass. ``"none"``: the detected pixels.
     """
     image = np.asarray(image, float)
@@ -131,9 +133,11 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
         values = ndimage.map_coordinates(image, xy[:, ::-1].T, order=1)
         n = len(xy)
         return Columns(xy, labels, values, np.full(n, width), np.full(n, np.nan), detection.basis)
-    a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=width)
-    b_fit = gaussians.fit(image - _model(image.shape, a_fit), b_xy, radius=0.35 * period, sigma=width)
-    a_fit = gaussians.fit(image - _model(image.shape, b_fit), a_fit.xy, radius=0.35 * period, sigma=width)
+    a_fit, b_fit = _fit_sublattices(image, a_xy, b_xy, period, width)
+    # STEM scans line by line: each line sits slightly off in x (scan-line jitter).
+    # With the fitted model as reference, shift each line back and fit again.
+    image = correct_scan_lines(image, _model(image.shape, a_fit) + _model(image.shape, b_fit))
+    a_fit, b_fit = _fit_sublattices(image, a_fit.xy, b_fit.xy, period, width)
     return Columns(
         xy=np.vstack([a_fit.xy, b_fit.xy]),
         sublattice=labels,
@@ -142,6 +146,29 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
         uncertainty=np.concatenate([a_fit.uncertainty, b_fit.uncertainty]),
         basis=detection.basis,
     )
+
+
+def _fit_sublattices(image, a_xy, b_xy, period: float, width: float):
+    """Fit A, then B on the image without A, then A again on the image without B."""
+    a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=width)
+    b_fit = gaussians.fit(image - _model(image.shape, a_fit), b_xy, radius=0.35 * period, sigma=width)
+    a_fit = gaussians.fit(image - _model(image.shape, b_fit), a_fit.xy, radius=0.35 * period, sigma=width)
+    return a_fit, b_fit
+
+
+def correct_scan_lines(image: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """Undo a horizontal offset of each scan line, estimated against a model of the columns.
+
+    Line r was recorded at x + s(r): ``I(r, x) ~ M(r, x + s) ~ M + s dM/dx``, so
+    ``s(r) = sum((I - M - mean) dM/dx) / sum((dM/dx)^2)`` over the line (least
+    squares, the line's mean offset removed); each line is resampled at x - s(r).
+    """
+    slope = np.gradient(model, axis=1)
+    residual = image - model
+    residual -= residual.mean(axis=1, keepdims=True)
+    shift = np.sum(residual * slope, axis=1) / np.maximum(np.sum(slope * slope, axis=1), 1e-12)
+    rows, cols = np.indices(image.shape, dtype=float)
+    return ndimage.map_coordinates(image, [rows, cols - shift[:, None]], order=3, mode="nearest")
 
 
 def _model(shape, fit: gaussians.GaussianFit) -> np.ndarray:
