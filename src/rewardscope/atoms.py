@@ -32,7 +32,8 @@ REFINEMENTS = ("gaussian", "com", "none")
 
 @dataclass(frozen=True)
 class Columns:
-    """Atom columns: xy (n, 2) px, sublattice 'A'/'B', fit results, and the lattice basis."""
+    """Atom columns: xy (n, 2) px, sublattice 'A'/'B', fit results (amplitude, width ``sigma`` px,
+    1-sigma position ``uncertainty`` px, relative ``residual``), and the lattice basis."""
 
     xy: np.ndarray
     sublattice: np.ndarray
@@ -40,6 +41,7 @@ class Columns:
     sigma: np.ndarray
     uncertainty: np.ndarray
     basis: np.ndarray
+    residual: np.ndarray | None = None  # rms fit residual / amplitude (Gaussian refinement only)
 
     @property
     def period(self) -> float:
@@ -145,6 +147,7 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
         sigma=np.concatenate([a_fit.sigma, b_fit.sigma]),
         uncertainty=np.concatenate([a_fit.uncertainty, b_fit.uncertainty]),
         basis=detection.basis,
+        residual=np.concatenate([a_fit.residual, b_fit.residual]),
     )
 
 

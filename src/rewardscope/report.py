@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import RewardscopeError
 
-ATOMS_HEADER = ["x", "y", "sublattice", "i", "j", "label", "px", "py", "amplitude", "sigma", "uncertainty", "a", "b", "angle", "antipolar"]
+ATOMS_HEADER = ["x", "y", "sublattice", "i", "j", "label", "px", "py", "amplitude", "sigma", "uncertainty", "a", "b", "angle", "antipolar", "residual"]
 FIGURES = {
     "columns.png": "Atom columns: A sublattice (orange) and B sublattice (blue).",
     "classes.png": "Classes of the B-centred unit cells, on the image and on the (i, j) cell grid.",
@@ -66,7 +66,7 @@ def write(analysis, out_dir) -> None:
     (out / "report.html").write_text(render_html(summary))
 
 
-COLUMNS_HEADER = ["x", "y", "sublattice", "i", "j", "amplitude", "sigma", "uncertainty"]
+COLUMNS_HEADER = ["x", "y", "sublattice", "i", "j", "amplitude", "sigma", "uncertainty", "residual"]
 
 
 def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
@@ -75,6 +75,7 @@ def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
 
     matplotlib.use("Agg")
     out = Path(out_dir)
+    residual = columns.residual if columns.residual is not None else np.full(len(columns), np.nan)
     with open(out / "atoms.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS_HEADER)
@@ -83,6 +84,7 @@ def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
                 f"{columns.xy[row, 0]:.3f}", f"{columns.xy[row, 1]:.3f}", columns.sublattice[row],
                 int(lattice.ij[row, 0]), int(lattice.ij[row, 1]),
                 f"{columns.amplitude[row]:.5g}", f"{columns.sigma[row]:.4f}", f"{columns.uncertainty[row]:.4f}",
+                f"{residual[row]:.4f}",
             ])
     plot_columns_on(image, columns, out / "columns.png")
     write_json(out / "summary.json", {**summary, "versions": versions()})
@@ -90,6 +92,7 @@ def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
 
 def write_atoms_csv(result, geometry, path) -> None:
     columns, lattice = result.columns, result.lattice
+    residual = columns.residual if columns.residual is not None else np.full(len(columns), np.nan)
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(ATOMS_HEADER)
@@ -101,6 +104,7 @@ def write_atoms_csv(result, geometry, path) -> None:
                 f"{p[0]:.4f}", f"{p[1]:.4f}",
                 f"{columns.amplitude[row]:.5g}", f"{columns.sigma[row]:.4f}", f"{columns.uncertainty[row]:.4f}",
                 f"{geometry.a[row]:.4f}", f"{geometry.b[row]:.4f}", f"{geometry.angle[row]:.3f}", f"{geometry.antipolar[row]:.4f}",
+                f"{residual[row]:.4f}",
             ])
 
 
