@@ -186,7 +186,8 @@ def _demo(args) -> int:
 def _print_outcome(analysis, out: Path, quiet: bool) -> None:
     config = analysis.config
     if not quiet:
-        print(f"chosen: {config.descriptor} descriptor, window {config.window} px, {config.n_classes} classes, reward {analysis.result.reward:.3f}"
+        window = f", window {config.window} px" if config.window is not None else ""
+        print(f"chosen: {config.descriptor} descriptor{window}, {config.n_classes} classes, reward {analysis.result.reward:.3f}"
               f" ({len(analysis.trials)} trials, {analysis.seconds:.1f} s)")
     print(f"report: {out / 'report.html'}")
 

@@ -214,9 +214,12 @@ def analyze(
         return result.reward, result.components
 
     study = optimize(evaluate, base, space, n_trials=n_trials, storage=storage, seed=seed, progress=progress)
-    best = pipeline.run(replace(base, **study.best_params))
+    chosen = dict(study.best_params)
+    if "patch" not in chosen.get("descriptor", space.descriptors[0]):
+        chosen["window"] = None  # moot without patches: say so rather than report the trial's number
+    best = pipeline.run(replace(base, **chosen))
     geometry = pipeline.geometry(best.config)
-    display_window = pipeline.window(replace(best.config, window=None if "patch" not in best.config.descriptor else best.config.window))
+    display_window = pipeline.window(best.config)
     analysis = Analysis(
         result=best,
         trials=trial_records(study),
