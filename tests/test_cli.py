@@ -81,13 +81,29 @@ def test_bad_input_gives_one_line_and_leaves_nothing(tmp_path, case):
     assert not out.exists() and not (tmp_path / "out.partial").exists()
 
 
+def test_reward_weights_reach_the_summary(image_file, tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    weights = "continuity=1,straightness=2"
+    assert main(["analyze", str(image_file), "--out", str(out), "--trials", "3", "--reward-weights", weights, "--quiet"]) == 0
+    assert json.loads((out / "summary.json").read_text())["reward_weights"] == {"continuity": 1.0, "straightness": 2.0}
+
+
 def test_debug_shows_traceback(tmp_path):
     result = run_cli("analyze", tmp_path / "nowhere.npy", "--out", tmp_path / "out", "--debug")
     assert result.returncode != 0
     assert "Traceback" in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [(["--trials", "0"], "must be >= 1"), (["--classes", "5:2"], "LOW <= HIGH")])
+@pytest.mark.parametrize("args, message", [
+    (["--trials", "0"], "must be >= 1"),
+    (["--classes", "5:2"], "LOW <= HIGH"),
+    (["--reward-weights", "wiggle=1"], "unknown reward component 'wiggle'"),
+    (["--reward-weights", "continuity=-1"], "weights must be >= 0"),
+    (["--reward-weights", "continuity=0"], "not all zero"),
+    (["--descriptors", "texture"], "unknown descriptor 'texture'"),
+])
 def test_bad_options_are_rejected(image_file, tmp_path, args, message):
     result = run_cli("analyze", image_file, "--out", tmp_path / "out", *args)
     assert result.returncode == 2

@@ -45,6 +45,23 @@ def _descriptor_list(text: str) -> tuple[str, ...]:
     return kinds
 
 
+def _weights(text: str) -> dict:
+    from .rewards import COMPONENTS, combine
+
+    weights = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected NAME=WEIGHT, got {part!r}") from None
+    try:
+        combine(dict.fromkeys(COMPONENTS, 1.0), weights)  # validates names and values
+    except RewardscopeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return weights
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .atoms import REFINEMENTS
@@ -116,6 +133,9 @@ def _add_analysis_options(parser, trials: int = 30) -> None:
     parser.add_argument("--classes", type=_class_range, default=(2, 6), metavar="LOW:HIGH", help="range of the number of classes searched (default 2:6)")
     parser.add_argument("--descriptors", type=_descriptor_list, default=None, metavar="KINDS",
                         help="comma-separated descriptors the optimizer may choose from: patch, polarization, lattice, patch+polarization (default patch,polarization)")
+    parser.add_argument("--reward-weights", type=_weights, default=None, metavar="NAME=W,...",
+                        help="weights of the reward components (continuity, straightness, economy, separation, balance);"
+                             " default continuity=1,straightness=1,economy=1,separation=2,balance=1")
     parser.add_argument("--tune-detector", type=int, default=0, metavar="N",
                         help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -143,8 +163,8 @@ def _analyze(args) -> int:
     from .workflow import analyze
 
     analysis = analyze(_read(args), out=args.out, n_trials=args.trials, seed=args.seed, n_classes=args.classes,
-                       descriptors=args.descriptors, tune_detector=args.tune_detector, overwrite=args.overwrite,
-                       progress=not args.quiet)
+                       descriptors=args.descriptors, weights=args.reward_weights, tune_detector=args.tune_detector,
+                       overwrite=args.overwrite, progress=not args.quiet)
     _print_outcome(analysis, args.out, args.quiet)
     return 0
 
@@ -173,8 +193,8 @@ def _demo(args) -> int:
     if not args.quiet:
         print(f"synthesized a stripes scene of {scene.image.shape[0]} x {scene.image.shape[1]} px with {scene.n_variants} variants")
     analysis = analyze(scene.image, out=args.out, n_trials=args.trials, seed=args.seed, n_classes=args.classes,
-                       descriptors=args.descriptors, tune_detector=args.tune_detector, overwrite=args.overwrite,
-                       progress=not args.quiet)
+                       descriptors=args.descriptors, weights=args.reward_weights, tune_detector=args.tune_detector,
+                       overwrite=args.overwrite, progress=not args.quiet)
     result = analysis.result
     score = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
                      scene.truth, scene.image.shape, result.columns.period)

@@ -138,6 +138,7 @@ def summarize(analysis) -> dict:
         "config": result.config.to_dict(),
         "reward": result.reward,
         "components": result.components,
+        "reward_weights": analysis.weights,
         "image": {
             "shape": list(analysis.image.shape),
             "pixel_size": pixel_size,

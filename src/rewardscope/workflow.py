@@ -149,6 +149,7 @@ class Analysis:
     seconds: float
     detector: dict  # LoG* detection quality, and the Pareto front when the detector was tuned
     geometry: CellGeometry  # per-column cell physics of the best result
+    weights: dict  # the reward's component weights
     classes: list  # explain.explain_classes of the best result
 
     @property
@@ -199,7 +200,9 @@ def analyze(
         base = replace(base, **params)
         detector["pareto_front"] = front
     pipeline = Pipeline(image, weights=weights)
+    logger.info("finding atom columns in a %d x %d image", *image.shape)
     columns = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
+    logger.info("%d A and %d B columns, lattice period %.2f px", np.sum(columns.sublattice == "A"), np.sum(columns.sublattice == "B"), columns.period)
     pipeline.classified_rows(base)
     detector["quality"] = detection_quality(columns, image.shape)
     space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes, descriptors=descriptors or DEFAULT_DESCRIPTORS)
@@ -231,6 +234,7 @@ def analyze(
         seconds=time.perf_counter() - start,
         detector=detector,
         geometry=geometry,
+        weights=dict(rewards.DEFAULT_WEIGHTS if weights is None else weights),
         classes=explain_classes(best, geometry, image.data, display_window, image.pixel_size),
     )
     if out is not None:
@@ -270,6 +274,7 @@ def locate(image: Image | np.ndarray, *, out=None, tune: int = 0, seed: int = 0,
     front = None
     if tune:
         params, _, front = tune_detector(image.data, n_trials=tune, seed=seed, refine=refine, progress=progress)
+    logger.info("finding atom columns in a %d x %d image", *image.shape)
     columns = find_columns(image.data, refine=refine, **params)
     lattice = index_columns(columns)
     summary = {
