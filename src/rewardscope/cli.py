@@ -1,4 +1,4 @@
-"""The ``rewardscope`` command line: analyze, atoms, demo, synth.
+"""The ``rewardscope`` command line: analyze, atoms, demo, landscape, synth.
 
 Every error is one line on stderr and a non-zero exit; ``--debug`` shows the traceback.
 """
@@ -94,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     atoms.add_argument("--refine", choices=REFINEMENTS, default="gaussian", help="sub-pixel refinement (default gaussian)")
     atoms.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     atoms.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+
+    landscape = commands.add_parser("landscape", parents=[common], help="score every setting of a grid: one heat map per reward component",
+                                    description="Evaluate the reward and its components at every (window, classes) grid point, in parallel.")
+    landscape.add_argument("image", type=Path, help="image file (as for analyze)")
+    _add_reading_options(landscape)
+    landscape.add_argument("--grid", action="append", required=True, metavar="NAME=LOW:HIGH[:STEP]",
+                           help="a grid axis, window or k (repeat the option for both), e.g. --grid window=8:48:4 --grid k=2:8")
+    landscape.add_argument("--out", type=Path, required=True, help="output folder (landscape.csv, landscape.json, landscape.png)")
+    landscape.add_argument("--descriptor", default="patch", help="descriptor (default patch)")
+    landscape.add_argument("--reward-weights", type=_weights, default=None, metavar="NAME=W,...", help="weights of the reward components")
+    landscape.add_argument("--seed", type=int, default=0, help="random seed of the learner (default 0)")
+    landscape.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
     demo = commands.add_parser("demo", parents=[common], help="synthesize the default scene, analyze it, and score it against the truth")
     demo.add_argument("--out", type=Path, default=Path("rewardscope-demo"), help="output folder (default: ./rewardscope-demo)")
@@ -226,7 +238,32 @@ def _synth(args) -> int:
     return 0
 
 
-COMMANDS = {"analyze": _analyze, "atoms": _atoms, "demo": _demo, "synth": _synth}
+def _landscape(args) -> int:
+    from . import landscape, report
+    from .config import Config
+
+    axes = dict(landscape.parse_grid(text) for text in args.grid)
+    base = Config(descriptor=args.descriptor, seed=args.seed)  # validates the descriptor
+    report.check_output_folder(args.out, args.overwrite)
+    image = _read(args)
+    windows = axes.get("window") or [None]
+    classes = axes.get("n_classes") or [2]
+    if windows == [None] and "patch" in base.descriptor:
+        raise RewardscopeError("give a window grid for a patch descriptor, e.g. --grid window=8:48:4")
+    if not args.quiet:
+        print(f"scoring {len(windows) * len(classes)} settings")
+    rows = landscape.compute(image, windows, classes, base=base, weights=args.reward_weights)
+    staging = report.staging_folder(args.out)
+    landscape.write(rows, staging, base.descriptor)
+    report.move_into_place(staging, args.out)
+    best = max(rows, key=lambda r: r["reward"])
+    if not args.quiet:
+        print(f"optimum: window {best['window']} px, {best['n_classes']} classes, reward {best['reward']:.3f}")
+    print(f"landscape: {args.out / 'landscape.png'}")
+    return 0
+
+
+COMMANDS = {"analyze": _analyze, "atoms": _atoms, "demo": _demo, "landscape": _landscape, "synth": _synth}
 
 
 if __name__ == "__main__":

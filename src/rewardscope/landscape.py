@@ -1,0 +1,99 @@
+"""Reward landscapes: every reward component on a full grid of settings.
+
+Where the optimizer samples a few settings, a landscape scores all of them, so
+that one can see where each reward component peaks and whether the reward's
+optimum is the physics' (``rewardscope landscape``). Grid points run in
+parallel over the cores, one patch window per task.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .errors import RewardscopeError
+from .rewards import COMPONENTS
+
+GRID_NAMES = {"window": "window", "k": "n_classes", "n_classes": "n_classes"}
+
+
+def parse_grid(text: str) -> tuple[str, list[int]]:
+    """``NAME=LOW:HIGH[:STEP]`` (inclusive) -> (config field, values); at least two values."""
+    name, _, spec = text.partition("=")
+    field = GRID_NAMES.get(name.strip())
+    if field is None:
+        raise RewardscopeError(f"unknown grid parameter {name.strip()!r}; choose from window, k")
+    try:
+        parts = [int(p) for p in spec.split(":")]
+    except ValueError:
+        raise RewardscopeError(f"grid {text!r}: expected NAME=LOW:HIGH[:STEP] with whole numbers") from None
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] < 1):
+        raise RewardscopeError(f"grid {text!r}: expected NAME=LOW:HIGH[:STEP] with STEP >= 1")
+    low, high, step = parts[0], parts[1], parts[2] if len(parts) == 3 else 1
+    values = list(range(low, high + 1, step))
+    if len(values) < 2:
+        raise RewardscopeError(f"grid {text!r} has {len(values)} point(s); a landscape needs at least two")
+    minimum = 3 if field == "window" else 1
+    if values[0] < minimum:
+        raise RewardscopeError(f"grid {text!r}: {field} must be >= {minimum}, got {values[0]}")
+    return field, values
+
+
+def _score_window(image, base: Config, window: int, classes: list[int], weights) -> list[dict]:
+    from .workflow import Pipeline
+
+    pipeline = Pipeline(image, weights=weights)
+    rows = []
+    for k in classes:
+        result = pipeline.run(replace(base, window=window, n_classes=k))
+        rows.append({"window": window, "n_classes": k, "reward": result.reward, **result.components})
+    return rows
+
+
+def compute(image, windows: list[int], classes: list[int], *, base: Config | None = None, weights=None, n_jobs: int = -1) -> list[dict]:
+    """Reward and every component at each (window, n_classes) point."""
+    from joblib import Parallel, delayed
+
+    base = base or Config()
+    per_window = Parallel(n_jobs=n_jobs)(delayed(_score_window)(image, base, w, classes, weights) for w in windows)
+    return [row for rows in per_window for row in rows]
+
+
+def write(rows: list[dict], out: Path, descriptor: str) -> None:
+    """landscape.csv, landscape.json and landscape.png (one heat map per component, optimum marked)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["reward", *COMPONENTS]
+    with open(out / "landscape.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["window", "n_classes", *names])
+        writer.writeheader()
+        writer.writerows(rows)
+    best = max(rows, key=lambda r: r["reward"])
+    (out / "landscape.json").write_text(json.dumps({"descriptor": descriptor, "optimum": best, "points": rows}, indent=2))
+
+    windows = sorted({r["window"] for r in rows})
+    classes = sorted({r["n_classes"] for r in rows})
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), squeeze=False, constrained_layout=True)
+    for ax, name in zip(axes.ravel(), names):
+        grid = np.full((len(classes), len(windows)), np.nan)
+        for r in rows:
+            grid[classes.index(r["n_classes"]), windows.index(r["window"])] = r[name]
+        image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                          extent=(-0.5, len(windows) - 0.5, classes[0] - 0.5, classes[-1] + 0.5))
+        ax.plot(windows.index(best["window"]), best["n_classes"], "o", mfc="none", mec="red", ms=12, mew=2)
+        ax.set_xticks(range(len(windows)), windows, fontsize=7)
+        ax.set_title(name)
+        ax.set_xlabel("patch window (px)")
+        ax.set_ylabel("number of classes")
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.suptitle(f"reward landscape ({descriptor} descriptor); red: the reward's optimum, window {best['window']} px, {best['n_classes']} classes")
+    fig.savefig(out / "landscape.png", dpi=100)
+    plt.close(fig)
