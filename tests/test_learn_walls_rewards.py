@@ -112,3 +112,38 @@ def test_gmm_is_deterministic_and_finds_clusters(rng):
         PCAGaussianMixture(0).fit(X)
     with pytest.raises(RewardscopeError, match="NaN"):
         PCAGaussianMixture(2).fit(np.full((5, 3), np.nan))
+
+
+def test_chord_straightness_straight_against_loop():
+    y, x = np.mgrid[:40, :40]
+    straight = find_walls((x >= 20).astype(int))
+    loop = find_walls(((x - 20) ** 2 + (y - 20) ** 2 < 10**2).astype(int))
+    assert rewards.chord_straightness(straight) > 0.95
+    assert rewards.chord_straightness(loop) < 0.5
+
+
+def test_orientation_prefers_lattice_directions():
+    y, x = np.mgrid[:48, :48]
+    along_axis = find_walls((x >= 24).astype(int))
+    diagonal = find_walls((x + y >= 48).astype(int))
+    oblique = find_walls((x + 0.45 * y >= 30).astype(int))  # about 24 deg off the axis
+    assert rewards.orientation(along_axis) > 0.9
+    assert rewards.orientation(diagonal) > 0.9
+    assert rewards.orientation(oblique) < 0.3
+
+
+def test_potts_counts_unlike_neighbours():
+    assert rewards.potts(np.zeros((5, 5), int)) == 1.0
+    checker = np.indices((6, 6)).sum(axis=0) % 2
+    assert rewards.potts(checker) == 0.0
+    half = np.zeros((4, 4), int)
+    half[:, 2:] = 1
+    assert rewards.potts(half) == pytest.approx(1 - 4 / 24)  # 4 unlike of 24 neighbour pairs
+    assert rewards.potts(np.full((3, 3), -1)) == 0.0
+
+
+def test_extra_components_weigh_nothing_by_default():
+    components = dict.fromkeys(rewards.COMPONENTS, 0.5)
+    components.update(chord_straightness=0.0, orientation=0.0, potts=0.0)
+    assert rewards.combine(components) == pytest.approx(0.5)
+    assert rewards.combine(components, {"continuity": 1, "potts": 1}) == 0.0

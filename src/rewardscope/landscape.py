@@ -81,7 +81,8 @@ def write(rows: list[dict], out: Path, descriptor: str) -> None:
 
     windows = sorted({r["window"] for r in rows})
     classes = sorted({r["n_classes"] for r in rows})
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), squeeze=False, constrained_layout=True)
+    n_rows = int(np.ceil(len(names) / 3))
+    fig, axes = plt.subplots(n_rows, 3, figsize=(15, 4.2 * n_rows), squeeze=False, constrained_layout=True)
     for ax, name in zip(axes.ravel(), names):
         grid = np.full((len(classes), len(windows)), np.nan)
         for r in rows:

@@ -19,6 +19,18 @@ cross a good part of the field of view:
 * balance ``B = min(1, smallest class share / min_share)``: a class with a
   handful of members is a fit to noise.
 
+Three more components are computed for every map and weighted 0 by default
+(choose them with ``--reward-weights``):
+
+* chord straightness ``K = sum_s n_s min(1, chord_s / path_s) / sum_s n_s`` on
+  the skeleton of each segment (chord: the largest distance between two of
+  its skeleton cells; path: its skeleton length): 1 for straight walls, about
+  0.3 for a closed loop; junctions count against it;
+* orientation ``O``: the share of wall cells whose local wall direction lies
+  within 15 deg of a lattice direction ({10} or {11}) on the (i, j) grid;
+* Potts ``P = 1 - unlike neighbour pairs / neighbour pairs`` (the total wall
+  length per area, as a reward).
+
 The reward is the weighted geometric mean ``R = prod_c c^(w_c / sum w)``: a
 zero in any component zeroes the reward. The degenerate labellings score 0:
 one class or no walls (nothing to explain), no classified cells.
@@ -33,7 +45,7 @@ from sklearn.metrics import silhouette_score
 from .errors import RewardscopeError
 from .walls import Walls
 
-COMPONENTS = ("continuity", "straightness", "economy", "separation", "balance")
+COMPONENTS = ("continuity", "straightness", "economy", "separation", "balance", "chord_straightness", "orientation", "potts")
 # Chosen on the synthetic layouts (stripes, quadrants, bubble, rough; see README): separation
 # counts twice so that merging two true variants into one class is not the cheaper answer.
 DEFAULT_WEIGHTS = {"continuity": 1.0, "straightness": 1.0, "economy": 1.0, "separation": 2.0, "balance": 1.0}
@@ -49,11 +61,9 @@ def continuity(walls: Walls) -> float:
     return float(np.sum(walls.sizes * np.minimum(1.0, walls.sizes / length)) / total)
 
 
-def straightness(walls: Walls, scale: float = 2.0) -> float:
-    """Mean structure-tensor coherence of the wall mask over wall cells (1 = straight)."""
-    if not walls.mask.any():
-        return 0.0
-    mask = walls.mask.astype(float)
+def _structure_tensor(mask: np.ndarray, scale: float):
+    """(coherence, orientation in radians of the gradient) of a binary mask, per cell."""
+    mask = mask.astype(float)
     gy = ndimage.gaussian_filter(mask, 1.0, order=(1, 0), mode="nearest")
     gx = ndimage.gaussian_filter(mask, 1.0, order=(0, 1), mode="nearest")
     jxx = ndimage.gaussian_filter(gx * gx, scale, mode="nearest")
@@ -61,7 +71,56 @@ def straightness(walls: Walls, scale: float = 2.0) -> float:
     jxy = ndimage.gaussian_filter(gx * gy, scale, mode="nearest")
     trace = jxx + jyy
     coherence = np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / np.where(trace > 1e-12, trace, np.inf)
+    return coherence, 0.5 * np.arctan2(2 * jxy, jxx - jyy)
+
+
+def straightness(walls: Walls, scale: float = 2.0) -> float:
+    """Median structure-tensor coherence of the wall mask over wall cells (1 = straight)."""
+    if not walls.mask.any():
+        return 0.0
+    coherence, _ = _structure_tensor(walls.mask, scale)
     return float(np.median(coherence[walls.mask]))
+
+
+def chord_straightness(walls: Walls) -> float:
+    """``sum_s n_s min(1, chord_s / path_s) / sum_s n_s`` over the skeletons of the wall segments."""
+    from scipy.spatial.distance import pdist
+    from skimage.morphology import skeletonize
+
+    if not walls.mask.any():
+        return 0.0
+    skeleton = skeletonize(walls.mask)
+    total, score = 0, 0.0
+    for label, size in enumerate(walls.sizes, start=1):
+        points = np.argwhere(skeleton & (walls.segments == label))
+        if len(points) < 2:
+            ratio = 0.0  # a dot of a wall: no direction at all
+        else:
+            ratio = min(1.0, pdist(points).max() / (len(points) - 1))
+        total += size
+        score += size * ratio
+    return float(score / total)
+
+
+def orientation(walls: Walls, tolerance_deg: float = 15.0) -> float:
+    """Share of wall cells whose wall direction is within ``tolerance_deg`` of 0, 45, 90 or 135 deg."""
+    if not walls.mask.any():
+        return 0.0
+    _, angle = _structure_tensor(walls.mask, 2.0)
+    degrees = np.rad2deg(angle[walls.mask]) % 45.0
+    off = np.minimum(degrees, 45.0 - degrees)
+    return float(np.mean(off <= tolerance_deg))
+
+
+def potts(label_grid: np.ndarray) -> float:
+    """``1 - unlike 4-neighbour pairs / 4-neighbour pairs`` among classified cells."""
+    labels = np.asarray(label_grid)
+    unlike = pairs = 0
+    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :])):
+        both = (a >= 0) & (b >= 0)
+        pairs += int(both.sum())
+        unlike += int((both & (a != b)).sum())
+    return float(1 - unlike / pairs) if pairs else 0.0
 
 
 def economy(walls: Walls) -> float:
@@ -100,7 +159,8 @@ def combine(components: dict, weights: dict | None = None) -> float:
     return float(value)
 
 
-def evaluate(walls: Walls, labels: np.ndarray, scores: np.ndarray, n_classes: int, weights: dict | None = None) -> tuple[float, dict]:
+def evaluate(walls: Walls, labels: np.ndarray, scores: np.ndarray, n_classes: int, weights: dict | None = None,
+             label_grid: np.ndarray | None = None) -> tuple[float, dict]:
     """All components and the combined reward for one class map; degenerate maps score 0."""
     present = len(np.unique(labels[labels >= 0]))
     components = {
@@ -109,6 +169,9 @@ def evaluate(walls: Walls, labels: np.ndarray, scores: np.ndarray, n_classes: in
         "economy": economy(walls),
         "separation": separation(scores, labels),
         "balance": balance(labels, n_classes),
+        "chord_straightness": chord_straightness(walls),
+        "orientation": orientation(walls),
+        "potts": potts(label_grid) if label_grid is not None else float("nan"),
     }
     if present < 2 or not walls.mask.any():
         return 0.0, components
