@@ -1,4 +1,4 @@
-"""The ``rewardscope`` command line: analyze, atoms, demo, landscape, synth.
+"""The ``rewardscope`` command line: analyze, atoms, demo, landscape, synth, validate.
 
 Every error is one line on stderr and a non-zero exit; ``--debug`` shows the traceback.
 """
@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     landscape.add_argument("--reward-weights", type=_weights, default=None, metavar="NAME=W,...", help="weights of the reward components")
     landscape.add_argument("--seed", type=int, default=0, help="random seed of the learner (default 0)")
     landscape.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+
+    validate = commands.add_parser("validate", parents=[common], help="validate the rewards against synthetic truth (a benchmark; minutes)",
+                                   description="Score every setting on synthetic scenes with truth: regret and Spearman correlation with ARI per reward, and optimizer vs random search.")
+    validate.add_argument("--out", type=Path, required=True, help="output folder (validate.json, validate.md)")
+    validate.add_argument("--seeds", type=_positive_int, default=2, help="seeds per layout and dose (default 2)")
+    validate.add_argument("--budget", type=_positive_int, default=30, help="optimizer trials allowed per scene (default 30)")
 
     demo = commands.add_parser("demo", parents=[common], help="synthesize the default scene, analyze it, and score it against the truth")
     demo.add_argument("--out", type=Path, default=Path("rewardscope-demo"), help="output folder (default: ./rewardscope-demo)")
@@ -263,7 +269,19 @@ def _landscape(args) -> int:
     return 0
 
 
-COMMANDS = {"analyze": _analyze, "atoms": _atoms, "demo": _demo, "landscape": _landscape, "synth": _synth}
+def _validate(args) -> int:
+    from .validate import run
+
+    summary = run(args.out, seeds=args.seeds, budget=args.budget, progress=not args.quiet)
+    if not args.quiet:
+        for level, m in summary["medians"].items():
+            print(f"{level} dose: mean regret of the default reward {m['mean_regret_default']:.3f};"
+                  f" optimizer reaches 99% of the best reward in {m['median_bo_trials']:.0f} trials (random search {m['median_random_trials']:.1f})")
+    print(f"validation: {args.out / 'validate.md'}")
+    return 0
+
+
+COMMANDS = {"analyze": _analyze, "atoms": _atoms, "demo": _demo, "landscape": _landscape, "synth": _synth, "validate": _validate}
 
 
 if __name__ == "__main__":

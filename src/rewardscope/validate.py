@@ -1,0 +1,130 @@
+"""Validation of the rewards against synthetic ground truth (a benchmark, not a test).
+
+For every scene (layout x dose x seed) the whole search space is scored: each
+reward component and the default reward next to the ARI and the wall F1 of
+the classes. Per reward: the Spearman correlation with ARI over the space,
+and the regret (the best ARI in the space minus the ARI at the reward's
+maximum). For the default reward: how many optimizer trials reach 99% of the
+space's best reward, against random search over the same distinct settings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .metrics import accuracy
+from .optimize import SearchSpace, optimize
+from .rewards import COMPONENTS, combine
+from .synthetic import synthesize
+
+LEVELS = {"normal": {"dose": 400.0, "polarization_pm": 35.0}, "low": {"dose": 60.0, "polarization_pm": 20.0}}
+LAYOUTS = ("stripes", "quadrants", "bubble", "rough")
+
+
+def score_scene(layout: str, level: str, seed: int, descriptors=("patch", "polarization")) -> dict:
+    """Every setting of the search space of one scene: components, reward, ARI, wall F1."""
+    from .workflow import Pipeline
+
+    scene = synthesize(layout, seed=seed, **LEVELS[level])
+    pipeline = Pipeline(scene.image)
+    base = Config(seed=0)
+    space = SearchSpace.for_period(pipeline.columns(base).period, min(scene.image.shape), descriptors=descriptors)
+    points = []
+    for params in space.settings():
+        result = pipeline.run(replace(base, **params))
+        truth = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
+                         scene.truth, scene.image.shape, result.columns.period)
+        points.append({"params": params, "key": list(space.key(params)), "components": result.components,
+                       "reward": result.reward, "ari": truth.ari, "wall_f1": truth.wall_f1})
+    return {"layout": layout, "level": level, "seed": seed, "space": space, "points": points}
+
+
+def reward_values(points: list[dict], reward: str) -> np.ndarray:
+    return np.array([p["reward"] if reward == "default" else p["components"][reward] for p in points], float)
+
+
+def regret_and_correlation(points: list[dict], reward: str) -> tuple[float, float]:
+    from scipy.stats import spearmanr
+
+    values = np.nan_to_num(reward_values(points, reward), nan=-1.0)
+    ari = np.array([p["ari"] for p in points])
+    regret = float(ari.max() - ari[int(np.argmax(values))])
+    rho = spearmanr(values, ari).statistic if np.ptp(values) > 0 and np.ptp(ari) > 0 else float("nan")
+    return regret, float(rho)
+
+
+def trials_to_reach(points: list[dict], space: SearchSpace, *, budget: int, seed: int = 0) -> tuple[int | None, float]:
+    """Trials the optimizer needs to reach 99% of the best reward, and random search's mean over 50 orders."""
+    table = {tuple(p["key"]): p for p in points}
+    target = 0.99 * max(p["reward"] for p in points)
+    order = []
+
+    def evaluate(config):
+        point = table[space.key({"window": config.window, "n_classes": config.n_classes, "descriptor": config.descriptor})]
+        order.append(point["reward"])
+        return point["reward"], point["components"]
+
+    optimize(evaluate, Config(seed=seed), space, n_trials=budget, storage=None, seed=seed, progress=False)
+    reached = next((i + 1 for i, value in enumerate(order) if value >= target), None)
+    rng = np.random.default_rng(seed)
+    rewards = np.array([p["reward"] for p in points])
+    random_trials = [int(np.argmax(rewards[rng.permutation(len(rewards))] >= target)) + 1 for _ in range(50)]
+    return reached, float(np.mean(random_trials))
+
+
+def run(out: Path, *, seeds: int = 2, budget: int = 30, layouts=LAYOUTS, levels=tuple(LEVELS), progress: bool = True) -> dict:
+    """Score every scene, write validate.json and validate.md into ``out``; return the summary."""
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    jobs = [(layout, level, 100 + seed) for level in levels for layout in layouts for seed in range(seeds)]
+    scenes = Parallel(n_jobs=-1)(delayed(score_scene)(*job) for job in tqdm(jobs, desc="scenes", disable=not progress))
+    rewards = ["default", *COMPONENTS]
+    rows = []
+    for scene in tqdm(scenes, desc="optimizer runs", disable=not progress):
+        reached, random_mean = trials_to_reach(scene["points"], scene["space"], budget=budget)
+        row = {"layout": scene["layout"], "level": scene["level"], "seed": scene["seed"], "settings": len(scene["points"]),
+               "best_ari": max(p["ari"] for p in scene["points"]), "bo_trials": reached, "random_trials": random_mean}
+        for reward in rewards:
+            row[f"regret_{reward}"], row[f"spearman_{reward}"] = regret_and_correlation(scene["points"], reward)
+        rows.append(row)
+    summary = {"rows": rows, "budget": budget, "medians": {}}
+    for level in levels:
+        sel = [r for r in rows if r["level"] == level]
+        summary["medians"][level] = {
+            **{f"mean_regret_{w}": float(np.mean([r[f"regret_{w}"] for r in sel])) for w in rewards},
+            **{f"median_spearman_{w}": float(np.nanmedian([r[f"spearman_{w}"] for r in sel])) for w in rewards},
+            "median_bo_trials": float(np.median([r["bo_trials"] if r["bo_trials"] else budget + 1 for r in sel])),
+            "median_random_trials": float(np.median([r["random_trials"] for r in sel])),
+            "median_settings": float(np.median([r["settings"] for r in sel])),
+        }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "validate.json").write_text(json.dumps(summary, indent=2))
+    (out / "validate.md").write_text(markdown(summary, rewards, levels))
+    return summary
+
+
+def markdown(summary: dict, rewards: list[str], levels) -> str:
+    lines = ["| reward | " + " | ".join(f"mean regret ({lv}) | median Spearman with ARI ({lv})" for lv in levels) + " |",
+             "|---|" + "---|---|" * len(levels)]
+    for w in rewards:
+        cells = [f"{summary['medians'][lv][f'mean_regret_{w}']:.3f} | {summary['medians'][lv][f'median_spearman_{w}']:.2f}" for lv in levels]
+        lines.append(f"| {w} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("| dose | settings in the space (median) | trials for BO to reach 99% of the best reward (median; budget "
+                 f"{summary['budget']}, more = not reached) | random search, same (median of means) |")
+    lines.append("|---|---|---|---|")
+    for lv in levels:
+        m = summary["medians"][lv]
+        lines.append(f"| {lv} | {m['median_settings']:.0f} | {m['median_bo_trials']:.0f} | {m['median_random_trials']:.1f} |")
+    lines.append("")
+    lines.append("| layout | dose | seed | best ARI in space | regret (default reward) | BO trials | random trials |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for r in summary["rows"]:
+        lines.append(f"| {r['layout']} | {r['level']} | {r['seed']} | {r['best_ari']:.3f} | {r['regret_default']:.3f} | {r['bo_trials'] or '>' + str(summary['budget'])} | {r['random_trials']:.1f} |")
+    return "\n".join(lines) + "\n"
