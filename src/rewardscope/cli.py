@@ -153,7 +153,7 @@ def _add_analysis_options(parser, trials: int = 30) -> None:
                         help="comma-separated descriptors the optimizer may choose from: patch, polarization, lattice, patch+polarization (default patch,polarization)")
     parser.add_argument("--reward-weights", type=_weights, default=None, metavar="NAME=W,...",
                         help="weights of the reward components (continuity, straightness, economy, separation, balance);"
-                             " default continuity=1,straightness=1,economy=1,separation=2,balance=1")
+                             " default continuity=1,straightness=1,economy=1,separation=3,balance=1")
     parser.add_argument("--tune-detector", type=int, default=0, metavar="N",
                         help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
