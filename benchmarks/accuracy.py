@@ -89,7 +89,7 @@ def table(rows) -> str:
         lines.append(f"| {layout} | {level} | {seed} | {k} | " + " | ".join(f"{fmt(ours[c])} / {fmt(base[c])}" for c in COLUMNS) + " |")
     for level in LEVELS:
         sel = [r for r in rows if r[1] == level]
-        med = lambda key, which: float(np.nanmedian([r[which][key] for r in sel]))  # noqa: E731
+        med = lambda key, which, sel=sel: float(np.nanmedian([r[which][key] for r in sel]))  # noqa: E731
         lines.append(f"| **median** | {level} | | | " + " | ".join(f"{fmt(med(c, 4))} / {fmt(med(c, 5))}" for c in COLUMNS) + " |")
     return "\n".join(lines)
 

@@ -81,7 +81,7 @@ def main():
     print("|---|---|---|---|---|")
     for level in LEVELS:
         sel = [r for r in rows if r["level"] == level]
-        med = lambda key: float(np.median([r[key] for r in sel if key in r]))  # noqa: E731
+        med = lambda key, sel=sel: float(np.median([r[key] for r in sel if key in r]))  # noqa: E731
         print(f"| {level} | {med('angle'):.2f} / {med('base_angle'):.2f} | {100 * med('magnitude'):.1f}% / {100 * med('base_magnitude'):.1f}%"
               f" | {100 * med('lattice'):.2f}% | {100 * med('antipolar'):+.1f}% |")
 

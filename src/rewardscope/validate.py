@@ -19,7 +19,7 @@ import numpy as np
 from .config import Config
 from .metrics import accuracy
 from .optimize import SearchSpace, optimize
-from .rewards import COMPONENTS, combine
+from .rewards import COMPONENTS
 from .synthetic import synthesize
 
 LEVELS = {"normal": {"dose": 400.0, "polarization_pm": 35.0}, "low": {"dose": 60.0, "polarization_pm": 20.0}}
