@@ -147,3 +147,14 @@ def test_extra_components_weigh_nothing_by_default():
     components.update(chord_straightness=0.0, orientation=0.0, potts=0.0)
     assert rewards.combine(components) == pytest.approx(0.5)
     assert rewards.combine(components, {"continuity": 1, "potts": 1}) == 0.0
+
+
+def test_confidence_is_the_bounded_icl_entropy(rng):
+    certain = np.eye(3)[rng.integers(0, 3, 50)]
+    assert rewards.confidence(certain) == pytest.approx(1.0)
+    assert rewards.confidence(np.full((50, 3), 1 / 3)) == pytest.approx(0.0)
+    X = np.vstack([rng.normal(0, 1, (100, 4)), rng.normal(6, 1, (100, 4))])
+    apart = PCAGaussianMixture(2, random_state=0).fit(X)
+    overlapping = PCAGaussianMixture(2, random_state=0).fit(rng.normal(0, 1, (200, 4)))
+    assert rewards.confidence(apart.probabilities_) > rewards.confidence(overlapping.probabilities_) + 0.3
+    assert apart.icl_ == pytest.approx(apart.bic_ + 2 * apart.entropy_)

@@ -29,7 +29,11 @@ Three more components are computed for every map and weighted 0 by default
 * orientation ``O``: the share of wall cells whose local wall direction lies
   within 15 deg of a lattice direction ({10} or {11}) on the (i, j) grid;
 * Potts ``P = 1 - unlike neighbour pairs / neighbour pairs`` (the total wall
-  length per area, as a reward).
+  length per area, as a reward);
+* confidence ``F = 1 - mean_i H(p_i) / log k``, with ``H(p_i)`` the entropy of
+  cell i's class responsibilities: the entropy term of the ICL criterion
+  (ICL = BIC + 2 sum_i H(p_i)) made a bounded reward; 1 when every cell is
+  assigned without doubt, 0 when the classes overlap completely.
 
 The reward is the weighted geometric mean ``R = prod_c c^(w_c / sum w)``: a
 zero in any component zeroes the reward. The degenerate labellings score 0:
@@ -45,7 +49,7 @@ from sklearn.metrics import silhouette_score
 from .errors import RewardscopeError
 from .walls import Walls
 
-COMPONENTS = ("continuity", "straightness", "economy", "separation", "balance", "chord_straightness", "orientation", "potts")
+COMPONENTS = ("continuity", "straightness", "economy", "separation", "balance", "chord_straightness", "orientation", "potts", "confidence")
 # Chosen by `rewardscope validate` (README): of the weightings tried, separation x3
 # with the wall terms kept has the lowest regret (normal dose 0.000, low dose 0.009
 # against 0.151 with separation x2: the straightness prior misleads at low dose).
@@ -144,6 +148,17 @@ def balance(labels: np.ndarray, n_classes: int, min_share: float = MIN_SHARE) ->
     return float(min(1.0, shares.min() / min_share))
 
 
+def confidence(probabilities: np.ndarray) -> float:
+    """``1 - mean entropy of the responsibilities / log k`` (k = number of columns of ``probabilities``)."""
+    probabilities = np.asarray(probabilities, float)
+    k = probabilities.shape[1] if probabilities.ndim == 2 else 1
+    if k < 2 or len(probabilities) == 0:
+        return 0.0
+    p = np.clip(probabilities, 1e-300, 1.0)
+    entropy = -np.sum(p * np.log(p), axis=1)
+    return float(max(0.0, 1 - entropy.mean() / np.log(k)))
+
+
 def combine(components: dict, weights: dict | None = None) -> float:
     """Weighted geometric mean of the components named in ``weights``."""
     weights = DEFAULT_WEIGHTS if weights is None else weights
@@ -161,7 +176,7 @@ def combine(components: dict, weights: dict | None = None) -> float:
 
 
 def evaluate(walls: Walls, labels: np.ndarray, scores: np.ndarray, n_classes: int, weights: dict | None = None,
-             label_grid: np.ndarray | None = None) -> tuple[float, dict]:
+             label_grid: np.ndarray | None = None, probabilities: np.ndarray | None = None) -> tuple[float, dict]:
     """All components and the combined reward for one class map; degenerate maps score 0."""
     present = len(np.unique(labels[labels >= 0]))
     components = {
@@ -173,6 +188,7 @@ def evaluate(walls: Walls, labels: np.ndarray, scores: np.ndarray, n_classes: in
         "chord_straightness": chord_straightness(walls),
         "orientation": orientation(walls),
         "potts": potts(label_grid) if label_grid is not None else float("nan"),
+        "confidence": confidence(probabilities) if probabilities is not None else float("nan"),
     }
     if present < 2 or not walls.mask.any():
         return 0.0, components

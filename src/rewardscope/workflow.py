@@ -130,7 +130,8 @@ class Pipeline:
         walls = find_walls(grid)
         self.timings["walls"] += time.perf_counter() - start
         start = time.perf_counter()
-        reward, components = rewards.evaluate(walls, model.labels_, model.scores_, config.n_classes, self.weights, label_grid=grid)
+        reward, components = rewards.evaluate(walls, model.labels_, model.scores_, config.n_classes, self.weights,
+                                              label_grid=grid, probabilities=model.probabilities_)
         self.timings["rewards"] += time.perf_counter() - start
         return Result(config, columns, lattice, labels, grid, walls, reward, components)
 

@@ -14,7 +14,7 @@ class PCAGaussianMixture:
 
     Learned attributes: ``labels_`` (n,), ``means_`` (classes, d) in descriptor
     space, ``scores_`` (n, n_components) the PCA scores, ``probabilities_``
-    (n, classes), ``bic_``. Labels are ordered by class size (0 is the largest),
+    (n, classes), ``bic_``, ``entropy_`` of the responsibilities and ``icl_`` = BIC + 2 entropy. Labels are ordered by class size (0 is the largest),
     so the same data and ``random_state`` always give the same labels.
     """
 
@@ -53,6 +53,10 @@ class PCAGaussianMixture:
         self.probabilities_ = self.mixture_.predict_proba(self.scores_)[:, order]
         self.means_ = np.array([X[self.labels_ == k].mean(axis=0) if np.any(self.labels_ == k) else np.full(X.shape[1], np.nan) for k in range(self.n_classes)])
         self.bic_ = float(self.mixture_.bic(self.scores_))
+        # ICL = BIC + 2 x the entropy of the responsibilities (Biernacki et al. 2000): lower is better.
+        p = np.clip(self.probabilities_, 1e-300, 1.0)
+        self.entropy_ = float(-np.sum(p * np.log(p)))
+        self.icl_ = self.bic_ + 2 * self.entropy_
         return self
 
     def fit_predict(self, X) -> np.ndarray:
