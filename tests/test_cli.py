@@ -90,6 +90,17 @@ def test_reward_weights_reach_the_summary(image_file, tmp_path):
     assert json.loads((out / "summary.json").read_text())["reward_weights"] == {"continuity": 1.0, "straightness": 2.0}
 
 
+def test_demo_reruns_over_its_own_result_but_not_over_other_folders(tmp_path):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--trials", "2", "--quiet"]) == 0
+    assert main(["demo", "--out", str(out), "--trials", "2", "--quiet"]) == 0  # replaces its own summary
+    other = tmp_path / "thesis"
+    other.mkdir()
+    (other / "chapter1.tex").write_text("precious")
+    assert main(["demo", "--out", str(other), "--trials", "2", "--quiet"]) == 1
+    assert (other / "chapter1.tex").read_text() == "precious"
+
+
 def test_debug_shows_traceback(tmp_path):
     result = run_cli("analyze", tmp_path / "nowhere.npy", "--out", tmp_path / "out", "--debug")
     assert result.returncode != 0

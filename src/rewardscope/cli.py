@@ -207,12 +207,14 @@ def _demo(args) -> int:
     from .synthetic import synthesize
     from .workflow import analyze
 
+    # Rerunning the demo replaces its own earlier result, never a folder that is not a rewardscope output.
+    overwrite = args.overwrite or (args.out / "summary.json").is_file()
     scene = synthesize("stripes", seed=args.seed)
     if not args.quiet:
         print(f"synthesized a stripes scene of {scene.image.shape[0]} x {scene.image.shape[1]} px with {scene.n_variants} variants")
     analysis = analyze(scene.image, out=args.out, n_trials=args.trials, seed=args.seed, n_classes=args.classes,
                        descriptors=args.descriptors, weights=args.reward_weights, tune_detector=args.tune_detector,
-                       overwrite=args.overwrite, progress=not args.quiet)
+                       overwrite=overwrite, progress=not args.quiet)
     result = analysis.result
     score = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
                      scene.truth, scene.image.shape, result.columns.period)
