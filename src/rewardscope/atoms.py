@@ -50,6 +50,11 @@ class Columns:
     def __len__(self) -> int:
         return len(self.xy)
 
+    @property
+    def counts(self) -> dict:
+        """Number of columns per sublattice: {"A": n_A, "B": n_B}."""
+        return {site: int(np.sum(self.sublattice == site)) for site in ("A", "B")}
+
 
 def column_response(image: np.ndarray, sigma: float) -> np.ndarray:
     """Scale-normalised Laplacian-of-Gaussian response: bright blobs of width ``sigma`` are positive."""

@@ -47,6 +47,10 @@ class Image:
     def shape(self) -> tuple[int, int]:
         return self.data.shape
 
+    def summary(self) -> dict:
+        """Shape, calibration and source, as written to summary.json."""
+        return {"shape": list(self.shape), "pixel_size": self.pixel_size, "unit": self.unit, "source": self.meta.get("source")}
+
 
 def validate_image_data(data, *, source: str = "image") -> np.ndarray:
     """Return ``data`` as a float64 2-D array or raise a one-line error naming the problem."""

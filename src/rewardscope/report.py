@@ -139,16 +139,11 @@ def summarize(analysis) -> dict:
         "reward": result.reward,
         "components": result.components,
         "reward_weights": analysis.weights,
-        "image": {
-            "shape": list(analysis.image.shape),
-            "pixel_size": pixel_size,
-            "unit": analysis.image.unit,
-            "source": analysis.image.meta.get("source"),
-        },
+        "image": analysis.image.summary(),
         "lattice": {
             "basis_px": result.lattice.basis.tolist(),
             "period_px": result.columns.period,
-            "columns": {"A": int(np.sum(result.columns.sublattice == "A")), "B": int(np.sum(result.columns.sublattice == "B"))},
+            "columns": result.columns.counts,
             "cells_classified": int(len(b)),
             "median_polarization_px": float(np.median(magnitude)) if len(magnitude) else None,
             "median_polarization_pm": float(np.median(magnitude) * pixel_size) if len(magnitude) and pixel_size else None,

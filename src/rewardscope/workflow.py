@@ -203,7 +203,8 @@ def analyze(
     pipeline = Pipeline(image, weights=weights)
     logger.info("finding atom columns in a %d x %d image", *image.shape)
     columns = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
-    logger.info("%d A and %d B columns, lattice period %.2f px", np.sum(columns.sublattice == "A"), np.sum(columns.sublattice == "B"), columns.period)
+    logger.info("%(A)d A and %(B)d B columns", columns.counts)
+    logger.info("lattice period %.2f px", columns.period)
     pipeline.classified_rows(base)
     detector["quality"] = detection_quality(columns, image.shape)
     space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes, descriptors=descriptors or DEFAULT_DESCRIPTORS)
@@ -285,9 +286,9 @@ def locate(image: Image | np.ndarray, *, out=None, tune: int = 0, seed: int = 0,
         "lattice": {
             "basis_px": lattice.basis.tolist(),
             "period_px": columns.period,
-            "columns": {"A": int(np.sum(columns.sublattice == "A")), "B": int(np.sum(columns.sublattice == "B"))},
+            "columns": columns.counts,
         },
-        "image": {"shape": list(image.shape), "pixel_size": image.pixel_size, "unit": image.unit, "source": image.meta.get("source")},
+        "image": image.summary(),
         "seconds": time.perf_counter() - start,
         "seed": seed,
     }
