@@ -177,12 +177,17 @@ def main(argv=None) -> int:
         return EXIT_ERROR
 
 
+def _analysis_options(args) -> dict:
+    """The keyword arguments of ``workflow.analyze`` that analyze and demo share."""
+    return {"out": args.out, "n_trials": args.trials, "seed": args.seed, "n_classes": args.classes,
+            "descriptors": args.descriptors, "weights": args.reward_weights, "tune_detector": args.tune_detector,
+            "overwrite": args.overwrite, "progress": not args.quiet}
+
+
 def _analyze(args) -> int:
     from .workflow import analyze
 
-    analysis = analyze(_read(args), out=args.out, n_trials=args.trials, seed=args.seed, n_classes=args.classes,
-                       descriptors=args.descriptors, weights=args.reward_weights, tune_detector=args.tune_detector,
-                       overwrite=args.overwrite, progress=not args.quiet)
+    analysis = analyze(_read(args), **_analysis_options(args))
     _print_outcome(analysis, args.out, args.quiet)
     return 0
 
@@ -212,9 +217,7 @@ def _demo(args) -> int:
     scene = synthesize("stripes", seed=args.seed)
     if not args.quiet:
         print(f"synthesized a stripes scene of {scene.image.shape[0]} x {scene.image.shape[1]} px with {scene.n_variants} variants")
-    analysis = analyze(scene.image, out=args.out, n_trials=args.trials, seed=args.seed, n_classes=args.classes,
-                       descriptors=args.descriptors, weights=args.reward_weights, tune_detector=args.tune_detector,
-                       overwrite=overwrite, progress=not args.quiet)
+    analysis = analyze(scene.image, **{**_analysis_options(args), "overwrite": overwrite})
     result = analysis.result
     score = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
                      scene.truth, scene.image.shape, result.columns.period)
