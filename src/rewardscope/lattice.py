@@ -90,7 +90,7 @@ def _unique_sites(ij: np.ndarray, sublattice: np.ndarray, error: np.ndarray) -> 
 def to_grid(ij: np.ndarray, values: np.ndarray, shape: tuple[int, int], fill=-1) -> np.ndarray:
     """Scatter per-cell ``values`` onto a (rows=j, cols=i) grid; cells without a value get ``fill``."""
     values = np.asarray(values)
-    grid = np.full(shape + values.shape[1:], fill, dtype=np.result_type(values.dtype, np.min_scalar_type(fill) if isinstance(fill, int) else float))
+    grid = np.full(shape + values.shape[1:], fill, dtype=np.result_type(values, fill))
     ok = ij[:, 0] >= 0
     grid[ij[ok, 1], ij[ok, 0]] = values[ok]
     return grid

@@ -30,7 +30,6 @@ from .io import Image, write_image
 
 LAYOUTS = ("stripes", "quadrants", "bubble", "rough", "single")
 ANTIPOLAR = 4
-VARIANT_NAMES = ("polar +a+b", "polar -a+b", "polar -a-b", "polar +a-b", "antipolar")
 # Unit polar vectors of the four diagonal variants, in lattice coordinates (a, b).
 POLAR_DIRECTIONS = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]]) / np.sqrt(2)
 Z_BI, Z_SM, Z_FE, Z_O = 83, 62, 26, 8
