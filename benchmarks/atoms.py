@@ -20,23 +20,15 @@ import time
 import numpy as np
 
 from rewardscope.atoms import detect_columns, find_columns, refine_columns
-from rewardscope.metrics import interior, match
+from rewardscope.metrics import column_accuracy
 from rewardscope.synthetic import synthesize
 
 DOSES = {"high": 2000.0, "normal": 400.0, "low": 60.0}
 
 
 def score(xy, sublattice, scene, period):
-    out = {}
-    for site in "AB":
-        truth = (scene.truth.sublattice == site) & interior(scene.truth, scene.image.shape, 0.3 * period)
-        found = xy[sublattice == site]
-        index, distance = match(found, scene.truth.xy[truth], 0.25 * period)
-        back, _ = match(scene.truth.xy[scene.truth.sublattice == site], found, 0.25 * period)
-        out[f"recall_{site}"] = float((index >= 0).mean())
-        out[f"precision_{site}"] = float((back >= 0).mean())
-        out[f"rmse_{site}"] = float(np.sqrt(np.mean(distance[index >= 0] ** 2)))
-    return out
+    recall, precision, rmse, _ = column_accuracy(xy, sublattice, scene.truth, scene.image.shape, period)
+    return {f"{name}_{site}": value[site] for name, value in (("recall", recall), ("precision", precision), ("rmse", rmse)) for site in "AB"}
 
 
 def atomap_refine(image, xy, sublattice):

@@ -9,7 +9,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from sklearn.metrics import adjusted_rand_score
 
-from .synthetic import Truth
+from .synthetic import ANTIPOLAR, Truth
 
 
 def match(found_xy: np.ndarray, truth_xy: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
@@ -55,12 +55,13 @@ class Accuracy:
         }
 
 
-def accuracy(xy, sublattice, labels, polarization, truth: Truth, shape, period: float) -> Accuracy:
-    """Compare a per-column result with the truth; columns matched within 0.25 lattice periods."""
+def column_accuracy(xy, sublattice, truth: Truth, shape, period: float) -> tuple[dict, dict, dict, tuple]:
+    """Recall, precision and RMSE (px) per sublattice, columns matched within 0.25 periods; truth
+    columns cut by the frame edge are not counted. Also the matched B rows (truth rows, found rows)."""
     tolerance = 0.25 * period
     inner = interior(truth, shape, 0.3 * period)
     recall, precision, rmse = {}, {}, {}
-    matched_b = None
+    matched_b = (np.zeros(0, int), np.zeros(0, int))
     for site in ("A", "B"):
         truth_rows = np.flatnonzero((truth.sublattice == site) & inner)
         found_rows = np.flatnonzero(sublattice == site)
@@ -72,8 +73,14 @@ def accuracy(xy, sublattice, labels, polarization, truth: Truth, shape, period: 
         precision[site] = float((back >= 0).mean()) if len(back) else 0.0
         if site == "B":
             matched_b = (truth_rows[ok], found_rows[index[ok]])
+    return recall, precision, rmse, matched_b
+
+
+def accuracy(xy, sublattice, labels, polarization, truth: Truth, shape, period: float) -> Accuracy:
+    """Compare a per-column result with the truth; columns matched within 0.25 lattice periods."""
+    recall, precision, rmse, matched_b = column_accuracy(xy, sublattice, truth, shape, period)
     truth_b, found_b = matched_b
-    angle_error = _median_angle_error(polarization[found_b], truth.dxy[truth_b], truth.variant[truth_b] < 4)
+    angle_error = _median_angle_error(polarization[found_b], truth.dxy[truth_b], truth.variant[truth_b] != ANTIPOLAR)
     classified = labels[found_b] >= 0
     truth_b, found_b = truth_b[classified], found_b[classified]
     ari = float(adjusted_rand_score(truth.variant[truth_b], labels[found_b])) if len(found_b) else 0.0
