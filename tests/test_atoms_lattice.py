@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from rewardscope import RewardscopeError
+from rewardscope import gaussians
 from rewardscope.atoms import find_columns
 from rewardscope.geometry import estimate_basis
 from rewardscope.lattice import index_columns
@@ -110,3 +111,36 @@ def test_b_site_rmse_target_at_normal_dose():
         index, distance = match(columns.xy[columns.sublattice == "B"], scene.truth.xy[b], 4)
         errors.append(np.sqrt(np.mean(distance[index >= 0] ** 2)))
     assert np.mean(errors) <= 0.10
+
+
+def perovskite_110(rng, shift_px=(0.0, 0.0), size=240):
+    """A [110]-like projection: bright AO columns on a rectangular a x a/sqrt(2) lattice (a = 24 px),
+    dim B columns at the midpoints of the a edges, displaced by ``shift_px``; Poisson noise."""
+    a, b = 24.0, 24.0 / np.sqrt(2)
+    ii, jj = np.meshgrid(np.arange(-1, size // a + 2), np.arange(-1, size // b + 2))
+    corners = np.column_stack([ii.ravel() * a + 5, jj.ravel() * b + 4])
+    mids = corners + [a / 2, 0] + np.asarray(shift_px)
+    xy = np.vstack([corners, mids])
+    amplitude = np.concatenate([np.full(len(corners), 1.0), np.full(len(mids), 0.45)])
+    image = gaussians.render((size, size), xy, amplitude, np.full(len(xy), 2.2)) + 0.1
+    return rng.poisson(image * 300).astype(float), corners, mids
+
+
+@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.8, -0.5)])
+def test_110_projection_recognised_by_contrast(rng, shift):
+    image, corners, mids = perovskite_110(rng, shift)
+    columns = find_columns(image)
+    assert columns.b_site == (0.5, 0.0)
+    np.testing.assert_allclose(sorted(np.linalg.norm(columns.basis, axis=1)), [24 / np.sqrt(2), 24], rtol=0.01)
+    for site, truth in (("A", corners), ("B", mids)):
+        inside = np.all((truth > 10) & (truth < 230), axis=1)
+        _, distance = match(columns.xy[columns.sublattice == site], truth[inside], 3.0)
+        assert np.mean(np.isfinite(distance)) > 0.98
+    p = index_columns(columns).polarization[columns.sublattice == "B"]
+    p = p[np.all(np.isfinite(p), axis=1)]
+    # The B offset from the midpoint of its edge is the displacement put in: zero for the paraelectric lattice.
+    np.testing.assert_allclose(np.median(p, axis=0), shift, atol=0.1)
+
+
+def test_001_projection_keeps_the_b_site_at_the_cell_centre(stripes_columns):
+    assert stripes_columns.b_site == (0.5, 0.5)

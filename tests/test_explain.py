@@ -18,6 +18,7 @@ def test_class_names():
     assert name_class(np.array([1.0, 1.0]), 0.0, SQUARE) == "polar, P along +a+b"
     assert name_class(np.array([0.05, 0.0]), 0.6, SQUARE) == "antipolar"
     assert name_class(np.array([0.05, 0.0]), 0.05, SQUARE) == "paraelectric"
+    assert name_class(np.full(2, np.nan), float("nan"), SQUARE) == "unmeasured (incomplete cells)"
 
 
 def test_rough_scene_is_explained_as_polar_and_antipolar():

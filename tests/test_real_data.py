@@ -9,6 +9,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from rewardscope.io import read_image
+from rewardscope.lattice import index_columns
 from rewardscope.workflow import analyze, locate
 
 REAL = Path(os.environ.get("REWARDSCOPE_REAL_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"))
@@ -51,7 +52,19 @@ def test_hyperspy_file_reads_with_its_shape():
     image = read_image(REAL / "sto110_adf_atomap.hdf5")
     assert image.shape == (520, 599)
     located = locate(image, progress=False)
-    # SrTiO3 [110]: a rectangular column lattice a/2 x a*sqrt(2)/2 (0.195 x 0.276 nm at 9.33 pm/px).
+    # SrTiO3 [110]: SrO columns on a rectangular a x a/sqrt(2) lattice (0.3905 x 0.276 nm at 9.33 pm/px),
+    # the dimmer Ti columns at the midpoints of the a edges.
     lengths = sorted(np.linalg.norm(located.columns.basis, axis=1))
-    assert lengths[0] == pytest.approx(195.25 / 9.326, rel=0.05)
-    assert lengths[1] == pytest.approx(276.1 / 9.326, rel=0.05)
+    assert lengths[0] == pytest.approx(276.1 / 9.326, rel=0.05)
+    assert lengths[1] == pytest.approx(390.5 / 9.326, rel=0.05)
+    assert located.columns.b_site == (0.5, 0.0)
+
+
+def test_paraelectric_srtio3_has_no_polarization():
+    # The null test: median |P| <= 2% of the lattice period on the SrTiO3 [110] ADF image.
+    columns = locate(read_image(REAL / "sto110_adf_atomap.hdf5"), progress=False).columns
+    lattice = index_columns(columns)
+    p = lattice.polarization[columns.sublattice == "B"]
+    p = p[np.all(np.isfinite(p), axis=1)]
+    assert len(p) > 150
+    assert np.median(np.hypot(*p.T)) <= 0.02 * columns.period

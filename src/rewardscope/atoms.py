@@ -24,7 +24,7 @@ from skimage.morphology import disk
 
 from . import gaussians
 from .errors import RewardscopeError
-from .geometry import estimate_basis
+from .geometry import estimate_basis, fit_lattice, fractional, orient_basis
 
 
 REFINEMENTS = ("gaussian", "com", "none")
@@ -42,6 +42,7 @@ class Columns:
     uncertainty: np.ndarray
     basis: np.ndarray
     residual: np.ndarray | None = None  # rms fit residual / amplitude (Gaussian refinement only)
+    b_site: tuple[float, float] = (0.5, 0.5)  # ideal B position in the A cell, lattice coordinates
 
     @property
     def period(self) -> float:
@@ -63,12 +64,14 @@ def column_response(image: np.ndarray, sigma: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Detection:
-    """Columns as detected, before refinement: pixel positions, the lattice basis, the column width (px)."""
+    """Columns as detected, before refinement: pixel positions, the lattice basis, the column width (px)
+    and the ideal B site in the A cell (lattice coordinates: (1/2, 1/2) for [001], an edge midpoint for [110])."""
 
     a_xy: np.ndarray
     b_xy: np.ndarray
     basis: np.ndarray
     width: float
+    b_site: tuple[float, float] = (0.5, 0.5)
 
     @property
     def period(self) -> float:
@@ -116,6 +119,10 @@ def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: 
     # bright tails (and LoG side lobes) would otherwise swamp them.
     a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=sigma)
     width = float(np.clip(np.median(a_fit.sigma[a_fit.converged]), 0.5 * sigma, 2 * sigma)) if a_fit.converged.any() else sigma
+    split = split_by_contrast(a_xy, a_fit.amplitude, basis)
+    if split is not None:  # both cation columns were found on one lattice: no B to look for
+        bright, basis, b_site = split
+        return Detection(a_xy=a_xy[bright], b_xy=a_xy[~bright], basis=basis, width=width, b_site=b_site)
     b_xy = _find_b_columns(column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis)
     return Detection(a_xy=a_xy, b_xy=b_xy, basis=basis, width=width)
 
@@ -139,7 +146,7 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
         xy = np.vstack([a_xy, b_xy])
         values = ndimage.map_coordinates(image, xy[:, ::-1].T, order=1)
         n = len(xy)
-        return Columns(xy, labels, values, np.full(n, width), np.full(n, np.nan), detection.basis)
+        return Columns(xy, labels, values, np.full(n, width), np.full(n, np.nan), detection.basis, b_site=detection.b_site)
     a_fit, b_fit = _fit_sublattices(image, a_xy, b_xy, period, width)
     # STEM scans line by line: each line sits slightly off in x (scan-line jitter).
     # With the fitted model as reference, shift each line back and fit again.
@@ -153,7 +160,46 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
         uncertainty=np.concatenate([a_fit.uncertainty, b_fit.uncertainty]),
         basis=detection.basis,
         residual=np.concatenate([a_fit.residual, b_fit.residual]),
+        b_site=detection.b_site,
     )
+
+
+def split_by_contrast(xy: np.ndarray, amplitude: np.ndarray, basis: np.ndarray, min_contrast: float = 2.0):
+    """Split columns found on one lattice into bright A and dim B where brightness alternates.
+
+    For each parity of the cell index (i, j, i + j) the gap between the mean
+    amplitudes of the two parities is measured in pooled standard deviations
+    (Cohen's d; means, not medians, because a random mixture of two column
+    types, such as Bi and Sm, has a bimodal amplitude whose median jumps between
+    the modes). Where the largest gap exceeds ``min_contrast``, returns
+    (is_bright (n,), the doubled basis, the B site in lattice coordinates of the
+    new cell); otherwise None.
+    """
+    centre = xy.mean(axis=0)
+    seed = xy[np.argmin(np.hypot(*(xy - centre).T))]
+    _, _, ij = fit_lattice(xy, seed, basis)
+    a1, a2 = basis
+    candidates = {  # parity -> (the doubled cell, the step from a bright column to a dim one)
+        "i": (ij[:, 0] % 2, np.array([2 * a1, a2]), a1),
+        "j": (ij[:, 1] % 2, np.array([a1, 2 * a2]), a2),
+        "i+j": (ij.sum(axis=1) % 2, np.array([a1 + a2, a1 - a2]), a1),
+    }
+    best, best_gap = None, min_contrast
+    for parity, cell, step in candidates.values():
+        groups = [amplitude[parity == 0], amplitude[parity == 1]]
+        if min(len(g) for g in groups) < 4:
+            continue
+        means = [g.mean() for g in groups]
+        spread = np.sqrt((groups[0].var() + groups[1].var()) / 2)
+        gap = abs(means[1] - means[0]) / max(spread, 1e-12)
+        if gap > best_gap:
+            best, best_gap = (parity == int(np.argmax(means)), cell, step), gap
+    if best is None:
+        return None
+    bright, cell, step = best
+    cell = orient_basis(cell)
+    site = np.mod(fractional(step[None], np.zeros(2), cell)[0] + 1e-6, 1.0) - 1e-6  # (1/2, 0), not (1/2, 1)
+    return bright, cell, (float(np.round(site[0], 3)), float(np.round(site[1], 3)))
 
 
 def _fit_sublattices(image, a_xy, b_xy, period: float, width: float):

@@ -10,7 +10,9 @@ order, and a plain name derived from them:
   magnitude (beyond ~22 deg from the axis) left out;
 * ``antipolar`` when the staggered A-site displacement exceeds
   ``ANTIPOLAR_THRESHOLD`` periods and the cell is not polar;
-* ``paraelectric`` otherwise.
+* ``paraelectric`` otherwise;
+* ``unmeasured (incomplete cells)`` when none of its cells has all four A
+  corners (cells cut by the frame), so there is no physics to name it by.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def direction_name(p: np.ndarray, basis: np.ndarray) -> str:
 
 def name_class(mean_p: np.ndarray, antipolar: float, basis: np.ndarray) -> str:
     period = float(np.linalg.norm(basis, axis=1).min())
+    if not np.all(np.isfinite(mean_p)) and not np.isfinite(antipolar):
+        return "unmeasured (incomplete cells)"
     if np.all(np.isfinite(mean_p)) and np.hypot(*mean_p) >= POLAR_THRESHOLD * period:
         return f"polar, P along {direction_name(mean_p, basis)}"
     if np.isfinite(antipolar) and antipolar >= ANTIPOLAR_THRESHOLD * period:

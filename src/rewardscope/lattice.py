@@ -1,9 +1,11 @@
 """Unit cells: the (i, j) index of every column and the polar displacement of every B.
 
 A columns sit on cell corners (i, j); the B column of cell (i, j) sits near
-(i + 1/2, j + 1/2). The polar displacement of a B column is its position minus
-the centroid of its four A neighbours, the corners (i, j), (i+1, j), (i, j+1),
-(i+1, j+1).
+(i, j) + ``b_site``: the cell centre (1/2, 1/2) in a [001] projection, an edge
+midpoint such as (1/2, 0) in [110]. The polar displacement of a B column is its
+position minus that ideal site interpolated (bilinearly) from the four A
+corners (i, j), (i+1, j), (i, j+1), (i+1, j+1): for the centre, their centroid;
+for an edge midpoint, the midpoint of the two A columns on that edge.
 """
 
 from __future__ import annotations
@@ -52,9 +54,10 @@ def index_columns(columns: Columns) -> Lattice:
     ij[is_a] = a_index
     b_rows = np.flatnonzero(~is_a)
     b_frac = fractional(columns.xy[b_rows], origin, basis)
-    ij[b_rows] = np.floor(b_frac).astype(int)
+    site = np.asarray(columns.b_site, float)
+    ij[b_rows] = np.rint(b_frac - site).astype(int)
     # Distance of each column from its ideal site, to resolve two columns claiming one site.
-    ideal = np.where(is_a[:, None], ij, ij + 0.5)
+    ideal = np.where(is_a[:, None], ij, ij + site)
     error = np.hypot(*(fractional(columns.xy, origin, basis) - ideal).T)
     valid = _unique_sites(ij, columns.sublattice, error)
     # Shift so that indices start at 0; until now they were relative to the central A column.
@@ -73,7 +76,9 @@ def index_columns(columns: Columns) -> Lattice:
     polarization = np.zeros((len(columns), 2))
     polarization[b_rows] = np.nan
     complete = indexed_b[np.all(neighbours[indexed_b] >= 0, axis=1)]
-    polarization[complete] = columns.xy[complete] - columns.xy[neighbours[complete]].mean(axis=1)
+    (fx, fy) = site
+    weights = np.array([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])  # corner order above
+    polarization[complete] = columns.xy[complete] - np.einsum("k,nkd->nd", weights, columns.xy[neighbours[complete]])
     return Lattice(ij=ij, neighbours=neighbours, polarization=polarization, origin=origin, basis=basis)
 
 
