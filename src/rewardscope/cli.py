@@ -65,6 +65,7 @@ def _weights(text: str) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .atoms import REFINEMENTS
+    from .datasets import NAMES as DATASETS
     from .synthetic import LAYOUTS
 
     common = argparse.ArgumentParser(add_help=False)
@@ -116,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", parents=[common], help="synthesize the default scene, analyze it, and score it against the truth")
     demo.add_argument("--out", type=Path, default=Path("rewardscope-demo"), help="output folder (default: ./rewardscope-demo)")
     _add_analysis_options(demo, trials=20)
+
+    fetch = commands.add_parser("fetch", parents=[common], help="download a public dataset (hash-checked, cached) and print its path",
+                                description="Download a public dataset once, check its hash, keep it in the cache ($REWARDSCOPE_DATA or the user cache) and print its path.")
+    fetch.add_argument("name", choices=DATASETS,
+                       help="sm-bfo: Sm-doped BiFeO3 composition series (Zenodo 4876786, ~2 GB, read with --allow-pickle --entry Sm_7_0);"
+                            " srtio3-adf / srtio3-abf: SrTiO3 [110] test images from the atomap 0.2.1 wheel")
 
     synth = commands.add_parser("synth", parents=[common], help="write a synthetic scene with ground truth (image.tif, image.npy, truth.csv)")
     synth.add_argument("layout", choices=LAYOUTS, help="domain layout")
@@ -249,6 +256,13 @@ def _synth(args) -> int:
     return 0
 
 
+def _fetch(args) -> int:
+    from .datasets import fetch
+
+    print(fetch(args.name, progress=not args.quiet))
+    return 0
+
+
 def _landscape(args) -> int:
     from . import landscape, report
     from .config import Config
@@ -286,7 +300,8 @@ def _validate(args) -> int:
     return 0
 
 
-COMMANDS = {"analyze": _analyze, "atoms": _atoms, "demo": _demo, "landscape": _landscape, "synth": _synth, "validate": _validate}
+COMMANDS = {"analyze": _analyze, "atoms": _atoms, "demo": _demo, "fetch": _fetch, "landscape": _landscape, "synth": _synth,
+            "validate": _validate}
 
 
 if __name__ == "__main__":
