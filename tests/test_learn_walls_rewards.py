@@ -3,7 +3,7 @@ import pytest
 
 from rewardscope import RewardscopeError, rewards
 from rewardscope.descriptors import patches
-from rewardscope.learn import PCAGaussianMixture
+from rewardscope.learn import PCAGaussianMixture, class_evidence
 from rewardscope.walls import find_walls
 
 
@@ -158,3 +158,41 @@ def test_confidence_is_the_bounded_icl_entropy(rng):
     overlapping = PCAGaussianMixture(2, random_state=0).fit(rng.normal(0, 1, (200, 4)))
     assert rewards.confidence(apart.probabilities_) > rewards.confidence(overlapping.probabilities_) + 0.3
     assert apart.icl_ == pytest.approx(apart.bic_ + 2 * apart.entropy_)
+
+
+def test_diagonal_walls_keep_their_skeleton():
+    # A diagonal wall is a one-cell staircase: thinning keeps it, so it is as straight as an axial one.
+    y, x = np.mgrid[:40, :40]
+    diagonal = find_walls((x > y).astype(int))
+    assert rewards.chord_straightness(diagonal) > 0.95
+    assert rewards.line_fit(diagonal) > 0.95
+
+
+def test_line_fit_and_curvature_rank_straight_rough_and_closed_walls():
+    y, x = np.mgrid[:40, :40]
+    straight = find_walls((x > 20).astype(int))
+    rough = find_walls((x > 20 + np.round(3 * np.sin(y / 2))).astype(int))
+    loop = find_walls(((x - 20) ** 2 + (y - 20) ** 2 < 10**2).astype(int))
+    assert rewards.line_fit(straight) == pytest.approx(1.0)
+    assert rewards.curvature(straight) == pytest.approx(1.0)
+    assert rewards.line_fit(rough) < 0.5 and rewards.line_fit(loop) < 0.2
+    assert rewards.curvature(rough) < 0.5 and rewards.curvature(loop) < 0.5
+    nothing = find_walls(np.zeros((10, 10), int))
+    assert rewards.line_fit(nothing) == 0.0 and rewards.curvature(nothing) == 0.0
+
+
+def test_model_weight_is_the_posterior_of_k():
+    assert rewards.model_weight(np.array([100.0, 50.0, 60.0]), 2) == pytest.approx(1 / (1 + np.exp(-5) + np.exp(-25)))
+    assert rewards.model_weight(np.array([10.0, 10.0]), 1) == pytest.approx(0.5)
+    assert rewards.model_weight(np.array([10.0, 10.0]), 3) == 0.0  # k beyond the evidence
+    assert rewards.bgmm_agreement(2, 2) == 1.0 and rewards.bgmm_agreement(4, 2) == 0.5
+
+
+def test_class_evidence_finds_the_number_of_clusters(rng):
+    centres = np.array([[0, 0, 0], [8, 0, 0], [0, 8, 0]], float)
+    X = np.vstack([rng.normal(c, 1, (120, 3)) for c in centres])
+    evidence = class_evidence(X, k_max=6, random_state=0)
+    assert int(np.argmin(evidence.bic)) + 1 == 3
+    assert int(np.argmin(evidence.icl)) + 1 == 3
+    assert evidence.k_effective == 3
+    assert rewards.model_weight(evidence.bic, 3) > 0.9 > rewards.model_weight(evidence.bic, 2)

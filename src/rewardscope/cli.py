@@ -159,7 +159,8 @@ def _add_analysis_options(parser, trials: int = 30) -> None:
     parser.add_argument("--descriptors", type=_descriptor_list, default=None, metavar="KINDS",
                         help="comma-separated descriptors the optimizer may choose from: patch, polarization, lattice, patch+polarization (default patch,polarization)")
     parser.add_argument("--reward-weights", type=_weights, default=None, metavar="NAME=W,...",
-                        help="weights of the reward components (continuity, straightness, economy, separation, balance);"
+                        help="weights of the reward components (continuity, straightness, economy, separation, balance,"
+                             " chord_straightness, orientation, potts, confidence, line_fit, curvature, bic, icl, bgmm);"
                              " default continuity=1,straightness=1,economy=1,separation=3,balance=1")
     parser.add_argument("--tune-detector", type=int, default=0, metavar="N",
                         help="first tune the column detector with N LoG* trials (default 0: detector defaults)")

@@ -50,7 +50,8 @@ STAGE_FIELDS = {
     "lattice": (),
     "geometry": (),
     "descriptors": ("window", "descriptor"),
-    "learn": ("n_classes", "n_components", "seed"),
+    "evidence": ("n_components", "seed"),  # mixtures of every k: what the number of classes does not change
+    "learn": ("n_classes",),
 }
 STAGE_ORDER = tuple(STAGE_FIELDS)
 

@@ -47,7 +47,7 @@ def parse_grid(text: str) -> tuple[str, list[int]]:
 def _score_window(image, base: Config, window: int, classes: list[int], weights) -> list[dict]:
     from .workflow import Pipeline
 
-    pipeline = Pipeline(image, weights=weights)
+    pipeline = Pipeline(image, weights=weights, all_components=True)
     rows = []
     for k in classes:
         result = pipeline.run(replace(base, window=window, n_classes=k))

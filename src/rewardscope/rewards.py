@@ -33,7 +33,19 @@ Three more components are computed for every map and weighted 0 by default
 * confidence ``F = 1 - mean_i H(p_i) / log k``, with ``H(p_i)`` the entropy of
   cell i's class responsibilities: the entropy term of the ICL criterion
   (ICL = BIC + 2 sum_i H(p_i)) made a bounded reward; 1 when every cell is
-  assigned without doubt, 0 when the classes overlap completely.
+  assigned without doubt, 0 when the classes overlap completely;
+* line fit ``L = sum_s n_s / (1 + r_s) / sum_s n_s``, ``r_s`` the rms distance
+  (cells) of segment s's skeleton from its best straight line: 1 for straight
+  walls, lower for rough, curved or closed ones;
+* curvature ``V = 1 / (1 + mean |dtheta / ds| * min(rows, cols) / 2)`` along the
+  wall skeletons (theta the structure-tensor direction, ds between neighbouring
+  skeleton cells): 1 for straight walls, 1/3 for a circle of radius a quarter
+  of the field;
+* class evidence, from mixtures of 1..8 classes fitted to the same PCA scores
+  (``learn.class_evidence``): ``bic`` and ``icl`` the posterior probability of
+  this k among them, ``exp(-X_k / 2) / sum_j exp(-X_j / 2)`` for X = BIC or
+  ICL; ``bgmm`` = ``min(k, k_eff) / max(k, k_eff)`` with k_eff the number of
+  components a Dirichlet-process Bayesian mixture keeps (>= 3% of the cells).
 
 The reward is the weighted geometric mean ``R = prod_c c^(w_c / sum w)``: a
 zero in any component zeroes the reward. The degenerate labellings score 0:
@@ -49,7 +61,9 @@ from sklearn.metrics import silhouette_score
 from .errors import RewardscopeError
 from .walls import Walls
 
-COMPONENTS = ("continuity", "straightness", "economy", "separation", "balance", "chord_straightness", "orientation", "potts", "confidence")
+COMPONENTS = ("continuity", "straightness", "economy", "separation", "balance", "chord_straightness", "orientation", "potts",
+              "confidence", "line_fit", "curvature", "bic", "icl", "bgmm")
+EVIDENCE = ("bic", "icl", "bgmm")  # need mixtures of every k: computed only when weighted or asked for
 # Chosen by `rewardscope validate` (README): of the weightings tried, separation x3
 # with the wall terms kept has the lowest regret (normal dose 0.000, low dose 0.009
 # against 0.151 with separation x2: the straightness prior misleads at low dose).
@@ -87,14 +101,20 @@ def straightness(walls: Walls, scale: float = 2.0) -> float:
     return float(np.median(coherence[walls.mask]))
 
 
+def wall_skeleton(mask: np.ndarray) -> np.ndarray:
+    """One-cell-wide centre lines of the walls by morphological thinning (skeletonize would shrink
+    a diagonal staircase wall, which is already one cell wide along its diagonal, to a point)."""
+    from skimage.morphology import thin
+
+    return thin(mask)
+
+
 def chord_straightness(walls: Walls) -> float:
     """``sum_s n_s min(1, chord_s / path_s) / sum_s n_s`` over the skeletons of the wall segments."""
     from scipy.spatial.distance import pdist
-    from skimage.morphology import skeletonize
-
     if not walls.mask.any():
         return 0.0
-    skeleton = skeletonize(walls.mask)
+    skeleton = wall_skeleton(walls.mask)
     total, score = 0, 0.0
     for label, size in enumerate(walls.sizes, start=1):
         points = np.argwhere(skeleton & (walls.segments == label))
@@ -159,6 +179,57 @@ def confidence(probabilities: np.ndarray) -> float:
     return float(max(0.0, 1 - entropy.mean() / np.log(k)))
 
 
+def line_fit(walls: Walls) -> float:
+    """``sum_s n_s / (1 + r_s) / sum_s n_s``, r_s the rms distance of skeleton s from its principal line."""
+    if not walls.mask.any():
+        return 0.0
+    skeleton = wall_skeleton(walls.mask)
+    score = 0.0
+    for label, size in enumerate(walls.sizes, start=1):
+        points = np.argwhere(skeleton & (walls.segments == label)).astype(float)
+        if len(points) < 3:
+            continue  # a dot of a wall: no line to fit, scores 0
+        spread = np.linalg.eigvalsh(np.cov(points.T))  # ascending: the smallest is the variance off the line
+        score += size / (1 + np.sqrt(max(spread[0], 0.0)))
+    return float(score / walls.sizes.sum())
+
+
+def curvature(walls: Walls) -> float:
+    """``1 / (1 + mean |dtheta/ds| min(grid) / 2)`` over pairs of neighbouring skeleton cells."""
+    if not walls.mask.any():
+        return 0.0
+    skeleton = wall_skeleton(walls.mask)
+    _, theta = _structure_tensor(walls.mask, 2.0)
+    points = np.argwhere(skeleton)
+    turns = []
+    for offset in ((0, 1), (1, 0), (1, 1), (1, -1)):  # each pair of 8-neighbours once
+        other = points + offset
+        inside = np.all((other >= 0) & (other < skeleton.shape), axis=1)
+        p, q = points[inside], other[inside]
+        linked = skeleton[q[:, 0], q[:, 1]]
+        p, q = p[linked], q[linked]
+        turn = theta[q[:, 0], q[:, 1]] - theta[p[:, 0], p[:, 1]]
+        turns.append(np.abs((turn + np.pi / 2) % np.pi - np.pi / 2) / np.hypot(*offset))  # directions are mod pi
+    turns = np.concatenate(turns)
+    if len(turns) == 0:
+        return 0.0
+    return float(1 / (1 + turns.mean() * min(walls.mask.shape) / 2))
+
+
+def model_weight(criterion: np.ndarray, k: int) -> float:
+    """Posterior probability of k classes from an information criterion for 1..k_max: ``exp(-X_k/2) / sum exp(-X_j/2)``."""
+    criterion = np.asarray(criterion, float)
+    if not 1 <= k <= len(criterion):
+        return 0.0
+    weight = np.exp(-(criterion - criterion.min()) / 2)
+    return float(weight[k - 1] / weight.sum())
+
+
+def bgmm_agreement(k_effective: int, k: int) -> float:
+    """``min(k, k_eff) / max(k, k_eff)``: 1 when the Bayesian mixture keeps as many classes as the map has."""
+    return float(min(k, k_effective) / max(k, k_effective, 1))
+
+
 def combine(components: dict, weights: dict | None = None) -> float:
     """Weighted geometric mean of the components named in ``weights``."""
     weights = DEFAULT_WEIGHTS if weights is None else weights
@@ -176,8 +247,15 @@ def combine(components: dict, weights: dict | None = None) -> float:
 
 
 def evaluate(walls: Walls, labels: np.ndarray, scores: np.ndarray, n_classes: int, weights: dict | None = None,
-             label_grid: np.ndarray | None = None, probabilities: np.ndarray | None = None) -> tuple[float, dict]:
-    """All components and the combined reward for one class map; degenerate maps score 0."""
+             label_grid: np.ndarray | None = None, probabilities: np.ndarray | None = None,
+             evidence=None) -> tuple[float, dict]:
+    """All components and the combined reward for one class map; degenerate maps score 0.
+
+    ``evidence`` (a ``learn.ClassEvidence``) gives the bic, icl and bgmm
+    components; without it, and without ``label_grid`` or ``probabilities``,
+    the components that need them are NaN.
+    """
+    nan = float("nan")
     present = len(np.unique(labels[labels >= 0]))
     components = {
         "continuity": continuity(walls),
@@ -187,8 +265,13 @@ def evaluate(walls: Walls, labels: np.ndarray, scores: np.ndarray, n_classes: in
         "balance": balance(labels, n_classes),
         "chord_straightness": chord_straightness(walls),
         "orientation": orientation(walls),
-        "potts": potts(label_grid) if label_grid is not None else float("nan"),
-        "confidence": confidence(probabilities) if probabilities is not None else float("nan"),
+        "potts": potts(label_grid) if label_grid is not None else nan,
+        "confidence": confidence(probabilities) if probabilities is not None else nan,
+        "line_fit": line_fit(walls),
+        "curvature": curvature(walls),
+        "bic": model_weight(evidence.bic, n_classes) if evidence is not None else nan,
+        "icl": model_weight(evidence.icl, n_classes) if evidence is not None else nan,
+        "bgmm": bgmm_agreement(evidence.k_effective, n_classes) if evidence is not None else nan,
     }
     if present < 2 or not walls.mask.any():
         return 0.0, components

@@ -31,7 +31,7 @@ def score_scene(layout: str, level: str, seed: int, descriptors=("patch", "polar
     from .workflow import Pipeline
 
     scene = synthesize(layout, seed=seed, **LEVELS[level])
-    pipeline = Pipeline(scene.image)
+    pipeline = Pipeline(scene.image, all_components=True)
     base = Config(seed=0)
     space = SearchSpace.for_period(pipeline.columns(base).period, min(scene.image.shape), descriptors=descriptors)
     points = []

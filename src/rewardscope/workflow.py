@@ -22,10 +22,11 @@ from .descriptors import balanced, patches, physical
 from .errors import RewardscopeError
 from .io import Image, as_image
 from .lattice import CellGeometry, Lattice, cell_geometry, index_columns, to_grid
-from .learn import PCAGaussianMixture
+from .learn import ClassEvidence, PCAGaussianMixture, class_evidence
 from .walls import Walls, find_walls
 
 logger = logging.getLogger(__name__)
+EVIDENCE_K_MAX = 8  # the class-evidence rewards compare k with every count from 1 to this (k beyond it scores 0)
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,11 @@ class Result:
 class Pipeline:
     """The stages of the workflow on one image, each cached on the config fields it reads."""
 
-    def __init__(self, image: Image, *, weights: dict | None = None):
+    def __init__(self, image: Image, *, weights: dict | None = None, all_components: bool = False):
         self.image = image
         self.weights = weights
+        # The class-evidence components fit mixtures of every k; only when weighted, or when asked for.
+        self.with_evidence = all_components or any((weights or {}).get(name, 0) > 0 for name in rewards.EVIDENCE)
         self.timings: dict[str, float] = defaultdict(float)
         self.calls: Counter = Counter()
         self._cache: dict[tuple, object] = {}
@@ -107,6 +110,11 @@ class Pipeline:
 
         return self._cached("descriptors", config, compute)
 
+    def evidence(self, config: Config) -> ClassEvidence:
+        """BIC and ICL for 1..8 classes and the Bayesian mixture's effective number of classes."""
+        return self._cached("evidence", config, lambda: class_evidence(
+            self.descriptors(config), k_max=EVIDENCE_K_MAX, n_components=config.n_components, random_state=config.seed))
+
     def learner(self, config: Config) -> PCAGaussianMixture:
         def compute():
             X = self.descriptors(config)
@@ -129,9 +137,10 @@ class Pipeline:
         start = time.perf_counter()
         walls = find_walls(grid)
         self.timings["walls"] += time.perf_counter() - start
+        evidence = self.evidence(config) if self.with_evidence else None  # timed as its own stage
         start = time.perf_counter()
         reward, components = rewards.evaluate(walls, model.labels_, model.scores_, config.n_classes, self.weights,
-                                              label_grid=grid, probabilities=model.probabilities_)
+                                              label_grid=grid, probabilities=model.probabilities_, evidence=evidence)
         self.timings["rewards"] += time.perf_counter() - start
         return Result(config, columns, lattice, labels, grid, walls, reward, components)
 

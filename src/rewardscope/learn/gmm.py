@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.mixture import GaussianMixture
+from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
 from ..errors import RewardscopeError
 
@@ -61,3 +63,35 @@ class PCAGaussianMixture:
 
     def fit_predict(self, X) -> np.ndarray:
         return self.fit(X).labels_
+
+
+@dataclass(frozen=True)
+class ClassEvidence:
+    """How many classes the data support, from mixtures of 1..k_max classes on the same PCA scores.
+
+    ``bic`` and ``icl`` (k_max,) for k = 1..k_max (lower is better); ``k_effective``
+    the number of components of a Dirichlet-process Bayesian Gaussian mixture
+    with k_max components that hold at least ``min_share`` of the cells.
+    """
+
+    bic: np.ndarray
+    icl: np.ndarray
+    k_effective: int
+
+
+def class_evidence(X, *, k_max: int = 8, n_components: int = 8, min_share: float = 0.03, random_state=None) -> ClassEvidence:
+    """BIC and ICL for 1..k_max classes and the effective number of classes of a Bayesian mixture."""
+    X = np.asarray(X, float)
+    k_max = max(1, min(k_max, len(X)))
+    scores = PCA(n_components=max(1, min(n_components, X.shape[1], len(X) - 1)), random_state=random_state).fit_transform(X)
+    bic, icl = np.empty(k_max), np.empty(k_max)
+    for k in range(1, k_max + 1):
+        mixture = GaussianMixture(k, reg_covar=1e-4, n_init=2, random_state=random_state).fit(scores)
+        p = np.clip(mixture.predict_proba(scores), 1e-300, 1.0)
+        bic[k - 1] = mixture.bic(scores)
+        icl[k - 1] = bic[k - 1] - 2 * np.sum(p * np.log(p))
+    # A small weight concentration prior lets the Dirichlet process switch off the components it does not need.
+    bayesian = BayesianGaussianMixture(n_components=k_max, weight_concentration_prior_type="dirichlet_process",
+                                       weight_concentration_prior=1e-2, reg_covar=1e-4, max_iter=300,
+                                       random_state=random_state).fit(scores)
+    return ClassEvidence(bic=bic, icl=icl, k_effective=int(np.sum(bayesian.weights_ >= min_share)))
