@@ -6,7 +6,8 @@ import pytest
 
 from rewardscope.config import Config
 from rewardscope.metrics import accuracy
-from rewardscope.optimize import SearchSpace, optimize, trial_records
+from rewardscope import RewardscopeError
+from rewardscope.optimize import SearchSpace, best_params, optimize, trial_records
 from rewardscope.synthetic import synthesize
 from rewardscope.workflow import Pipeline, analyze
 
@@ -143,3 +144,38 @@ def test_opening_scores_every_physical_setting_first():
     assert sorted(p["n_classes"] for p in opening if p["descriptor"] == "polarization") == [2, 3, 4, 5, 6]
     assert SearchSpace(window=(12, 40), descriptors=("patch",)).opening(20) == [{"window": 26, "n_classes": 2}]
     assert len(space.opening(3)) == 3
+
+
+def test_several_objectives_give_a_pareto_front():
+    # A made-up trade-off on a grid, so the front is known: objective a grows with k, b falls with it,
+    # and the combined reward peaks at k = 4.
+    space = SearchSpace(window=(8, 12), n_classes=(2, 6), descriptors=("patch",))
+
+    def evaluate(config):
+        k, w = config.n_classes, config.window
+        components = {"separation": k / 6 - (w - 8) / 100, "straightness": 1 - k / 6 - (w - 8) / 100}
+        return 1 - abs(k - 4) / 4 - (w - 8) / 100, components
+
+    study = optimize(evaluate, Config(), space, n_trials=space.size, storage=None, seed=0, progress=False,
+                     objectives=("separation", "straightness"))
+    records = trial_records(study)
+    front = sorted(r["params"]["n_classes"] for r in records if r["pareto"])
+    assert front == [2, 3, 4, 5, 6]  # the window-8 setting of every k, nothing else
+    assert all(r["params"]["window"] == 8 for r in records if r["pareto"])
+    assert best_params(study) == {"window": 8, "n_classes": 4}
+
+
+@pytest.mark.parametrize("objectives, match", [(("separation",), "two or more"), (("separation", "nope"), "unknown objective 'nope'")])
+def test_bad_objectives_are_refused_before_any_work(stripes, objectives, match, tmp_path):
+    with pytest.raises(RewardscopeError, match=match):
+        analyze(stripes.image, out=tmp_path / "out", objectives=objectives, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_analyze_with_objectives_records_the_front(stripes, tmp_path):
+    analysis = analyze(stripes.image, out=tmp_path / "out", n_trials=8, objectives=("separation", "bgmm"), progress=False)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["objectives"] == ["separation", "bgmm"]
+    front = [t for t in summary["trials"] if t["pareto"]]
+    assert front and all(np.isfinite(t["components"]["bgmm"]) for t in summary["trials"])
+    assert analysis.result.reward == pytest.approx(max(t["reward"] for t in front))

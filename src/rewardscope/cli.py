@@ -45,6 +45,15 @@ def _descriptor_list(text: str) -> tuple[str, ...]:
     return kinds
 
 
+def _name_list(text: str) -> tuple[str, ...]:
+    from .optimize import check_objectives
+
+    try:
+        return check_objectives(tuple(part.strip() for part in text.split(",") if part.strip())) or ()
+    except RewardscopeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _weights(text: str) -> dict:
     from .rewards import COMPONENTS, combine
 
@@ -162,6 +171,9 @@ def _add_analysis_options(parser, trials: int = 30) -> None:
                         help="weights of the reward components (continuity, straightness, economy, separation, balance,"
                              " chord_straightness, orientation, potts, confidence, line_fit, curvature, bic, icl, bgmm);"
                              " default continuity=1,straightness=1,economy=1,separation=3,balance=1")
+    parser.add_argument("--objectives", type=_name_list, default=None, metavar="NAME,NAME[,...]",
+                        help="optimize these reward components jointly (a Pareto front) instead of the combined reward;"
+                             " the front member with the highest combined reward is chosen")
     parser.add_argument("--tune-detector", type=int, default=0, metavar="N",
                         help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -189,6 +201,7 @@ def _analysis_options(args) -> dict:
     """The keyword arguments of ``workflow.analyze`` that analyze and demo share."""
     return {"out": args.out, "n_trials": args.trials, "seed": args.seed, "n_classes": args.classes,
             "descriptors": args.descriptors, "weights": args.reward_weights, "tune_detector": args.tune_detector,
+            "objectives": args.objectives,
             "overwrite": args.overwrite, "progress": not args.quiet}
 
 

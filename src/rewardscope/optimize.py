@@ -1,7 +1,9 @@
 """Bayesian optimization of the workflow's hyperparameters by reward, driving an Optuna study.
 
 The study maximizes the reward over the patch window and the number of
-classes with Optuna's Gaussian-process sampler. It lives in a journal file by
+classes with Optuna's Gaussian-process sampler; with several ``objectives``
+(reward components) it is a multi-objective study whose answer is a Pareto
+front, of which the member with the highest combined reward is chosen. It lives in a journal file by
 default, so an interrupted run resumes where it stopped; any Optuna storage URL
 works the same way.
 """
@@ -98,7 +100,7 @@ class SearchSpace:
         return distributions
 
 
-def open_study(storage: str | Path | None, *, seed: int, n_startup: int):
+def open_study(storage: str | Path | None, *, seed: int, n_startup: int, n_objectives: int = 1):
     """Create or load the study in ``storage``: a journal file path, an Optuna storage URL, or None (in memory)."""
     import optuna
 
@@ -111,10 +113,28 @@ def open_study(storage: str | Path | None, *, seed: int, n_startup: int):
     with warnings.catch_warnings():  # deterministic_objective is marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup, deterministic_objective=True)
-    return optuna.create_study(storage=storage, study_name=STUDY_NAME, direction="maximize", sampler=sampler, load_if_exists=True)
+    return optuna.create_study(storage=storage, study_name=STUDY_NAME, directions=["maximize"] * n_objectives, sampler=sampler,
+                               load_if_exists=True)
 
 
-def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, storage, seed: int = 0, progress: bool = True):
+def check_objectives(objectives) -> tuple[str, ...] | None:
+    """None for the combined reward, or two or more known component names."""
+    from .rewards import COMPONENTS
+
+    if not objectives:
+        return None
+    objectives = tuple(objectives)
+    unknown = [name for name in objectives if name not in COMPONENTS]
+    if unknown:
+        raise RewardscopeError(f"unknown objective {unknown[0]!r}; choose from {', '.join(COMPONENTS)}")
+    if len(set(objectives)) < 2:
+        raise RewardscopeError(f"give two or more different objectives for a Pareto front, got {','.join(objectives)};"
+                               " for one, weight it alone with --reward-weights NAME=1")
+    return objectives
+
+
+def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, storage, seed: int = 0, progress: bool = True,
+             objectives: tuple[str, ...] | None = None):
     """Run trials until the study holds ``n_trials`` distinct finished settings; return the study.
 
     ``evaluate(config) -> (reward, components)`` scores one configuration. The
@@ -122,15 +142,18 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
     setting of the cheap physical descriptors. The reward is deterministic,
     so when the sampler proposes a setting it has already scored, the known
     reward is told back at no cost and an unseen setting, drawn at random, is
-    queued next: the budget buys distinct settings only.
+    queued next: the budget buys distinct settings only. With ``objectives``
+    (see ``check_objectives``) the study maximizes those components jointly;
+    every trial keeps the combined reward in its user attribute "reward".
     """
     import optuna
     from tqdm.auto import tqdm
 
     if n_trials < 1:
         raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")
+    objectives = check_objectives(objectives)
     rng = np.random.default_rng(seed)
-    study = open_study(storage, seed=seed, n_startup=max(3, min(8, n_trials // 3)))
+    study = open_study(storage, seed=seed, n_startup=max(3, min(8, n_trials // 3)), n_objectives=len(objectives or (None,)))
     # A trial left running by an interrupted run will never report: close it as failed.
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
@@ -151,7 +174,8 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
                 trial.set_user_attr("components", known.user_attrs.get("components", {}))
                 trial.set_user_attr("seconds", 0.0)
                 trial.set_user_attr("repeat_of", known.number)
-                study.tell(trial, known.value)
+                trial.set_user_attr("reward", known.user_attrs.get("reward"))
+                study.tell(trial, known.values)
                 study.enqueue_trial(space.random_unseen(scored, rng))
                 continue
             config = replace(base, **trial.params)
@@ -159,24 +183,41 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
             reward, components = evaluate(config)
             trial.set_user_attr("components", components)
             trial.set_user_attr("seconds", time.perf_counter() - start)
-            study.tell(trial, reward)
+            trial.set_user_attr("reward", reward)
+            study.tell(trial, [components[name] for name in objectives] if objectives else reward)
             scored[key] = study.trials[trial.number]
             bar.update()
-            bar.set_postfix(best=f"{study.best_value:.3f}")
+            bar.set_postfix(best=f"{max(combined_reward(t) for t in scored.values()):.3f}")
     return study
 
 
+def best_params(study) -> dict:
+    """The best setting: the study's best, or, for several objectives, the Pareto-front member with the
+    highest combined reward (ties to the earlier trial)."""
+    if len(study.directions) == 1:
+        return dict(study.best_params)
+    return dict(max(study.best_trials, key=lambda t: (combined_reward(t), -t.number)).params)
+
+
+def combined_reward(trial) -> float:
+    """The combined reward of a finished trial (its value, when the study has one objective)."""
+    return trial.user_attrs.get("reward", trial.values[0])
+
+
 def trial_records(study) -> list[dict]:
-    """Every distinct scored setting as a plain dict: number, params, reward, components, seconds."""
+    """Every distinct scored setting as a plain dict: number, params, reward, components, seconds, and
+    ``pareto`` (on the front; with one objective, the best trial)."""
     import optuna
 
+    front = {t.number for t in study.best_trials}
     return [
         {
             "number": t.number,
             "params": dict(t.params),
-            "reward": t.value,
+            "reward": combined_reward(t),
             "components": t.user_attrs.get("components", {}),
             "seconds": t.user_attrs.get("seconds"),
+            "pareto": t.number in front,
         }
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if "repeat_of" not in t.user_attrs

@@ -139,6 +139,7 @@ def summarize(analysis) -> dict:
         "reward": result.reward,
         "components": result.components,
         "reward_weights": analysis.weights,
+        "objectives": list(analysis.objectives) if analysis.objectives else None,
         "image": analysis.image.summary(),
         "lattice": {
             "basis_px": result.lattice.basis.tolist(),
@@ -337,17 +338,33 @@ def plot_cell_maps(analysis, path) -> None:
 
 
 def plot_trials(analysis, path) -> None:
+    """Reward per trial and the best so far; with several objectives, beside them the first two
+    objectives of every trial with the Pareto front joined and the chosen trial circled."""
     import matplotlib.pyplot as plt
 
     numbers = [t["number"] for t in analysis.trials]
     values = [t["reward"] for t in analysis.trials]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    objectives = analysis.objectives
+    fig, axes = plt.subplots(1, 2 if objectives else 1, figsize=(12 if objectives else 7, 4), squeeze=False)
+    ax = axes[0, 0]
     ax.plot(numbers, values, "o", label="trial")
     ax.plot(numbers, np.maximum.accumulate(values), "-", label="best so far")
     ax.set_xlabel("trial")
-    ax.set_ylabel("reward")
+    ax.set_ylabel("combined reward")
     ax.legend()
+    if objectives:
+        ax = axes[0, 1]
+        x, y = ([t["components"][name] for t in analysis.trials] for name in objectives[:2])
+        front = sorted((xi, yi) for xi, yi, t in zip(x, y, analysis.trials) if t["pareto"])
+        ax.plot(x, y, "o", color="0.6", label="trial")
+        ax.plot(*zip(*front), "o-", color="C3", label="Pareto front")
+        chosen = max((t for t in analysis.trials if t["pareto"]), key=lambda t: (t["reward"], -t["number"]))  # as optimize.best_params
+        ax.plot(chosen["components"][objectives[0]], chosen["components"][objectives[1]], "o", ms=14, mfc="none", mec="k", label="chosen")
+        ax.set_xlabel(objectives[0])
+        ax.set_ylabel(objectives[1])
+        ax.legend()
     _save(fig, path)
+
 
 
 def landscape_grid(trials, space, descriptor: str):
@@ -400,7 +417,7 @@ def render_html(summary: dict) -> str:
     fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else v  # noqa: E731
     figures = "".join(f'<figure><img src="{name}" alt="{name}"><figcaption>{html.escape(caption)}</figcaption></figure>' for name, caption in FIGURES.items())
     trials = "".join(
-        f"<tr><td>{t['number']}</td><td>{t['params'].get('descriptor', summary['search_space']['descriptors'][0])}</td><td>{t['params'].get('window')}</td><td>{t['params'].get('n_classes')}</td><td>{t['reward']:.4f}</td>"
+        f"<tr><td>{t['number']}{' *' if summary['objectives'] and t['pareto'] else ''}</td><td>{t['params'].get('descriptor', summary['search_space']['descriptors'][0])}</td><td>{t['params'].get('window')}</td><td>{t['params'].get('n_classes')}</td><td>{t['reward']:.4f}</td>"
         + "".join(f"<td>{t['components'].get(c, float('nan')):.3f}</td>" for c in summary["components"])
         + f"<td>{t['seconds']:.2f}</td></tr>"
         for t in summary["trials"]
@@ -427,6 +444,10 @@ def render_html(summary: dict) -> str:
         )
         front_table = f"<p>Pareto front of the detector tuning:</p><table><tr><th>column width</th><th>threshold</th>{head}<th>quality</th></tr>{body}</table>"
     component_heads = "".join(f"<th>{html.escape(c)}</th>" for c in summary["components"])
+    objectives_note = ""
+    if summary["objectives"]:
+        objectives_note = (f"<p>Optimized jointly: {html.escape(', '.join(summary['objectives']))}. Trials marked * are on their"
+                           " Pareto front; the chosen setting is the front member with the highest combined reward.</p>")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rewardscope report</title>
 <style>
@@ -453,6 +474,7 @@ lattice period {summary['lattice']['period_px']:.2f} px; {summary['lattice']['co
 <h2>Figures</h2>
 {figures}
 <h2>Trials</h2>
+{objectives_note}
 <table><tr><th>#</th><th>descriptor</th><th>window</th><th>classes</th><th>reward</th>{component_heads}<th>s</th></tr>{trials}</table>
 <h2>Timings (s)</h2>
 {table([(k, f"{v:.2f}") for k, v in summary['timings_s'].items()])}

@@ -161,6 +161,7 @@ class Analysis:
     geometry: CellGeometry  # per-column cell physics of the best result
     weights: dict  # the reward's component weights
     classes: list  # explain.explain_classes of the best result
+    objectives: tuple | None = None  # the components optimized jointly (Pareto front), None for the combined reward
 
     @property
     def config(self) -> Config:
@@ -178,10 +179,15 @@ def analyze(
     n_classes: tuple[int, int] = (2, 6),
     descriptors: tuple[str, ...] | None = None,
     tune_detector: int = 0,
+    objectives: tuple[str, ...] | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Analysis:
     """Find the columns, then choose descriptor, window and number of classes by maximizing the reward.
+
+    With ``objectives`` (two or more reward components) the optimizer maximizes
+    them jointly; the chosen setting is the member of their Pareto front with
+    the highest combined reward, and every trial records whether it is on the front.
 
     With ``out``, the results (atoms.csv, summary.json, report.html and its
     figures) are written into ``out``. They are built in ``out.partial`` next to
@@ -194,13 +200,14 @@ def analyze(
     from .detection import detection_quality
     from .detection import tune_detector as tune_detector_by_quality
     from .explain import explain_classes
-    from .optimize import DEFAULT_DESCRIPTORS, SearchSpace, optimize, trial_records
+    from .optimize import DEFAULT_DESCRIPTORS, SearchSpace, best_params, check_objectives, optimize, trial_records
 
     start = time.perf_counter()
     image = as_image(image)
     base = Config(seed=seed) if base is None else replace(base, seed=seed)
     if n_trials < 1:
         raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")
+    objectives = check_objectives(objectives)
     if out is not None:
         out = Path(out)
         report.check_output_folder(out, overwrite)
@@ -209,7 +216,7 @@ def analyze(
         params, _, front = tune_detector_by_quality(image.data, n_trials=tune_detector, seed=seed, refine=base.refine, progress=progress)
         base = replace(base, **params)
         detector["pareto_front"] = front
-    pipeline = Pipeline(image, weights=weights)
+    pipeline = Pipeline(image, weights=weights, all_components=bool(set(objectives or ()) & set(rewards.EVIDENCE)))
     logger.info("finding atom columns in a %d x %d image", *image.shape)
     columns = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
     logger.info("%(A)d A and %(B)d B columns", columns.counts)
@@ -227,8 +234,8 @@ def analyze(
         result = pipeline.run(config)
         return result.reward, result.components
 
-    study = optimize(evaluate, base, space, n_trials=n_trials, storage=storage, seed=seed, progress=progress)
-    chosen = dict(study.best_params)
+    study = optimize(evaluate, base, space, n_trials=n_trials, storage=storage, seed=seed, progress=progress, objectives=objectives)
+    chosen = best_params(study)
     if "patch" not in chosen.get("descriptor", space.descriptors[0]):
         chosen["window"] = None  # moot without patches: say so rather than report the trial's number
     best = pipeline.run(replace(base, **chosen))
@@ -247,6 +254,7 @@ def analyze(
         geometry=geometry,
         weights=dict(rewards.DEFAULT_WEIGHTS if weights is None else weights),
         classes=explain_classes(best, geometry, image.data, display_window, image.pixel_size),
+        objectives=objectives,
     )
     if out is not None:
         report.write(analysis, staging)
