@@ -65,12 +65,7 @@ def compute(image, windows: list[int], classes: list[int], *, base: Config | Non
 
 
 def write(rows: list[dict], out: Path, descriptor: str) -> None:
-    """landscape.csv, landscape.json and landscape.png (one heat map per component, optimum marked)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """landscape.csv, landscape.json and landscape.png (one heat map per component, maxima marked)."""
     names = ["reward", *COMPONENTS]
     with open(out / "landscape.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["window", "n_classes", *names])
@@ -79,22 +74,38 @@ def write(rows: list[dict], out: Path, descriptor: str) -> None:
     best = max(rows, key=lambda r: r["reward"])
     (out / "landscape.json").write_text(json.dumps({"descriptor": descriptor, "optimum": best, "points": rows}, indent=2))
 
+    plot(rows, names, out / "landscape.png",
+         f"reward landscape ({descriptor} descriptor); circle: each panel's maximum; the reward's optimum:"
+         f" window {best['window']} px, {best['n_classes']} classes")
+
+
+def plot(rows: list[dict], names: list[str], path: Path, title: str) -> None:
+    """One heat map (window x number of classes) per name in ``rows``, each panel's maximum circled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     windows = sorted({r["window"] for r in rows})
     classes = sorted({r["n_classes"] for r in rows})
     n_rows = int(np.ceil(len(names) / 3))
     fig, axes = plt.subplots(n_rows, 3, figsize=(15, 4.2 * n_rows), squeeze=False, constrained_layout=True)
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
     for ax, name in zip(axes.ravel(), names):
         grid = np.full((len(classes), len(windows)), np.nan)
         for r in rows:
             grid[classes.index(r["n_classes"]), windows.index(r["window"])] = r[name]
         image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1,
                           extent=(-0.5, len(windows) - 0.5, classes[0] - 0.5, classes[-1] + 0.5))
-        ax.plot(windows.index(best["window"]), best["n_classes"], "o", mfc="none", mec="red", ms=12, mew=2)
+        if np.isfinite(grid).any():
+            k, w = np.unravel_index(np.nanargmax(grid), grid.shape)
+            ax.plot(w, classes[k], "o", mfc="none", mec="red", ms=12, mew=2)
         ax.set_xticks(range(len(windows)), windows, fontsize=7)
         ax.set_title(name)
         ax.set_xlabel("patch window (px)")
         ax.set_ylabel("number of classes")
         fig.colorbar(image, ax=ax, shrink=0.8)
-    fig.suptitle(f"reward landscape ({descriptor} descriptor); red: the reward's optimum, window {best['window']} px, {best['n_classes']} classes")
-    fig.savefig(out / "landscape.png", dpi=100)
+    fig.suptitle(title)
+    fig.savefig(path, dpi=80)
     plt.close(fig)

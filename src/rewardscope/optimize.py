@@ -134,7 +134,7 @@ def check_objectives(objectives) -> tuple[str, ...] | None:
 
 
 def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, storage, seed: int = 0, progress: bool = True,
-             objectives: tuple[str, ...] | None = None):
+             objectives: tuple[str, ...] | None = None, opening: bool = True):
     """Run trials until the study holds ``n_trials`` distinct finished settings; return the study.
 
     ``evaluate(config) -> (reward, components)`` scores one configuration. The
@@ -142,7 +142,9 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
     setting of the cheap physical descriptors. The reward is deterministic,
     so when the sampler proposes a setting it has already scored, the known
     reward is told back at no cost and an unseen setting, drawn at random, is
-    queued next: the budget buys distinct settings only. With ``objectives``
+    queued next: the budget buys distinct settings only. ``opening=False``
+    leaves the start to the sampler (random startup trials; for benchmarks of
+    the sampler itself). With ``objectives``
     (see ``check_objectives``) the study maximizes those components jointly;
     every trial keeps the combined reward in its user attribute "reward".
     """
@@ -158,7 +160,7 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
     scored = {space.key(t.params): t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))}
-    if not scored:
+    if not scored and opening:
         for params in space.opening(n_trials):
             study.enqueue_trial(params)
     elif len(scored) < n_trials:
