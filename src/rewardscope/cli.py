@@ -35,6 +35,36 @@ def _class_range(text: str) -> tuple[int, int]:
     return low, high
 
 
+def _latent_range(text: str) -> tuple[int, int]:
+    try:
+        low, high = (int(part) for part in text.split(":")) if ":" in text else (int(text),) * 2
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or LOW:HIGH, e.g. 2:4, got {text!r}") from None
+    if not 1 <= low <= high:
+        raise argparse.ArgumentTypeError(f"the latent size must be >= 1 (and LOW <= HIGH), got {text!r}")
+    return low, high
+
+
+def _learner_list(text: str) -> tuple[str, ...]:
+    from .learn import LEARNERS
+
+    learners = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [name for name in learners if name not in LEARNERS]
+    if not learners or unknown:
+        raise argparse.ArgumentTypeError(f"unknown learner {(unknown or [text])[0]!r}; choose from {', '.join(LEARNERS)}")
+    return learners
+
+
+def _beta_list(text: str) -> tuple[float, ...]:
+    try:
+        betas = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, e.g. 0.5,1,2, got {text!r}") from None
+    if any(not b >= 0 for b in betas):
+        raise argparse.ArgumentTypeError(f"KL weights must be >= 0, got {text!r}")
+    return betas
+
+
 def _descriptor_list(text: str) -> tuple[str, ...]:
     from .descriptors import KINDS
 
@@ -174,6 +204,15 @@ def _add_analysis_options(parser, trials: int = 30) -> None:
     parser.add_argument("--objectives", type=_name_list, default=None, metavar="NAME,NAME[,...]",
                         help="optimize these reward components jointly (a Pareto front) instead of the combined reward;"
                              " the front member with the highest combined reward is chosen")
+    parser.add_argument("--learner", type=_learner_list, default=("gmm",), metavar="NAME[,NAME...]",
+                        help="what classifies the cells: gmm (PCA + Gaussian mixture, default), or a VAE of the patches:"
+                             " vae, rvae (rotation/translation invariant), crvae (conditioned on the GMM classes), jrvae (with a"
+                             " discrete latent); several are searched by the optimizer. VAEs need torch")
+    parser.add_argument("--latent-dim", type=_latent_range, default=(2, 2), metavar="N|LOW:HIGH",
+                        help="VAE latent size, or a range to search (default 2)")
+    parser.add_argument("--beta", type=_beta_list, default=(1.0,), metavar="B[,B...]",
+                        help="VAE KL weight, or several to search (default 1)")
+    parser.add_argument("--epochs", type=_positive_int, default=30, help="VAE training epochs (default 30)")
     parser.add_argument("--tune-detector", type=int, default=0, metavar="N",
                         help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -201,7 +240,8 @@ def _analysis_options(args) -> dict:
     """The keyword arguments of ``workflow.analyze`` that analyze and demo share."""
     return {"out": args.out, "n_trials": args.trials, "seed": args.seed, "n_classes": args.classes,
             "descriptors": args.descriptors, "weights": args.reward_weights, "tune_detector": args.tune_detector,
-            "objectives": args.objectives,
+            "objectives": args.objectives, "learners": args.learner, "latent_dim": args.latent_dim, "betas": args.beta,
+            "epochs": args.epochs,
             "overwrite": args.overwrite, "progress": not args.quiet}
 
 
@@ -251,7 +291,8 @@ def _print_outcome(analysis, out: Path, quiet: bool) -> None:
     config = analysis.config
     if not quiet:
         window = f", window {config.window} px" if config.window is not None else ""
-        print(f"chosen: {config.descriptor} descriptor{window}, {config.n_classes} classes, reward {analysis.result.reward:.3f}"
+        learner = f", {config.learner} learner (latent {config.latent_dim}, beta {config.beta:g})" if config.learner != "gmm" else ""
+        print(f"chosen: {config.descriptor} descriptor{window}{learner}, {config.n_classes} classes, reward {analysis.result.reward:.3f}"
               f" ({len(analysis.trials)} trials, {analysis.seconds:.1f} s)")
     print(f"report: {out / 'report.html'}")
 

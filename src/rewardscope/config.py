@@ -16,6 +16,9 @@ class Config:
     method, ``window`` the patch side in px (None: 1.5 lattice periods),
     ``descriptor`` what the learner sees (``descriptors.KINDS``),
     ``n_classes`` the number of classes, ``n_components`` the PCA dimension,
+    ``learner`` what classifies (``gmm``: PCA + Gaussian mixture; ``vae``,
+    ``rvae``, ``crvae``, ``jrvae``: a VAE of the patches, see ``learn.vae``)
+    with its ``latent_dim``, KL weight ``beta`` and training ``epochs``,
     ``seed`` the learner's random seed.
     """
 
@@ -26,6 +29,10 @@ class Config:
     descriptor: str = "patch"
     n_classes: int = 2
     n_components: int = 8
+    learner: str = "gmm"
+    latent_dim: int = 2
+    beta: float = 1.0
+    epochs: int = 30
     seed: int = 0
 
     def __post_init__(self):
@@ -39,6 +46,18 @@ class Config:
             raise RewardscopeError(f"`n_classes` must be >= 1, got n_classes={self.n_classes}")
         if self.n_components < 1:
             raise RewardscopeError(f"`n_components` must be >= 1, got n_components={self.n_components}")
+        from .learn import LEARNERS
+
+        if self.learner not in LEARNERS:
+            raise RewardscopeError(f"unknown learner {self.learner!r}; choose one of {', '.join(LEARNERS)}")
+        if self.learner != "gmm" and self.descriptor != "patch":
+            raise RewardscopeError(f"the {self.learner} learner encodes image patches: it needs the patch descriptor, not {self.descriptor!r}")
+        if self.latent_dim < 1:
+            raise RewardscopeError(f"`latent_dim` must be >= 1, got latent_dim={self.latent_dim}")
+        if self.beta < 0:
+            raise RewardscopeError(f"`beta` must be >= 0, got beta={self.beta}")
+        if self.epochs < 1:
+            raise RewardscopeError(f"`epochs` must be >= 1, got epochs={self.epochs}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,7 +69,9 @@ STAGE_FIELDS = {
     "lattice": (),
     "geometry": (),
     "descriptors": ("window", "descriptor"),
-    "evidence": ("n_components", "seed"),  # mixtures of every k: what the number of classes does not change
+    # What the number of classes does not change: a VAE's training, mixtures of every k.
+    "embedding": ("learner", "latent_dim", "beta", "epochs", "seed"),
+    "evidence": ("n_components",),
     "learn": ("n_classes",),
 }
 STAGE_ORDER = tuple(STAGE_FIELDS)

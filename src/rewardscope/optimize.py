@@ -29,33 +29,52 @@ DEFAULT_DESCRIPTORS = ("patch", "polarization")
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """What is searched: patch window in px (even steps), number of classes, and the descriptors."""
+    """What is searched: patch window in px (even steps), number of classes, the descriptors, and the
+    learners (gmm or VAEs) with the VAEs' latent sizes and KL weights. A dimension with one value is fixed."""
 
     window: tuple[int, int]
     n_classes: tuple[int, int] = (2, 6)
     descriptors: tuple[str, ...] = DEFAULT_DESCRIPTORS
+    learners: tuple[str, ...] = ("gmm",)
+    latent_dim: tuple[int, int] = (2, 2)
+    betas: tuple[float, ...] = (1.0,)
+
+    def __post_init__(self):
+        if any(learner != "gmm" for learner in self.learners) and any(d != "patch" for d in self.descriptors):
+            raise RewardscopeError(f"the VAE learners encode image patches: search them with the patch descriptor only,"
+                                   f" not {','.join(self.descriptors)}")
 
     @classmethod
-    def for_period(cls, period: float, image_side: int, n_classes=(2, 6), descriptors=DEFAULT_DESCRIPTORS) -> "SearchSpace":
+    def for_period(cls, period: float, image_side: int, n_classes=(2, 6), descriptors=DEFAULT_DESCRIPTORS, **learning) -> "SearchSpace":
         """Windows from 0.75 to 2.5 lattice periods, never beyond a third of the image."""
         low = max(6, int(2 * round(0.375 * period)))
         high = max(low + 2, 2 * (min(int(2 * round(1.25 * period)), image_side // 3) // 2))
-        return cls(window=(low, high), n_classes=tuple(n_classes), descriptors=tuple(descriptors))
+        return cls(window=(low, high), n_classes=tuple(n_classes), descriptors=tuple(descriptors), **learning)
 
     @property
     def windows(self) -> np.ndarray:
         return np.arange(self.window[0], self.window[1] + 1, 2)
 
+    @property
+    def searched(self) -> dict:
+        """The dimensions beyond window and classes that have more than one value."""
+        return {"descriptor": len(self.descriptors) > 1, "learner": len(self.learners) > 1,
+                "latent_dim": self.latent_dim[1] > self.latent_dim[0], "beta": len(self.betas) > 1}
+
     def settings(self) -> list[dict]:
-        """Every distinct setting; the window only counts for descriptors made of patches."""
+        """Every distinct setting; the window only counts for descriptors made of patches, latent size and
+        beta only for the VAE learners."""
+        from itertools import product
+
+        choices = {"descriptor": self.descriptors, "window": [int(w) for w in self.windows],
+                   "n_classes": range(self.n_classes[0], self.n_classes[1] + 1), "learner": self.learners,
+                   "latent_dim": range(self.latent_dim[0], self.latent_dim[1] + 1), "beta": self.betas}
+        searched = {"window": True, "n_classes": True, **self.searched}
+        names = [name for name in choices if searched[name]]
         unique = {}
-        for descriptor in self.descriptors:
-            for w in self.windows:
-                for k in range(self.n_classes[0], self.n_classes[1] + 1):
-                    params = {"window": int(w), "n_classes": int(k)}
-                    if len(self.descriptors) > 1:
-                        params["descriptor"] = descriptor
-                    unique.setdefault(self.key(params), params)
+        for values in product(*(choices[name] for name in names)):
+            params = dict(zip(names, values))
+            unique.setdefault(self.key(params), params)
         return list(unique.values())
 
     @property
@@ -63,25 +82,29 @@ class SearchSpace:
         return len(self.settings())
 
     def key(self, params: dict) -> tuple:
-        """Settings that give the same result share a key: without patches the window is moot."""
+        """Settings that give the same result share a key: without patches the window is moot, and so
+        are the VAE's settings for the gmm learner."""
         descriptor = params.get("descriptor", self.descriptors[0])
-        window = params["window"] if "patch" in descriptor else None
-        return (descriptor, window, params["n_classes"])
+        learner = params.get("learner", self.learners[0])
+        vae = learner != "gmm"
+        return (descriptor, params["window"] if "patch" in descriptor else None, params["n_classes"], learner,
+                params.get("latent_dim", self.latent_dim[0]) if vae else None, params.get("beta", self.betas[0]) if vae else None)
 
     def opening(self, n_trials: int) -> list[dict]:
-        """The first settings to score: the default patch setting (1.5 periods, fewest classes),
-        then every setting of the descriptors without patches, which are few and cost
+        """The first settings to score: the default patch setting (1.5 periods, fewest classes) of each
+        learner, then every setting of the descriptors without patches, which are few and cost
         milliseconds; the budget of ``n_trials`` caps the list."""
         middle = int(np.clip(2 * round(np.mean(self.window) / 2), *self.window))
+        first = {"window": middle, "n_classes": self.n_classes[0], "learner": self.learners[0],
+                 "latent_dim": self.latent_dim[0], "beta": self.betas[0]}
         opening = []
         for descriptor in self.descriptors:
             if "patch" in descriptor:
-                opening.append({"window": middle, "n_classes": self.n_classes[0], "descriptor": descriptor})
+                opening += [{**first, "descriptor": descriptor, "learner": learner} for learner in self.learners]
             else:
-                opening += [{"window": middle, "n_classes": k, "descriptor": descriptor} for k in range(self.n_classes[0], self.n_classes[1] + 1)]
-        if len(self.descriptors) == 1:
-            opening = [{k: v for k, v in p.items() if k != "descriptor"} for p in opening]
-        return opening[:n_trials]
+                opening += [{**first, "descriptor": descriptor, "n_classes": k} for k in range(self.n_classes[0], self.n_classes[1] + 1)]
+        searched = {"window": True, "n_classes": True, **self.searched}
+        return [{k: v for k, v in p.items() if searched[k]} for p in opening][:n_trials]
 
     def random_unseen(self, scored: dict, rng: np.random.Generator) -> dict:
         """A setting whose key is not in ``scored``, uniformly at random."""
@@ -94,10 +117,12 @@ class SearchSpace:
         distributions = {
             "window": IntDistribution(self.window[0], self.window[1], step=2),
             "n_classes": IntDistribution(self.n_classes[0], self.n_classes[1]),
+            "descriptor": CategoricalDistribution(list(self.descriptors)),
+            "learner": CategoricalDistribution(list(self.learners)),
+            "latent_dim": IntDistribution(*self.latent_dim),
+            "beta": CategoricalDistribution(list(self.betas)),
         }
-        if len(self.descriptors) > 1:
-            distributions["descriptor"] = CategoricalDistribution(list(self.descriptors))
-        return distributions
+        return {name: d for name, d in distributions.items() if name in ("window", "n_classes") or self.searched[name]}
 
 
 def open_study(storage: str | Path | None, *, seed: int, n_startup: int, n_objectives: int = 1):

@@ -23,6 +23,8 @@ FIGURES = {
     "cell_maps.png": "Maps on the (i, j) cell grid: polarization (hue = direction, brightness = magnitude), |P|, strain along a, and the staggered antipolar A-site displacement.",
     "trials.png": "Reward of every optimization trial, and the best so far.",
     "landscape.png": "Reward landscape over descriptor, patch window and number of classes (best reward of the trials in each cell; the chosen setting is circled).",
+    "latents.png": "VAE latents on the (i, j) cell grid (content latents; for the invariant VAEs also the rotation angle and the shifts), and the rotation latent against the polarization angle.",
+    "traversal.png": "Latent traversal: patches the VAE's decoder draws across its first two content latents (in its own frame: angle and shifts 0).",
 }
 
 
@@ -63,7 +65,12 @@ def write(analysis, out_dir) -> None:
     plot_cell_maps(analysis, out / "cell_maps.png")
     plot_trials(analysis, out / "trials.png")
     plot_landscape(analysis, out / "landscape.png")
-    (out / "report.html").write_text(render_html(summary))
+    figures = [name for name in FIGURES if name not in ("latents.png", "traversal.png")]
+    if hasattr(analysis.model, "latent_"):
+        plot_latents(analysis, out / "latents.png")
+        plot_traversal(analysis, out / "traversal.png")
+        figures += ["latents.png", "traversal.png"]
+    (out / "report.html").write_text(render_html(summary, figures))
 
 
 COLUMNS_HEADER = ["x", "y", "sublattice", "i", "j", "amplitude", "sigma", "uncertainty", "residual"]
@@ -409,13 +416,73 @@ def plot_landscape(analysis, path) -> None:
     _save(fig, path)
 
 
-def render_html(summary: dict) -> str:
+def plot_latents(analysis, path) -> None:
+    """Each latent on the cell grid; for the invariant VAEs, the rotation latent against the polarization angle."""
+    import matplotlib.pyplot as plt
+
+    from .lattice import to_grid
+
+    result, model = analysis.result, analysis.model
+    rows = np.flatnonzero(result.labels >= 0)
+    latent = model.latent_
+    n_content = model.vae_.latent_dim
+    names = [f"z{d}" for d in range(n_content)] + (["angle (deg)", "shift x", "shift y"] if latent.shape[1] > n_content else [])
+    values = latent.copy()
+    if latent.shape[1] > n_content:
+        values[:, n_content] = np.rad2deg(np.angle(np.exp(1j * latent[:, n_content])))
+    panels = len(names) + (1 if latent.shape[1] > n_content else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 4), squeeze=False)
+    for ax, d, name in zip(axes[0], range(len(names)), names):
+        grid = to_grid(result.lattice.ij[rows], values[:, d], result.lattice.grid_shape, fill=np.nan)
+        shown = ax.imshow(grid, origin="lower", cmap="twilight" if name.startswith("angle") else "viridis",
+                          **({"vmin": -180, "vmax": 180} if name.startswith("angle") else {}))
+        ax.set_title(name)
+        ax.set_xlabel("i")
+        ax.set_ylabel("j")
+        fig.colorbar(shown, ax=ax, shrink=0.8)
+    if latent.shape[1] > n_content:
+        ax = axes[0, -1]
+        ax.scatter(analysis.geometry.p_angle[rows], values[:, n_content], c=result.labels[rows], s=6, cmap="tab10")
+        ax.set_xlabel("polarization angle (deg)")
+        ax.set_ylabel("rotation latent (deg)")
+        ax.set_title("rotation latent vs polarization")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_traversal(analysis, path, steps: int = 7) -> None:
+    """Decoded patches on a grid of the first two content latents, from -2 to +2 standard deviations."""
+    import matplotlib.pyplot as plt
+
+    vae = analysis.model.vae_
+    latent = analysis.model.latent_[:, : vae.latent_dim]
+    centre, spread = latent.mean(axis=0), latent.std(axis=0) + 1e-6
+    ticks = np.linspace(-2, 2, steps)
+    grid_x, grid_y = np.meshgrid(ticks, ticks if vae.latent_dim > 1 else [0.0])
+    z = np.tile(centre, (grid_x.size, 1))
+    z[:, 0] += grid_x.ravel() * spread[0]
+    if vae.latent_dim > 1:
+        z[:, 1] += grid_y.ravel() * spread[1]
+    classes = np.zeros(len(z), int) if vae.kind == "crvae" else None  # the largest class
+    patches = vae.decode(z, classes).reshape(grid_x.shape + (vae.side_, vae.side_))
+    mosaic = np.block([[patches[r, c] for c in range(grid_x.shape[1])] for r in range(grid_x.shape[0])])
+    fig, ax = plt.subplots(figsize=(6, 6 * grid_x.shape[0] / grid_x.shape[1] + 0.5))
+    ax.imshow(mosaic, cmap="gray", origin="lower")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("z0: -2 to +2 standard deviations")
+    ax.set_ylabel("z1" if vae.latent_dim > 1 else "")
+    _save(fig, path)
+
+
+def render_html(summary: dict, figure_names=None) -> str:
     def table(rows):
         body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
         return f"<table>{body}</table>"
 
     fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else v  # noqa: E731
-    figures = "".join(f'<figure><img src="{name}" alt="{name}"><figcaption>{html.escape(caption)}</figcaption></figure>' for name, caption in FIGURES.items())
+    figure_names = list(FIGURES) if figure_names is None else figure_names
+    figures = "".join(f'<figure><img src="{name}" alt="{name}"><figcaption>{html.escape(FIGURES[name])}</figcaption></figure>' for name in figure_names)
     trials = "".join(
         f"<tr><td>{t['number']}{' *' if summary['objectives'] and t['pareto'] else ''}</td><td>{t['params'].get('descriptor', summary['search_space']['descriptors'][0])}</td><td>{t['params'].get('window')}</td><td>{t['params'].get('n_classes')}</td><td>{t['reward']:.4f}</td>"
         + "".join(f"<td>{t['components'].get(c, float('nan')):.3f}</td>" for c in summary["components"])

@@ -22,7 +22,7 @@ from .descriptors import balanced, patches, physical
 from .errors import RewardscopeError
 from .io import Image, as_image
 from .lattice import CellGeometry, Lattice, cell_geometry, index_columns, to_grid
-from .learn import ClassEvidence, PCAGaussianMixture, class_evidence
+from .learn import ClassEvidence, PatchVAE, PCAGaussianMixture, VAEClassifier, class_evidence
 from .walls import Walls, find_walls
 
 logger = logging.getLogger(__name__)
@@ -110,17 +110,33 @@ class Pipeline:
 
         return self._cached("descriptors", config, compute)
 
+    def autoencoder(self, config: Config) -> PatchVAE | None:
+        """The VAE of the patches for the vae and rvae learners (trained once for every number of classes)."""
+        if config.learner not in ("vae", "rvae"):
+            return None
+        return self._cached("embedding", config, lambda: PatchVAE(
+            config.learner, latent_dim=config.latent_dim, beta=config.beta, epochs=config.epochs, random_state=config.seed,
+        ).fit(self.descriptors(config)))
+
+    def embedding(self, config: Config) -> np.ndarray:
+        """What the classes are found in: the descriptors, or the VAE's embedding of the patches."""
+        vae = self.autoencoder(config)
+        return self.descriptors(config) if vae is None else vae.embedding(self.descriptors(config))
+
     def evidence(self, config: Config) -> ClassEvidence:
         """BIC and ICL for 1..8 classes and the Bayesian mixture's effective number of classes."""
         return self._cached("evidence", config, lambda: class_evidence(
-            self.descriptors(config), k_max=EVIDENCE_K_MAX, n_components=config.n_components, random_state=config.seed))
+            self.embedding(config), k_max=EVIDENCE_K_MAX, n_components=config.n_components, random_state=config.seed))
 
-    def learner(self, config: Config) -> PCAGaussianMixture:
+    def learner(self, config: Config) -> PCAGaussianMixture | VAEClassifier:
         def compute():
             X = self.descriptors(config)
             if config.n_classes > len(X):
                 raise RewardscopeError(f"`n_classes`={config.n_classes} exceeds the {len(X)} classified cells")
-            return PCAGaussianMixture(config.n_classes, n_components=config.n_components, random_state=config.seed).fit(X)
+            if config.learner == "gmm":
+                return PCAGaussianMixture(config.n_classes, n_components=config.n_components, random_state=config.seed).fit(X)
+            return VAEClassifier(config.n_classes, kind=config.learner, vae=self.autoencoder(config), random_state=config.seed,
+                                 latent_dim=config.latent_dim, beta=config.beta, epochs=config.epochs).fit(X)
 
         return self._cached("learn", config, compute)
 
@@ -130,6 +146,7 @@ class Pipeline:
         columns, lattice = self.columns(config), self.lattice(config)
         rows = self.classified_rows(config)
         self.descriptors(config)
+        self.autoencoder(config)
         model = self.learner(config)
         labels = np.full(len(columns), -1)
         labels[rows] = model.labels_
@@ -162,6 +179,7 @@ class Analysis:
     weights: dict  # the reward's component weights
     classes: list  # explain.explain_classes of the best result
     objectives: tuple | None = None  # the components optimized jointly (Pareto front), None for the combined reward
+    model: object = None  # the fitted learner of the best result (PCAGaussianMixture or VAEClassifier)
 
     @property
     def config(self) -> Config:
@@ -180,12 +198,19 @@ def analyze(
     descriptors: tuple[str, ...] | None = None,
     tune_detector: int = 0,
     objectives: tuple[str, ...] | None = None,
+    learners: tuple[str, ...] = ("gmm",),
+    latent_dim: tuple[int, int] = (2, 2),
+    betas: tuple[float, ...] = (1.0,),
+    epochs: int = 30,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Analysis:
     """Find the columns, then choose descriptor, window and number of classes by maximizing the reward.
 
-    With ``objectives`` (two or more reward components) the optimizer maximizes
+    ``learners`` are searched among (``gmm`` or the VAEs of ``learn.vae``, which
+    classify patches: their default descriptors are then ``patch`` only), with
+    the VAEs' latent size in the range ``latent_dim``, KL weights ``betas`` and
+    ``epochs`` of training. With ``objectives`` (two or more reward components) the optimizer maximizes
     them jointly; the chosen setting is the member of their Pareto front with
     the highest combined reward, and every trial records whether it is on the front.
 
@@ -204,10 +229,20 @@ def analyze(
 
     start = time.perf_counter()
     image = as_image(image)
-    base = Config(seed=seed) if base is None else replace(base, seed=seed)
+    learning = {"learner": learners[0], "latent_dim": latent_dim[0], "beta": betas[0], "epochs": epochs, "seed": seed}
+    if descriptors is None and any(learner != "gmm" for learner in learners):
+        descriptors = ("patch",)  # a VAE encodes patches
+    base = Config(**learning) if base is None else replace(base, **learning)
     if n_trials < 1:
         raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")
     objectives = check_objectives(objectives)
+    descriptors = tuple(descriptors or DEFAULT_DESCRIPTORS)
+    # Check every choice before any work: names, and learners against descriptors.
+    for learner in learners:
+        replace(base, learner=learner, descriptor="patch")
+    for descriptor in descriptors:
+        replace(base, learner="gmm", descriptor=descriptor)
+    SearchSpace((6, 8), tuple(n_classes), descriptors, tuple(learners), tuple(latent_dim), tuple(betas))
     if out is not None:
         out = Path(out)
         report.check_output_folder(out, overwrite)
@@ -223,9 +258,8 @@ def analyze(
     logger.info("lattice period %.2f px", columns.period)
     pipeline.classified_rows(base)
     detector["quality"] = detection_quality(columns, image.shape)
-    space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes, descriptors=descriptors or DEFAULT_DESCRIPTORS)
-    for descriptor in space.descriptors:
-        replace(base, descriptor=descriptor)  # validates the name before any trial runs
+    space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes, descriptors=descriptors,
+                                   learners=tuple(learners), latent_dim=tuple(latent_dim), betas=tuple(betas))
 
     staging = None if out is None else report.staging_folder(out)
     storage = None if staging is None else staging / "study.journal"
@@ -255,6 +289,7 @@ def analyze(
         weights=dict(rewards.DEFAULT_WEIGHTS if weights is None else weights),
         classes=explain_classes(best, geometry, image.data, display_window, image.pixel_size),
         objectives=objectives,
+        model=pipeline.learner(best.config),
     )
     if out is not None:
         report.write(analysis, staging)
