@@ -297,7 +297,8 @@ def _network(model: PatchVAE, side: int):
 
 class VAEClassifier:
     """Classes from a VAE of the patches, with the attributes of ``PCAGaussianMixture`` (``labels_``,
-    ``probabilities_``, ``scores_``) plus ``latent_`` (the VAE's latent means) and ``vae_``.
+    ``probabilities_``, ``scores_`` the PCA scores of the patches, as for PCA + GMM, so that rewards
+    compare learners in one space) plus ``latent_`` (the VAE's latent means) and ``vae_``.
 
     ``vae``, ``rvae``: a Gaussian mixture of ``n_classes`` on the VAE's embedding
     (content latents and the angle as cos, sin). ``jrvae``: the discrete latent,
@@ -316,6 +317,8 @@ class VAEClassifier:
         self.vae_params = vae_params
 
     def fit(self, X) -> "VAEClassifier":
+        from sklearn.decomposition import PCA
+
         from .gmm import PCAGaussianMixture
 
         if self.kind not in KINDS:
@@ -329,7 +332,6 @@ class VAEClassifier:
             order = np.lexsort((np.arange(self.n_classes), -sizes))
             self.probabilities_ = probabilities[:, order]
             self.labels_ = np.argmax(self.probabilities_, axis=1)
-            self.scores_ = self.vae_.embedding(X)
         elif self.kind == "crvae":
             mixture = PCAGaussianMixture(self.n_classes, random_state=self.random_state).fit(X)
             self.vae_ = PatchVAE("crvae", random_state=self.random_state, **self.vae_params).fit(X, mixture.labels_)
@@ -338,7 +340,11 @@ class VAEClassifier:
             self.vae_ = self.vae if self.vae is not None else PatchVAE(self.kind, random_state=self.random_state, **self.vae_params).fit(X)
             embedding = self.vae_.embedding(X)
             mixture = PCAGaussianMixture(self.n_classes, n_components=embedding.shape[1], random_state=self.random_state).fit(embedding)
-            self.labels_, self.probabilities_, self.scores_ = mixture.labels_, mixture.probabilities_, mixture.scores_
+            self.labels_, self.probabilities_ = mixture.labels_, mixture.probabilities_
+        if self.kind != "crvae":
+            # The classes are judged in the space every learner shares, the PCA scores of the patches: a VAE's
+            # own latent space is built to be clustered, so its silhouette would flatter any split.
+            self.scores_ = PCA(n_components=max(1, min(8, X.shape[1], len(X) - 1)), random_state=self.random_state).fit_transform(X)
         self.latent_ = self.vae_.transform(X, self.labels_ if self.kind == "crvae" else None)
         return self
 
