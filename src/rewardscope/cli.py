@@ -163,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sm-bfo: Sm-doped BiFeO3 composition series (Zenodo 4876786, ~2 GB, read with --allow-pickle --entry Sm_7_0);"
                             " srtio3-adf / srtio3-abf: SrTiO3 [110] test images from the atomap 0.2.1 wheel")
 
+    worker = commands.add_parser("worker", parents=[common], help="join a shared study and run its trials until its budget is spent",
+                                 description="Run trials of a study that `rewardscope analyze --storage URL --study NAME` began, from any"
+                                             " machine that reaches the database and reads the image at the same path.")
+    worker.add_argument("--storage", required=True, metavar="URL", help="the study's database, e.g. postgresql://user:password@host:5432/db")
+    worker.add_argument("--study", required=True, metavar="NAME", help="the study's name")
+
     synth = commands.add_parser("synth", parents=[common], help="write a synthetic scene with ground truth (image.tif, image.npy, truth.csv)")
     synth.add_argument("layout", choices=LAYOUTS, help="domain layout")
     synth.add_argument("--out", type=Path, required=True, help="output folder")
@@ -213,6 +219,10 @@ def _add_analysis_options(parser, trials: int = 30) -> None:
     parser.add_argument("--beta", type=_beta_list, default=(1.0,), metavar="B[,B...]",
                         help="VAE KL weight, or several to search (default 1)")
     parser.add_argument("--epochs", type=_positive_int, default=30, help="VAE training epochs (default 30)")
+    parser.add_argument("--storage", metavar="URL",
+                        help="keep the study in this database (postgresql://user:password@host:port/db) so that"
+                             " `rewardscope worker` processes on any machine can join it (default: a journal file in OUT)")
+    parser.add_argument("--study", default="rewardscope", metavar="NAME", help="study name in --storage (default rewardscope)")
     parser.add_argument("--tune-detector", type=int, default=0, metavar="N",
                         help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -240,7 +250,7 @@ def _analysis_options(args) -> dict:
     """The keyword arguments of ``workflow.analyze`` that analyze and demo share."""
     return {"out": args.out, "n_trials": args.trials, "seed": args.seed, "n_classes": args.classes,
             "descriptors": args.descriptors, "weights": args.reward_weights, "tune_detector": args.tune_detector,
-            "objectives": args.objectives, "learners": args.learner, "latent_dim": args.latent_dim, "betas": args.beta,
+            "objectives": args.objectives, "storage": args.storage, "study_name": args.study, "learners": args.learner, "latent_dim": args.latent_dim, "betas": args.beta,
             "epochs": args.epochs,
             "overwrite": args.overwrite, "progress": not args.quiet}
 
@@ -311,6 +321,14 @@ def _synth(args) -> int:
     return 0
 
 
+def _worker(args) -> int:
+    from .workflow import work
+
+    count = work(args.storage, args.study, progress=not args.quiet)
+    print(f"scored {count} settings of study {args.study!r}; its budget is spent")
+    return 0
+
+
 def _fetch(args) -> int:
     from .datasets import fetch
 
@@ -356,7 +374,7 @@ def _validate(args) -> int:
 
 
 COMMANDS = {"analyze": _analyze, "atoms": _atoms, "demo": _demo, "fetch": _fetch, "landscape": _landscape, "synth": _synth,
-            "validate": _validate}
+            "validate": _validate, "worker": _worker}
 
 
 if __name__ == "__main__":

@@ -124,7 +124,10 @@ def read_image(
         raise RewardscopeError(f"{path.name}: the file's pixel size is {size} {unit}; give a valid one with --pixel-size")
     if pixel_size is not None:
         size, unit = float(pixel_size), "pm"
-    return Image(validate_image_data(data, source=path.name), pixel_size=size, unit=unit if size else "px", meta={"source": str(path)})
+    # How it was read, so that a worker on another process or machine can read it again the same way.
+    read = {"path": str(path.resolve()), "entry": entry, "frame": frame, "pixel_size": pixel_size, "allow_pickle": allow_pickle}
+    return Image(validate_image_data(data, source=path.name), pixel_size=size, unit=unit if size else "px",
+                 meta={"source": str(path), "read": read})
 
 
 def _pick_frame(data: np.ndarray, frame: int | None, name: str) -> np.ndarray:

@@ -11,8 +11,12 @@ works the same way.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,6 +27,8 @@ from .errors import RewardscopeError
 
 logger = logging.getLogger(__name__)
 STUDY_NAME = "rewardscope"
+HEARTBEAT_S, GRACE_S = 5, 20  # a worker silent for GRACE_S seconds is taken for dead, its trial failed
+POLL_S = 1.0  # how often a worker waiting for others' last trials looks again
 # Searched unless the user says otherwise; see the README's benchmark for why both.
 DEFAULT_DESCRIPTORS = ("patch", "polarization")
 
@@ -106,10 +112,10 @@ class SearchSpace:
         searched = {"window": True, "n_classes": True, **self.searched}
         return [{k: v for k, v in p.items() if searched[k]} for p in opening][:n_trials]
 
-    def random_unseen(self, scored: dict, rng: np.random.Generator) -> dict:
-        """A setting whose key is not in ``scored``, uniformly at random."""
-        settings = [p for p in self.settings() if self.key(p) not in scored]
-        return settings[rng.integers(len(settings))]
+    def random_unseen(self, seen, rng: np.random.Generator) -> dict | None:
+        """A setting whose key is not in ``seen``, uniformly at random; None when every setting is."""
+        settings = [p for p in self.settings() if self.key(p) not in seen]
+        return settings[rng.integers(len(settings))] if settings else None
 
     def distributions(self) -> dict:
         from optuna.distributions import CategoricalDistribution, IntDistribution
@@ -125,21 +131,76 @@ class SearchSpace:
         return {name: d for name, d in distributions.items() if name in ("window", "n_classes") or self.searched[name]}
 
 
-def open_study(storage: str | Path | None, *, seed: int, n_startup: int, n_objectives: int = 1):
-    """Create or load the study in ``storage``: a journal file path, an Optuna storage URL, or None (in memory)."""
+def _quiet_optuna_warnings() -> None:
+    """Heartbeats are 'experimental' in Optuna and it warns when used outside Study.optimize; we use them on purpose."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if storage is not None and (isinstance(storage, Path) or "://" not in str(storage)):
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+
+
+def open_storage(storage: str | Path | None):
+    """An Optuna storage: None (in memory), a journal file path (one machine), or a database URL
+    (``postgresql://user:password@host:port/db``) that many workers share, with heartbeats so that
+    the trial of a worker that died is failed and its setting offered again."""
+    import optuna
+
+    if storage is None:
+        return None
+    if isinstance(storage, Path) or "://" not in str(storage):
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
 
-        storage = JournalStorage(JournalFileBackend(str(storage)))
+        return JournalStorage(JournalFileBackend(str(storage)))
+    url = str(storage)
+    _quiet_optuna_warnings()
+    try:
+        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                          engine_kwargs={"pool_pre_ping": True})
+    except ImportError:
+        raise RewardscopeError(f"the storage {masked(url)} needs its database driver; for PostgreSQL:"
+                               " pip install 'rewardscope[postgres]'") from None
+    except Exception as error:  # noqa: BLE001 - the driver's error, said in one line
+        reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise RewardscopeError(f"could not open the study storage {masked(url)}: {reason}") from None
+
+
+def masked(url: str) -> str:
+    """The URL with its password replaced by ***, fit to print."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def open_study(storage, *, seed: int, n_startup: int, n_objectives: int = 1, study_name: str = STUDY_NAME, create: bool = True):
+    """Create (or load) the study ``study_name`` in ``storage`` (see ``open_storage``; an opened
+    storage object is used as it is). With ``create=False`` the study must exist."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if storage is None or isinstance(storage, (str, Path)):
+        storage = open_storage(storage)
     with warnings.catch_warnings():  # deterministic_objective is marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # The GP sampler counts the trials other workers are running when it proposes the next setting.
         sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup, deterministic_objective=True)
-    return optuna.create_study(storage=storage, study_name=STUDY_NAME, directions=["maximize"] * n_objectives, sampler=sampler,
+    if not create:
+        try:
+            return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
+        except KeyError:
+            names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage))
+            raise RewardscopeError(f"no study {study_name!r} in this storage; studies there: {', '.join(names) or 'none'}") from None
+    return optuna.create_study(storage=storage, study_name=study_name, directions=["maximize"] * n_objectives, sampler=sampler,
                                load_if_exists=True)
+
+
+def _shared(study) -> bool:
+    """True for a study other workers may be running trials of (a database with heartbeats)."""
+    return getattr(study._storage, "get_heartbeat_interval", lambda: None)() is not None
 
 
 def check_objectives(objectives) -> tuple[str, ...] | None:
@@ -158,8 +219,8 @@ def check_objectives(objectives) -> tuple[str, ...] | None:
     return objectives
 
 
-def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, storage, seed: int = 0, progress: bool = True,
-             objectives: tuple[str, ...] | None = None, opening: bool = True):
+def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, storage=None, seed: int = 0, progress: bool = True,
+             objectives: tuple[str, ...] | None = None, opening: bool = True, study=None):
     """Run trials until the study holds ``n_trials`` distinct finished settings; return the study.
 
     ``evaluate(config) -> (reward, components)`` scores one configuration. The
@@ -169,9 +230,16 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
     reward is told back at no cost and an unseen setting, drawn at random, is
     queued next: the budget buys distinct settings only. ``opening=False``
     leaves the start to the sampler (random startup trials; for benchmarks of
-    the sampler itself). With ``objectives``
-    (see ``check_objectives``) the study maximizes those components jointly;
-    every trial keeps the combined reward in its user attribute "reward".
+    the sampler itself). With ``objectives`` (see ``check_objectives``) the
+    study maximizes those components jointly; every trial keeps the combined
+    reward in its user attribute "reward".
+
+    Any number of processes may run this on one shared ``study`` (a database
+    storage): a setting another worker is running is not started twice, a
+    worker stops when the budget is spent, and waits while the last trials
+    are with others, so that if one of them dies (no heartbeat for GRACE_S
+    seconds) its setting is taken over. Random draws are seeded by the trial
+    number, so a study's trials do not depend on which worker ran them.
     """
     import optuna
     from tqdm.auto import tqdm
@@ -179,43 +247,119 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
     if n_trials < 1:
         raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")
     objectives = check_objectives(objectives)
-    rng = np.random.default_rng(seed)
-    study = open_study(storage, seed=seed, n_startup=max(3, min(8, n_trials // 3)), n_objectives=len(objectives or (None,)))
-    # A trial left running by an interrupted run will never report: close it as failed.
-    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-    scored = {space.key(t.params): t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))}
-    if not scored and opening:
+    if study is None:
+        study = open_study(storage, seed=seed, n_startup=max(3, min(8, n_trials // 3)), n_objectives=len(objectives or (None,)))
+    shared = _shared(study)
+    if shared:
+        optuna.storages.fail_stale_trials(study)
+    else:  # one process: a trial left running by an interrupted run will never report
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+    if not study.get_trials(deepcopy=False) and opening:
         for params in space.opening(n_trials):
             study.enqueue_trial(params)
-    elif len(scored) < n_trials:
-        logger.info("resuming the study: %d of %d settings already scored", len(scored), n_trials)
+    elif study.get_trials(deepcopy=False):
+        logger.info("resuming the study: %d of %d settings already scored", len(finished_settings(study, space)), n_trials)
     distributions = space.distributions()
     budget = min(n_trials, space.size)
-    with tqdm(total=budget, initial=min(len(scored), budget), desc="trials", unit="trial", disable=not progress) as bar:
-        while len(scored) < budget:
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    finished = finished_settings(study, space)
+    with tqdm(total=budget, initial=min(len(finished), budget), desc="trials", unit="trial", disable=not progress) as bar:
+        while True:
+            if shared:
+                optuna.storages.fail_stale_trials(study)
+            finished = finished_settings(study, space)
+            bar.update(min(len(finished), budget) - bar.n)
+            if len(finished) >= budget:
+                break
+            # (Another worker's newest trial may not have its parameters yet.)
+            running = {space.key(t.params) for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+                       if "n_classes" in t.params}
+            if len(finished) + len(running) >= budget:
+                time.sleep(POLL_S)  # the last settings are with other workers: wait, in case one of them dies
+                continue
             trial = study.ask(distributions)
             key = space.key(trial.params)
-            if key in scored:
-                known = scored[key]
-                trial.set_user_attr("components", known.user_attrs.get("components", {}))
-                trial.set_user_attr("seconds", 0.0)
-                trial.set_user_attr("repeat_of", known.number)
-                trial.set_user_attr("reward", known.user_attrs.get("reward"))
-                study.tell(trial, known.values)
-                study.enqueue_trial(space.random_unseen(scored, rng))
+            if shared:  # while this worker asked, others may have taken or finished the same setting
+                running |= claimed_before(study, space, trial.number)
+                finished = finished_settings(study, space)
+            rng = np.random.default_rng([seed, trial.number])
+            if key in finished or key in running:
+                if key in finished:
+                    known = finished[key]
+                    for name in ("components", "reward"):
+                        trial.set_user_attr(name, known.user_attrs.get(name))
+                    trial.set_user_attr("seconds", 0.0)
+                    trial.set_user_attr("repeat_of", known.number)
+                    study.tell(trial, known.values)
+                else:  # another worker is scoring this setting right now
+                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                unseen = space.random_unseen({**finished, **dict.fromkeys(running)}, rng)
+                if unseen is not None:
+                    study.enqueue_trial(unseen)
                 continue
+            trial.set_user_attr("worker", worker)
             config = replace(base, **trial.params)
             start = time.perf_counter()
-            reward, components = evaluate(config)
+            with heartbeat(study, trial):
+                reward, components = evaluate(config)
             trial.set_user_attr("components", components)
             trial.set_user_attr("seconds", time.perf_counter() - start)
             trial.set_user_attr("reward", reward)
             study.tell(trial, [components[name] for name in objectives] if objectives else reward)
-            scored[key] = study.trials[trial.number]
-            bar.update()
-            bar.set_postfix(best=f"{max(combined_reward(t) for t in scored.values()):.3f}")
+            bar.update(1)
+            bar.set_postfix(best=f"{reward if not finished else max(reward, *map(combined_reward, finished.values())):.3f}")
     return study
+
+
+def claimed_before(study, space: SearchSpace, number: int, patience: float = 5.0) -> set:
+    """Keys of the settings that other workers' earlier trials, still running, are scoring.
+
+    Two workers that ask at the same moment can be given the same setting. The
+    earlier trial keeps it: this waits until every earlier running trial has
+    its parameters (Optuna sets them after creating the trial, once the
+    sampler has run) and returns their keys, so the later trial can step aside.
+    """
+    import optuna
+
+    deadline = time.monotonic() + patience
+    while True:
+        earlier = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)) if t.number < number]
+        if all("n_classes" in t.params for t in earlier) or time.monotonic() > deadline:
+            return {space.key(t.params) for t in earlier if "n_classes" in t.params}
+        time.sleep(0.05)
+
+
+@contextmanager
+def heartbeat(study, trial):
+    """While the block runs, tell a shared study every HEARTBEAT_S seconds that this trial's worker is alive.
+    (Optuna beats only inside Study.optimize; ask-and-tell has to do it itself.)"""
+    storage = study._storage  # noqa: SLF001 - the storage that owns the trial
+    if not _shared(study):
+        yield
+        return
+    done = threading.Event()
+
+    def beat():
+        while not done.is_set():
+            storage.record_heartbeat(trial._trial_id)  # noqa: SLF001
+            done.wait(HEARTBEAT_S)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def finished_settings(study, space: SearchSpace) -> dict:
+    """Setting key -> the finished trial that scored it (repeats of a known setting left out)."""
+    import optuna
+
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return {space.key(t.params): t for t in trials if "repeat_of" not in t.user_attrs}
 
 
 def best_params(study) -> dict:

@@ -9,6 +9,7 @@ hyperparameters by reward and returns the best result.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
@@ -198,6 +199,8 @@ def analyze(
     descriptors: tuple[str, ...] | None = None,
     tune_detector: int = 0,
     objectives: tuple[str, ...] | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
     learners: tuple[str, ...] = ("gmm",),
     latent_dim: tuple[int, int] = (2, 2),
     betas: tuple[float, ...] = (1.0,),
@@ -218,6 +221,9 @@ def analyze(
     figures) are written into ``out``. They are built in ``out.partial`` next to
     it, which also keeps the optimizer's journal: a run that stops early leaves
     only ``out.partial`` and the next run with the same ``out`` resumes there.
+    With ``storage`` (a database URL such as ``postgresql://...``) the study
+    ``study_name`` lives there instead, and ``work`` (``rewardscope worker``)
+    on any machine that can read the image file at the same path joins it.
     """
     from pathlib import Path
 
@@ -225,7 +231,8 @@ def analyze(
     from .detection import detection_quality
     from .detection import tune_detector as tune_detector_by_quality
     from .explain import explain_classes
-    from .optimize import DEFAULT_DESCRIPTORS, SearchSpace, best_params, check_objectives, optimize, trial_records
+    from .optimize import (DEFAULT_DESCRIPTORS, STUDY_NAME, SearchSpace, best_params, check_objectives, open_storage, open_study,
+                           optimize, trial_records)
 
     start = time.perf_counter()
     image = as_image(image)
@@ -246,6 +253,9 @@ def analyze(
     if out is not None:
         out = Path(out)
         report.check_output_folder(out, overwrite)
+    shared = open_storage(storage) if storage is not None else None  # an unreachable database fails here, before any work
+    if shared is not None and not image.meta.get("read"):
+        raise RewardscopeError("a shared study needs the image as a file that its workers can read: pass read_image(path), not an array")
     detector = {"tuned_trials": tune_detector, "pareto_front": None}
     if tune_detector:
         params, _, front = tune_detector_by_quality(image.data, n_trials=tune_detector, seed=seed, refine=base.refine, progress=progress)
@@ -262,13 +272,25 @@ def analyze(
                                    learners=tuple(learners), latent_dim=tuple(latent_dim), betas=tuple(betas))
 
     staging = None if out is None else report.staging_folder(out)
-    storage = None if staging is None else staging / "study.journal"
+    study = None
+    if shared is not None:
+        spec = study_spec(image, base, space, n_trials, weights, objectives, seed)
+        study = open_study(shared, seed=seed, n_startup=max(3, min(8, n_trials // 3)), n_objectives=len(objectives or (None,)),
+                           study_name=study_name or STUDY_NAME)
+        known = study.user_attrs.get("rewardscope")
+        if known is None:
+            study.set_user_attr("rewardscope", spec)
+        elif known["image"]["sha256"] != spec["image"]["sha256"] or known["space"] != spec["space"]:
+            raise RewardscopeError(f"study {study.study_name!r} belongs to another image or search space ({known['image']['path']});"
+                                   " give another --study name")
 
     def evaluate(config):
         result = pipeline.run(config)
         return result.reward, result.components
 
-    study = optimize(evaluate, base, space, n_trials=n_trials, storage=storage, seed=seed, progress=progress, objectives=objectives)
+    journal = None if staging is None else staging / "study.journal"
+    study = optimize(evaluate, base, space, n_trials=n_trials, storage=journal, seed=seed, progress=progress, objectives=objectives,
+                     study=study)
     chosen = best_params(study)
     if "patch" not in chosen.get("descriptor", space.descriptors[0]):
         chosen["window"] = None  # moot without patches: say so rather than report the trial's number
@@ -296,6 +318,63 @@ def analyze(
         report.move_into_place(staging, out)
         logger.info("results written to %s", out)
     return analysis
+
+
+def study_spec(image: Image, base: Config, space, n_trials: int, weights, objectives, seed: int) -> dict:
+    """What a worker needs to run trials of a shared study: how to read the image (and its hash), the base
+    config, the search space, the budget, the reward."""
+    import hashlib
+    from dataclasses import asdict
+    from pathlib import Path
+
+    read = dict(image.meta["read"])
+    read["sha256"] = hashlib.sha256(Path(read["path"]).read_bytes()).hexdigest()
+    return {"image": read, "base": base.to_dict(), "space": {k: list(v) for k, v in asdict(space).items()}, "n_trials": n_trials,
+            "weights": weights, "objectives": list(objectives) if objectives else None, "seed": seed}
+
+
+def work(storage: str, study_name: str, *, progress: bool = True) -> int:
+    """Join the shared study ``study_name`` in ``storage`` and run its trials until its budget is spent.
+
+    Returns the number of settings this worker scored. The image is read again
+    from the path the study names, and must have the same sha256.
+    """
+    import hashlib
+    from pathlib import Path
+
+    from .io import read_image
+    from .optimize import SearchSpace, open_storage, open_study, optimize
+
+    shared = open_storage(storage)
+    study = open_study(shared, seed=0, n_startup=3, study_name=study_name, create=False)
+    spec = study.user_attrs.get("rewardscope")
+    if spec is None:
+        raise RewardscopeError(f"study {study_name!r} was not made by rewardscope analyze --storage (it has no rewardscope settings)")
+    read = spec["image"]
+    path = Path(read["path"])
+    if not path.is_file():
+        raise RewardscopeError(f"study {study_name!r} analyzes {str(path)!r}, which this machine cannot read")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != read["sha256"]:
+        raise RewardscopeError(f"{str(path)!r} has changed since study {study_name!r} began (sha256 differs)")
+    image = read_image(path, entry=read["entry"], frame=read["frame"], pixel_size=read["pixel_size"], allow_pickle=read["allow_pickle"])
+    seed, n_trials = spec["seed"], spec["n_trials"]
+    objectives = tuple(spec["objectives"]) if spec["objectives"] else None
+    # This worker's own sampler: seeded apart from the others', so that two idle workers do not propose alike.
+    study = open_study(shared, seed=seed + 1 + os.getpid(), n_startup=max(3, min(8, n_trials // 3)), study_name=study_name, create=False)
+    base = Config(**spec["base"])
+    space = SearchSpace(**{k: tuple(v) for k, v in spec["space"].items()})
+    pipeline = Pipeline(image, weights=spec["weights"], all_components=bool(set(objectives or ()) & set(rewards.EVIDENCE)))
+    pipeline.columns(base)
+    count = 0
+
+    def evaluate(config):
+        nonlocal count
+        result = pipeline.run(config)
+        count += 1
+        return result.reward, result.components
+
+    optimize(evaluate, base, space, n_trials=n_trials, seed=seed, progress=progress, objectives=objectives, study=study)
+    return count
 
 
 @dataclass(frozen=True)
