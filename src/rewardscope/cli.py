@@ -163,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sm-bfo: Sm-doped BiFeO3 composition series (Zenodo 4876786, ~2 GB, read with --allow-pickle --entry Sm_7_0);"
                             " srtio3-adf / srtio3-abf: SrTiO3 [110] test images from the atomap 0.2.1 wheel")
 
+    batch = commands.add_parser("batch", parents=[common], help="analyze many images on Dask (a local cluster, or --scheduler)",
+                                description="Analyze every file matching PATTERN (quote it: 'frames/*.tif'), one Dask task per frame;"
+                                            " a summary table (batch.csv, index.html); rerun to redo only the frames that did not finish.")
+    batch.add_argument("pattern", help="glob of image files, e.g. 'frames/*.tif'")
+    batch.add_argument("--out", type=Path, required=True, help="output folder (batch.csv, index.html, frames/NAME/)")
+    batch.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)")
+    batch.add_argument("--workers", type=_positive_int, default=None, help="local cluster size (default: one per core)")
+    _add_analysis_options(batch, shared=False)
+
     worker = commands.add_parser("worker", parents=[common], help="join a shared study and run its trials until its budget is spent",
                                  description="Run trials of a study that `rewardscope analyze --storage URL --study NAME` began, from any"
                                              " machine that reaches the database and reads the image at the same path.")
@@ -197,7 +206,7 @@ def _read(args):
     return read_image(args.image, entry=args.entry, frame=args.frame, pixel_size=args.pixel_size, allow_pickle=args.allow_pickle)
 
 
-def _add_analysis_options(parser, trials: int = 30) -> None:
+def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None:
     parser.add_argument("--trials", type=_positive_int, default=trials, help=f"optimization trials (default {trials})")
     parser.add_argument("--seed", type=int, default=0, help="random seed of sampler and learner (default 0)")
     parser.add_argument("--classes", type=_class_range, default=(2, 6), metavar="LOW:HIGH", help="range of the number of classes searched (default 2:6)")
@@ -219,10 +228,11 @@ def _add_analysis_options(parser, trials: int = 30) -> None:
     parser.add_argument("--beta", type=_beta_list, default=(1.0,), metavar="B[,B...]",
                         help="VAE KL weight, or several to search (default 1)")
     parser.add_argument("--epochs", type=_positive_int, default=30, help="VAE training epochs (default 30)")
-    parser.add_argument("--storage", metavar="URL",
-                        help="keep the study in this database (postgresql://user:password@host:port/db) so that"
-                             " `rewardscope worker` processes on any machine can join it (default: a journal file in OUT)")
-    parser.add_argument("--study", default="rewardscope", metavar="NAME", help="study name in --storage (default rewardscope)")
+    if shared:
+        parser.add_argument("--storage", metavar="URL",
+                            help="keep the study in this database (postgresql://user:password@host:port/db) so that"
+                                 " `rewardscope worker` processes on any machine can join it (default: a journal file in OUT)")
+        parser.add_argument("--study", default="rewardscope", metavar="NAME", help="study name in --storage (default rewardscope)")
     parser.add_argument("--tune-detector", type=int, default=0, metavar="N",
                         help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -250,7 +260,7 @@ def _analysis_options(args) -> dict:
     """The keyword arguments of ``workflow.analyze`` that analyze and demo share."""
     return {"out": args.out, "n_trials": args.trials, "seed": args.seed, "n_classes": args.classes,
             "descriptors": args.descriptors, "weights": args.reward_weights, "tune_detector": args.tune_detector,
-            "objectives": args.objectives, "storage": args.storage, "study_name": args.study, "learners": args.learner, "latent_dim": args.latent_dim, "betas": args.beta,
+            "objectives": args.objectives, "storage": getattr(args, "storage", None), "study_name": getattr(args, "study", None), "learners": args.learner, "latent_dim": args.latent_dim, "betas": args.beta,
             "epochs": args.epochs,
             "overwrite": args.overwrite, "progress": not args.quiet}
 
@@ -321,6 +331,22 @@ def _synth(args) -> int:
     return 0
 
 
+def _batch(args) -> int:
+    import shutil
+
+    from .batch import run_batch
+
+    if args.overwrite and args.out.exists():
+        shutil.rmtree(args.out)
+    options = {k: v for k, v in _analysis_options(args).items() if k not in ("out", "overwrite", "progress", "storage", "study_name")}
+    rows = run_batch(args.pattern, args.out, scheduler=args.scheduler, n_workers=args.workers, progress=not args.quiet, options=options)
+    failed = [r for r in rows if r["status"] == "failed"]
+    for row in failed:
+        print(f"failed: {row['file']}: {row['reason']}", file=sys.stderr)
+    print(f"{len(rows) - len(failed)} of {len(rows)} frames done; table: {args.out / 'batch.csv'}, index: {args.out / 'index.html'}")
+    return 1 if failed else 0
+
+
 def _worker(args) -> int:
     from .workflow import work
 
@@ -374,7 +400,7 @@ def _validate(args) -> int:
 
 
 COMMANDS = {"analyze": _analyze, "atoms": _atoms, "demo": _demo, "fetch": _fetch, "landscape": _landscape, "synth": _synth,
-            "validate": _validate, "worker": _worker}
+            "validate": _validate, "worker": _worker, "batch": _batch}
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ from .errors import RewardscopeError
 
 logger = logging.getLogger(__name__)
 STUDY_NAME = "rewardscope"
-HEARTBEAT_S, GRACE_S = 5, 20  # a worker silent for GRACE_S seconds is taken for dead, its trial failed
+# A worker silent for GRACE_S seconds is taken for dead and its trial failed (tests shorten it).
+HEARTBEAT_S = int(os.environ.get("REWARDSCOPE_HEARTBEAT_S", 5))
+GRACE_S = int(os.environ.get("REWARDSCOPE_GRACE_S", 20))
 POLL_S = 1.0  # how often a worker waiting for others' last trials looks again
 # Searched unless the user says otherwise; see the README's benchmark for why both.
 DEFAULT_DESCRIPTORS = ("patch", "polarization")
@@ -154,15 +156,20 @@ def open_storage(storage: str | Path | None):
         return JournalStorage(JournalFileBackend(str(storage)))
     url = str(storage)
     _quiet_optuna_warnings()
-    try:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                                          engine_kwargs={"pool_pre_ping": True})
-    except ImportError:
-        raise RewardscopeError(f"the storage {masked(url)} needs its database driver; for PostgreSQL:"
-                               " pip install 'rewardscope[postgres]'") from None
-    except Exception as error:  # noqa: BLE001 - the driver's error, said in one line
-        reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
-        raise RewardscopeError(f"could not open the study storage {masked(url)}: {reason}") from None
+    for attempt in range(3):
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                              engine_kwargs={"pool_pre_ping": True})
+        except ImportError:
+            raise RewardscopeError(f"the storage {masked(url)} needs its database driver; for PostgreSQL:"
+                                   " pip install 'rewardscope[postgres]'") from None
+        except Exception as error:  # noqa: BLE001 - the driver's error, said in one line
+            # Workers that start together on a new database race to create Optuna's tables: the losers try again.
+            if attempt < 2 and type(error).__name__ in ("IntegrityError", "ProgrammingError"):
+                time.sleep(0.5 + attempt)
+                continue
+            reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+            raise RewardscopeError(f"could not open the study storage {masked(url)}: {reason}") from None
 
 
 def masked(url: str) -> str:

@@ -154,6 +154,8 @@ def summarize(analysis) -> dict:
             "columns": result.columns.counts,
             "cells_classified": int(len(b)),
             "median_polarization_px": float(np.median(magnitude)) if len(magnitude) else None,
+            "mean_polarization_px": float(np.mean(magnitude)) if len(magnitude) else None,
+            "mean_polarization_pm": float(np.mean(magnitude) * pixel_size) if len(magnitude) and pixel_size else None,
             "median_polarization_pm": float(np.median(magnitude) * pixel_size) if len(magnitude) and pixel_size else None,
         },
         "detector": analysis.detector,

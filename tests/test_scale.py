@@ -1,0 +1,193 @@
+"""Scale-out on real engines: studies shared on PostgreSQL by several processes, and batches on a Dask cluster.
+
+The PostgreSQL tests need a database URL in REWARDSCOPE_TEST_POSTGRES (`.ci/run`
+installs PostgreSQL from Debian, starts it on loopback and sets it); they skip
+without one. The Dask tests start a real LocalCluster.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from rewardscope.cli import main
+from rewardscope.synthetic import synthesize, write_scene
+
+POSTGRES = os.environ.get("REWARDSCOPE_TEST_POSTGRES")
+needs_postgres = pytest.mark.skipif(not POSTGRES, reason="no PostgreSQL: set REWARDSCOPE_TEST_POSTGRES (.ci/run does)")
+# A dead worker is noticed within 4 s instead of 20, so the kill test is short.
+FAST_HEARTBEAT = {"REWARDSCOPE_HEARTBEAT_S": "1", "REWARDSCOPE_GRACE_S": "4", "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def scene_file(tmp_path_factory):
+    return write_scene(synthesize("stripes", seed=5, size=320), tmp_path_factory.mktemp("scene")) / "image.tif"
+
+
+def rewardscope(*args, **popen):
+    env = {**os.environ, **FAST_HEARTBEAT}
+    return subprocess.Popen([sys.executable, "-m", "rewardscope.cli", *map(str, args), "--quiet"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def load(study_name):
+    import optuna
+
+    warnings.simplefilter("ignore")
+    global _storage
+    _storage = _storage or optuna.storages.RDBStorage(POSTGRES)
+    return optuna.load_study(study_name=study_name, storage=_storage)
+
+
+_storage = None
+
+
+def wait_for(condition, timeout=120.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def scored(study):
+    """The finished, non-repeat trials: one per setting scored."""
+    return [t for t in study.trials if t.state.name == "COMPLETE" and "repeat_of" not in t.user_attrs]
+
+
+def setting(trial):
+    descriptor = trial.params.get("descriptor", "patch")
+    return descriptor, trial.params["window"] if descriptor == "patch" else None, trial.params["n_classes"]
+
+
+def study_exists(name):
+    try:
+        load(name)
+        return True
+    except KeyError:
+        return False
+
+
+@needs_postgres
+def test_two_processes_share_one_study_without_losing_or_repeating_a_trial(scene_file, tmp_path):
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    runs = [rewardscope("analyze", scene_file, "--storage", POSTGRES, "--study", name, "--trials", 24, "--out", tmp_path / f"out{i}")
+            for i in range(2)]
+    for run in runs:
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+    trials = scored(load(name))
+    settings = [setting(t) for t in trials]
+    assert len(settings) == len(set(settings))  # nothing scored twice
+    assert len(set(settings)) >= 24  # nothing lost: the budget was spent
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both processes worked
+    assert (tmp_path / "out0" / "report.html").is_file() and (tmp_path / "out1" / "report.html").is_file()
+
+
+@needs_postgres
+def test_a_killed_worker_loses_no_finished_trial_and_the_study_goes_on(scene_file, tmp_path):
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    # VAE trials take seconds, so that the worker can be caught in the middle of one.
+    slow = ("--learner", "rvae", "--epochs", 150, "--trials", 10)
+    owner = rewardscope("analyze", scene_file, "--storage", POSTGRES, "--study", name, *slow, "--out", tmp_path / "out")
+    wait_for(lambda: study_exists(name), what="the study")
+    worker = rewardscope("worker", "--storage", POSTGRES, "--study", name)
+    tag = f":{worker.pid}"
+
+    def mine(state):
+        return [t for t in load(name).trials if t.state.name == state and t.user_attrs.get("worker", "").endswith(tag)]
+
+    wait_for(lambda: mine("COMPLETE") and mine("RUNNING"), what="the worker to finish a trial and start another")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    finished_before = {t.number for t in mine("COMPLETE")}
+    in_flight = {t.number for t in mine("RUNNING")}
+    _, err = owner.communicate(timeout=300)
+    assert owner.returncode == 0, err
+    study = load(name)
+    assert finished_before <= {t.number for t in scored(study)}  # the killed worker's finished trials are all there
+    settings = [setting(t) for t in scored(study)]
+    assert len(settings) == len(set(settings)) and len(settings) >= 10  # the study went on to its budget
+    # Its trial in flight has no heartbeat: the next worker to join (here after the grace period) fails it.
+    time.sleep(4.5)
+    late = rewardscope("worker", "--storage", POSTGRES, "--study", name)
+    assert late.wait(timeout=120) == 0
+    assert {t.number for t in load(name).trials if t.state.name == "FAIL"} >= in_flight
+
+
+def with_password(url, password):
+    from urllib.parse import urlsplit
+
+    return url.replace(f":{urlsplit(url).password}@", f":{password}@", 1)
+
+
+@needs_postgres
+@pytest.mark.parametrize("storage, study, message", [
+    (lambda: POSTGRES, "no-such-study", "no study 'no-such-study' in this storage"),
+    (lambda: with_password(POSTGRES, "wrong-password"), "x", "password authentication failed"),
+    (lambda: "postgresql://nobody:secret@127.0.0.1:1/none", "x", "could not open the study storage postgresql://nobody:***@127.0.0.1:1/none"),
+])
+def test_worker_bad_input_is_one_clear_line(storage, study, message, capsys):
+    assert main(["worker", "--storage", storage(), "--study", study]) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert "secret" not in err and "wrong-password" not in err  # passwords are masked
+
+
+@pytest.fixture
+def frames(tmp_path):
+    folder = tmp_path / "frames"
+    for seed in range(3):
+        scene = synthesize("stripes", seed=seed, size=256)
+        path = write_scene(scene, tmp_path / f"scene{seed}") / "image.tif"
+        (folder / f"f{seed}.tif").parent.mkdir(exist_ok=True)
+        path.rename(folder / f"f{seed}.tif")
+    (folder / "corrupt.tif").write_text("not an image")
+    return folder
+
+
+def test_batch_on_a_dask_cluster_lists_a_corrupt_frame_and_goes_on(frames, tmp_path, capsys):
+    import csv
+
+    out = tmp_path / "batch"
+    assert main(["batch", str(frames / "*.tif"), "--out", str(out), "--workers", "2", "--trials", "6", "--quiet"]) == 1
+    rows = {Path(r["file"]).name: r for r in csv.DictReader(open(out / "batch.csv"))}
+    assert [rows[f"f{i}.tif"]["status"] for i in range(3)] == ["done"] * 3
+    assert rows["corrupt.tif"]["status"] == "failed" and "TIFF" in rows["corrupt.tif"]["reason"]
+    assert all(float(rows[f"f{i}.tif"]["reward"]) > 0 for i in range(3))
+    assert all((out / rows[f"f{i}.tif"]["report"]).is_file() for i in range(3))
+    assert "corrupt.tif" in (out / "index.html").read_text()
+    assert "failed: " in capsys.readouterr().err
+
+
+def test_a_killed_batch_restarts_with_the_unfinished_frames_only(frames, tmp_path):
+    (frames / "corrupt.tif").unlink()
+    out = tmp_path / "batch"
+    run = subprocess.Popen([sys.executable, "-m", "rewardscope.cli", "batch", str(frames / "*.tif"), "--out", str(out), "--workers", "1",
+                            "--trials", "12", "--quiet"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def finished_frames():  # a frame's folder gets its final name only when it is finished
+        return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("frames/*/summary.json") if not p.parent.name.endswith(".partial")}
+
+    wait_for(lambda: finished_frames(), what="a first finished frame")
+    os.killpg(run.pid, signal.SIGKILL)  # the batch and its Dask cluster
+    run.wait()
+    finished = finished_frames()
+    assert 1 <= len(finished) < 3
+    assert main(["batch", str(frames / "*.tif"), "--out", str(out), "--workers", "2", "--trials", "12", "--quiet"]) == 0
+    after = finished_frames()
+    assert set(after) == {"f0", "f1", "f2"}
+    assert all(after[name] == mtime for name, mtime in finished.items())  # finished frames were not redone
+
+
+def test_batch_bad_input(tmp_path, capsys):
+    assert main(["batch", str(tmp_path / "none" / "*.tif"), "--out", str(tmp_path / "out")]) == 1
+    assert "no files match" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
