@@ -1,11 +1,12 @@
 """Bayesian optimization of the workflow's hyperparameters by reward, driving an Optuna study.
 
-The study maximizes the reward over the patch window and the number of
-classes with Optuna's Gaussian-process sampler; with several ``objectives``
-(reward components) it is a multi-objective study whose answer is a Pareto
-front, of which the member with the highest combined reward is chosen. It lives in a journal file by
-default, so an interrupted run resumes where it stopped; any Optuna storage URL
-works the same way.
+The study maximizes the reward over the search space (patch window, number
+of classes, descriptor, learner) with Optuna's Gaussian-process sampler; with
+several ``objectives`` (reward components) it is a multi-objective study whose
+answer is a Pareto front, of which the member with the highest combined reward
+is chosen. It lives in a journal file by default, so an interrupted run
+resumes where it stopped; in a database (``postgresql://...``) any number of
+worker processes, on any machines, share it.
 """
 
 from __future__ import annotations
