@@ -192,10 +192,7 @@ def open_study(storage, *, seed: int, n_startup: int, n_objectives: int = 1, stu
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if storage is None or isinstance(storage, (str, Path)):
         storage = open_storage(storage)
-    with warnings.catch_warnings():  # deterministic_objective is marked experimental
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        # The GP sampler counts the trials other workers are running when it proposes the next setting.
-        sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup, deterministic_objective=True)
+    sampler = gp_sampler(seed, n_startup)
     if not create:
         try:
             return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
@@ -204,6 +201,15 @@ def open_study(storage, *, seed: int, n_startup: int, n_objectives: int = 1, stu
             raise RewardscopeError(f"no study {study_name!r} in this storage; studies there: {', '.join(names) or 'none'}") from None
     return optuna.create_study(storage=storage, study_name=study_name, directions=["maximize"] * n_objectives, sampler=sampler,
                                load_if_exists=True)
+
+
+def gp_sampler(seed: int, n_startup: int):
+    """Optuna's Gaussian-process sampler; it counts the trials other workers are running when it proposes."""
+    import optuna
+
+    with warnings.catch_warnings():  # deterministic_objective is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup, deterministic_objective=True)
 
 
 def _shared(study) -> bool:

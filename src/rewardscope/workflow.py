@@ -343,7 +343,7 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     from pathlib import Path
 
     from .io import read_image
-    from .optimize import SearchSpace, open_storage, open_study, optimize
+    from .optimize import SearchSpace, gp_sampler, open_storage, open_study, optimize
 
     shared = open_storage(storage)
     study = open_study(shared, seed=0, n_startup=3, study_name=study_name, create=False)
@@ -360,7 +360,7 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     seed, n_trials = spec["seed"], spec["n_trials"]
     objectives = tuple(spec["objectives"]) if spec["objectives"] else None
     # This worker's own sampler: seeded apart from the others', so that two idle workers do not propose alike.
-    study = open_study(shared, seed=seed + 1 + os.getpid(), n_startup=max(3, min(8, n_trials // 3)), study_name=study_name, create=False)
+    study.sampler = gp_sampler(seed + 1 + os.getpid(), max(3, min(8, n_trials // 3)))
     base = Config(**spec["base"])
     space = SearchSpace(**{k: tuple(v) for k, v in spec["space"].items()})
     pipeline = Pipeline(image, weights=spec["weights"], all_components=bool(set(objectives or ()) & set(rewards.EVIDENCE)))
