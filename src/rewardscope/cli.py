@@ -25,23 +25,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _class_range(text: str) -> tuple[int, int]:
-    try:
-        low, high = (int(part) for part in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LOW:HIGH, e.g. 2:6, got {text!r}") from None
-    if not 1 <= low <= high:
-        raise argparse.ArgumentTypeError(f"expected 1 <= LOW <= HIGH, got {text!r}")
-    return low, high
-
-
-def _latent_range(text: str) -> tuple[int, int]:
+def _int_range(text: str) -> tuple[int, int]:
+    """``N`` or ``LOW:HIGH`` (inclusive), whole numbers with 1 <= LOW <= HIGH."""
     try:
         low, high = (int(part) for part in text.split(":")) if ":" in text else (int(text),) * 2
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected N or LOW:HIGH, e.g. 2:4, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected N or LOW:HIGH, e.g. 2:6, got {text!r}") from None
     if not 1 <= low <= high:
-        raise argparse.ArgumentTypeError(f"the latent size must be >= 1 (and LOW <= HIGH), got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected 1 <= LOW <= HIGH, got {text!r}")
     return low, high
 
 
@@ -209,7 +200,7 @@ def _read(args):
 def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None:
     parser.add_argument("--trials", type=_positive_int, default=trials, help=f"optimization trials (default {trials})")
     parser.add_argument("--seed", type=int, default=0, help="random seed of sampler and learner (default 0)")
-    parser.add_argument("--classes", type=_class_range, default=(2, 6), metavar="LOW:HIGH", help="range of the number of classes searched (default 2:6)")
+    parser.add_argument("--classes", type=_int_range, default=(2, 6), metavar="N|LOW:HIGH", help="number of classes, or the range searched (default 2:6)")
     parser.add_argument("--descriptors", type=_descriptor_list, default=None, metavar="KINDS",
                         help="comma-separated descriptors the optimizer may choose from: patch, polarization, lattice, patch+polarization (default patch,polarization)")
     parser.add_argument("--reward-weights", type=_weights, default=None, metavar="NAME=W,...",
@@ -223,7 +214,7 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
                         help="what classifies the cells: gmm (PCA + Gaussian mixture, default), or a VAE of the patches:"
                              " vae, rvae (rotation/translation invariant), crvae (conditioned on the GMM classes), jrvae (with a"
                              " discrete latent); several are searched by the optimizer. VAEs need torch")
-    parser.add_argument("--latent-dim", type=_latent_range, default=(2, 2), metavar="N|LOW:HIGH",
+    parser.add_argument("--latent-dim", type=_int_range, default=(2, 2), metavar="N|LOW:HIGH",
                         help="VAE latent size, or a range to search (default 2)")
     parser.add_argument("--beta", type=_beta_list, default=(1.0,), metavar="B[,B...]",
                         help="VAE KL weight, or several to search (default 1)")
