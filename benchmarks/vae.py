@@ -72,6 +72,9 @@ def accuracy(seeds: int, epochs: int) -> list[dict]:
                         circle = np.column_stack([np.cos(angle), np.sin(angle)])
                         labels = PCAGaussianMixture(n_polar, random_state=0).fit(circle).labels_
                         row[f"{kind}_angle"] = adjusted_rand_score(variant[polar], labels)
+                        shifts = model.latent_[polar, model.vae_.latent_dim + 1:]
+                        labels = PCAGaussianMixture(n_polar, random_state=0).fit(shifts).labels_
+                        row[f"{kind}_shift"] = adjusted_rand_score(variant[polar], labels)
             rows.append(row)
             print(json.dumps({key: round(v, 3) if isinstance(v, float) else v for key, v in row.items()}), flush=True)
     return rows
@@ -139,13 +142,16 @@ def main():
     args = parser.parse_args()
 
     rows = accuracy(args.seeds, args.epochs)
-    print(f"\n| layout | seed | k | PCA + GMM ARI | {' | '.join(f'{k} ARI' for k in KINDS)} | rotation latent alone, ARI (rvae / jrvae) |")
-    print("|---|---|---|---|" + "---|" * len(KINDS) + "---|")
+    print(f"\n| layout | seed | k | PCA + GMM ARI | {' | '.join(f'{k} ARI' for k in KINDS)} | polar variants from the rotation latent alone,"
+          " ARI (rvae / jrvae) | from the shift latents alone (rvae / jrvae) |")
+    print("|---|---|---|---|" + "---|" * len(KINDS) + "---|---|")
     for r in rows:
-        angle = " / ".join(f"{r[f'{k}_angle']:.3f}" if f"{k}_angle" in r else "-" for k in ("rvae", "jrvae"))
-        print(f"| {r['layout']} | {r['seed']} | {r['k']} | {r['gmm']:.3f} | " + " | ".join(f"{r[k]:.3f}" for k in KINDS) + f" | {angle} |")
+        angle, shift = (" / ".join(f"{r[f'{k}_{part}']:.3f}" if f"{k}_{part}" in r else "-" for k in ("rvae", "jrvae")) for part in ("angle", "shift"))
+        print(f"| {r['layout']} | {r['seed']} | {r['k']} | {r['gmm']:.3f} | " + " | ".join(f"{r[k]:.3f}" for k in KINDS) + f" | {angle} | {shift} |")
     medians = {k: float(np.median([r[k] for r in rows])) for k in ("gmm", *KINDS)}
     print("\nmedian ARI: " + ", ".join(f"{k} {v:.3f}" for k, v in medians.items()))
+    print("mean ARI: " + ", ".join(f"{k} {np.mean([r[k] for r in rows]):.3f}" for k in ("gmm", *KINDS)))
+    print("scenes where rvae >= PCA + GMM: " + f"{sum(r['rvae'] >= r['gmm'] - 1e-9 for r in rows)} of {len(rows)}")
     print("median seconds per fit: " + ", ".join(f"{k} {np.median([r[f'{k}_s'] for r in rows]):.1f}" for k in KINDS))
 
     if not args.skip_choice:

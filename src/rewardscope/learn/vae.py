@@ -107,12 +107,15 @@ class PatchVAE:
         return means
 
     def embedding(self, X, y=None) -> np.ndarray:
-        """Features for clustering: content latents, and the angle as (cos, sin) so that it wraps."""
+        """Features for clustering: content latents, the angle as (cos, sin) so that it wraps, and the
+        shifts scaled to unit variance. On B-centred patches the shift of the lattice against the patch
+        centre is minus the polar displacement, so the shift latents carry the polarization."""
         means = self.transform(X, y)
         if self.kind == "vae":
             return means
-        angle = means[:, self.latent_dim]
-        return np.column_stack([means[:, : self.latent_dim], np.cos(angle), np.sin(angle)])
+        angle, shifts = means[:, self.latent_dim], means[:, self.latent_dim + 1:]
+        spread = shifts.std(axis=0)
+        return np.column_stack([means[:, : self.latent_dim], np.cos(angle), np.sin(angle), shifts / np.where(spread > 0, spread, 1.0)])
 
     def decode(self, latents, y=None, discrete=None) -> np.ndarray:
         """Patches (n, side**2) drawn from content latents (n, latent_dim), in the decoder's own frame
