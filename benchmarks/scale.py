@@ -1,10 +1,14 @@
 """Scale-out: trials per second with 1 and 2 workers on one PostgreSQL study, and frames per second
 with 1 and 2 Dask workers in a batch, side by side.
 
-Trials: a fixed budget of rVAE settings (each trial trains a VAE, the case the
-issue names; latent size and KL weight searched, so VAEs are rarely reused) on
-one synthetic image; 1 worker = one `rewardscope analyze --storage`, 2
-workers = two of them on the same study, started together. Frames: 6
+Trials: rVAE settings on one synthetic image (each trial trains a VAE, the
+case the issue names); 1 worker = one `rewardscope analyze --storage`, 2
+workers = two of them on the same study, started together. First with the
+window fixed and 25 settings of latent size x KL weight for a budget of 24,
+so both runs do nearly the same work and trials cost alike; then with the
+window and class count searched as well, where the runs try different
+settings (a larger window trains a larger VAE) and a process reuses its VAE
+across class counts. Frames: 6
 synthetic frames, `rewardscope batch --workers 1` and `--workers 2`. Every
 process single-threaded (OMP_NUM_THREADS=1), so 2 workers use the 2 cores.
 
@@ -38,15 +42,14 @@ def finished(run: subprocess.Popen) -> None:
         raise SystemExit(f"a benchmark process failed: {err.strip()}")
 
 
-def trials_per_second(url: str, image: Path, workers: int, trials: int, epochs: int, out: Path, classes: str) -> tuple[float, dict]:
+def trials_per_second(url: str, image: Path, workers: int, trials: int, epochs: int, out: Path, space: tuple) -> tuple[float, dict]:
     import optuna
 
     name = f"bench-{uuid.uuid4().hex[:8]}"
     start = time.perf_counter()
-    # Each worker an `analyze` on the same study, started together (a `worker` joins the same way, once the
-    # study exists). Latent size and KL weight are searched too, so every trial trains its own VAE.
-    runs = [cli("analyze", image, "--storage", url, "--study", name, "--learner", "rvae", "--epochs", epochs, "--latent-dim", "2:4",
-                "--beta", "0.5,1,2", "--classes", classes, "--trials", trials, "--out", out / f"{name}-{i}") for i in range(workers)]
+    # Each worker an `analyze` on the same study, started together (a `worker` joins the same way, once the study exists).
+    runs = [cli("analyze", image, "--storage", url, "--study", name, "--learner", "rvae", "--epochs", epochs, *space,
+                "--trials", trials, "--out", out / f"{name}-{i}") for i in range(workers)]
     for run in runs:
         finished(run)
     seconds = time.perf_counter() - start
@@ -93,11 +96,14 @@ def main():
         print("| what | 1 worker | 2 workers | ratio (target >= 1.7 for trials) |")
         print("|---|---|---|---|")
         if args.storage:
-            # Two settings of the number of classes share a trained VAE within one process (its cache); across
-            # workers they do not. With one class count every trial trains its own VAE: the pure scaling.
-            for classes, what in (("2:2", "every trial trains a VAE"), ("2:6", "classes 2-6 searched too: VAEs reused within a process")):
-                one, a = trials_per_second(args.storage, image, 1, args.trials, args.epochs, tmp, classes)
-                two, b = trials_per_second(args.storage, image, 2, args.trials, args.epochs, tmp, classes)
+            spaces = {
+                "window 24 px, 2 classes, latent 2-6 x beta 0.25-4 (25 settings): equal work": (
+                    "--window", "24", "--classes", "2", "--latent-dim", "2:6", "--beta", "0.25,0.5,1,2,4"),
+                "window and classes 2-6 searched too, latent 2-4 x beta 0.5-2": ("--latent-dim", "2:4", "--beta", "0.5,1,2"),
+            }
+            for what, space in spaces.items():
+                one, a = trials_per_second(args.storage, image, 1, args.trials, args.epochs, tmp, space)
+                two, b = trials_per_second(args.storage, image, 2, args.trials, args.epochs, tmp, space)
                 print(f"| trials/s on one PostgreSQL study, rVAE ({args.epochs} epochs, budget {args.trials}), {what};"
                       f" first trial start to last end | {one:.3f} ({a['span']:.1f} s, {a['reused']} reused) |"
                       f" {two:.3f} ({b['span']:.1f} s, {b['reused']} reused, per worker {b['per_worker']}) | {two / one:.2f} |")

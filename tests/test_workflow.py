@@ -179,3 +179,11 @@ def test_analyze_with_objectives_records_the_front(stripes, tmp_path):
     front = [t for t in summary["trials"] if t["pareto"]]
     assert front and all(np.isfinite(t["components"]["bgmm"]) for t in summary["trials"])
     assert analysis.result.reward == pytest.approx(max(t["reward"] for t in front))
+
+
+def test_a_given_window_range_is_what_is_searched(stripes, tmp_path):
+    analysis = analyze(stripes.image, n_trials=6, window=(12, 16), descriptors=("patch",), progress=False)
+    assert {t["params"]["window"] for t in analysis.trials} <= {12, 14, 16}
+    with pytest.raises(RewardscopeError, match="window range 2:4 px"):
+        analyze(stripes.image, out=tmp_path / "out", window=(2, 4), progress=False)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()

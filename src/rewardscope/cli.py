@@ -201,6 +201,8 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
     parser.add_argument("--trials", type=_positive_int, default=trials, help=f"optimization trials (default {trials})")
     parser.add_argument("--seed", type=int, default=0, help="random seed of sampler and learner (default 0)")
     parser.add_argument("--classes", type=_int_range, default=(2, 6), metavar="N|LOW:HIGH", help="number of classes, or the range searched (default 2:6)")
+    parser.add_argument("--window", type=_int_range, default=None, metavar="N|LOW:HIGH",
+                        help="patch window in px, or the range searched in steps of 2 (default: 0.75 to 2.5 lattice periods)")
     parser.add_argument("--descriptors", type=_descriptor_list, default=None, metavar="KINDS",
                         help="comma-separated descriptors the optimizer may choose from: patch, polarization, lattice, patch+polarization (default patch,polarization)")
     parser.add_argument("--reward-weights", type=_weights, default=None, metavar="NAME=W,...",
@@ -249,7 +251,7 @@ def main(argv=None) -> int:
 
 def _analysis_options(args) -> dict:
     """The keyword arguments of ``workflow.analyze`` that analyze and demo share."""
-    return {"out": args.out, "n_trials": args.trials, "seed": args.seed, "n_classes": args.classes,
+    return {"out": args.out, "n_trials": args.trials, "seed": args.seed, "n_classes": args.classes, "window": args.window,
             "descriptors": args.descriptors, "weights": args.reward_weights, "tune_detector": args.tune_detector,
             "objectives": args.objectives, "storage": getattr(args, "storage", None), "study_name": getattr(args, "study", None), "learners": args.learner, "latent_dim": args.latent_dim, "betas": args.beta,
             "epochs": args.epochs,

@@ -54,11 +54,16 @@ class SearchSpace:
                                    f" not {','.join(self.descriptors)}")
 
     @classmethod
-    def for_period(cls, period: float, image_side: int, n_classes=(2, 6), descriptors=DEFAULT_DESCRIPTORS, **learning) -> "SearchSpace":
-        """Windows from 0.75 to 2.5 lattice periods, never beyond a third of the image."""
-        low = max(6, int(2 * round(0.375 * period)))
-        high = max(low + 2, 2 * (min(int(2 * round(1.25 * period)), image_side // 3) // 2))
-        return cls(window=(low, high), n_classes=tuple(n_classes), descriptors=tuple(descriptors), **learning)
+    def for_period(cls, period: float, image_side: int, n_classes=(2, 6), descriptors=DEFAULT_DESCRIPTORS, window=None,
+                   **learning) -> "SearchSpace":
+        """Windows from 0.75 to 2.5 lattice periods, never beyond a third of the image, unless ``window``
+        (LOW, HIGH) says which (searched in steps of 2 from LOW)."""
+        if window is None:
+            low = max(6, int(2 * round(0.375 * period)))
+            window = (low, max(low + 2, 2 * (min(int(2 * round(1.25 * period)), image_side // 3) // 2)))
+        elif not 3 <= window[0] <= window[1] <= image_side:
+            raise RewardscopeError(f"the window range {window[0]}:{window[1]} px must lie within 3 and the image side, {image_side} px")
+        return cls(window=tuple(window), n_classes=tuple(n_classes), descriptors=tuple(descriptors), **learning)
 
     @property
     def windows(self) -> np.ndarray:
@@ -124,7 +129,7 @@ class SearchSpace:
         from optuna.distributions import CategoricalDistribution, IntDistribution
 
         distributions = {
-            "window": IntDistribution(self.window[0], self.window[1], step=2),
+            "window": IntDistribution(self.window[0], self.window[0] + 2 * ((self.window[1] - self.window[0]) // 2), step=2),
             "n_classes": IntDistribution(self.n_classes[0], self.n_classes[1]),
             "descriptor": CategoricalDistribution(list(self.descriptors)),
             "learner": CategoricalDistribution(list(self.learners)),

@@ -196,6 +196,7 @@ def analyze(
     base: Config | None = None,
     weights: dict | None = None,
     n_classes: tuple[int, int] = (2, 6),
+    window: tuple[int, int] | None = None,
     descriptors: tuple[str, ...] | None = None,
     tune_detector: int = 0,
     objectives: tuple[str, ...] | None = None,
@@ -210,7 +211,8 @@ def analyze(
 ) -> Analysis:
     """Find the columns, then choose descriptor, window and number of classes by maximizing the reward.
 
-    ``learners`` are searched among (``gmm`` or the VAEs of ``learn.vae``, which
+    ``window`` (LOW, HIGH) fixes the patch windows searched (default: from the
+    lattice period). ``learners`` are searched among (``gmm`` or the VAEs of ``learn.vae``, which
     classify patches: their default descriptors are then ``patch`` only), with
     the VAEs' latent size in the range ``latent_dim``, KL weights ``betas`` and
     ``epochs`` of training. With ``objectives`` (two or more reward components) the optimizer maximizes
@@ -268,7 +270,7 @@ def analyze(
     logger.info("lattice period %.2f px", columns.period)
     pipeline.classified_rows(base)
     detector["quality"] = detection_quality(columns, image.shape)
-    space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes, descriptors=descriptors,
+    space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes, descriptors=descriptors, window=window,
                                    learners=tuple(learners), latent_dim=tuple(latent_dim), betas=tuple(betas))
 
     staging = None if out is None else report.staging_folder(out)
