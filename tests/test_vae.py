@@ -50,13 +50,15 @@ def test_conditional_vae_needs_and_uses_the_classes(rng):
     assert not np.allclose(model.transform(X, y), model.transform(X, (y + 1) % 3))
 
 
-def test_save_and_load_give_the_same_latents(rng, tmp_path):
+@pytest.mark.parametrize("kind", ["rvae", "crvae", "jrvae"])
+def test_save_and_load_give_the_same_latents(rng, tmp_path, kind):
     X = rng.normal(size=(50, 36))
-    model = PatchVAE("rvae", random_state=0, **TINY).fit(X)
+    y = np.arange(50) % 3 if kind == "crvae" else None
+    model = PatchVAE(kind, random_state=0, **TINY).fit(X, y)
     model.save(tmp_path / "model.pt")
     loaded = PatchVAE.load(tmp_path / "model.pt")
-    np.testing.assert_allclose(loaded.transform(X), model.transform(X), rtol=1e-6)
-    assert loaded.get_params()["kind"] == "rvae" and loaded.side_ == 6
+    np.testing.assert_allclose(loaded.transform(X, y), model.transform(X, y), rtol=1e-6)
+    assert loaded.get_params()["kind"] == kind and loaded.side_ == 6
 
 
 @pytest.mark.parametrize("make, match", [

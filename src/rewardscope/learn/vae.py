@@ -153,6 +153,7 @@ class PatchVAE:
         torch = _torch()
         self._check_fitted()
         torch.save({"params": self.get_params(), "side": self.side_, "history": self.history_,
+                    "n_conditions": getattr(self, "n_conditions_", 0),
                     "state": {k: v.cpu() for k, v in self.net_.state_dict().items()}}, Path(path))
 
     @classmethod
@@ -161,6 +162,8 @@ class PatchVAE:
         saved = torch.load(Path(path), map_location="cpu", weights_only=True)
         model = cls(**{**saved["params"], "device": device})
         model.side_, model.history_ = saved["side"], saved["history"]
+        if model.kind == "crvae":
+            model.n_conditions_ = saved["n_conditions"]
         model.net_ = _network(model, model.side_)
         model.net_.load_state_dict(saved["state"])
         model.net_.to(torch.device(device or "cpu")).eval()
