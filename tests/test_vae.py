@@ -101,3 +101,10 @@ def test_vae_learners_refuse_physical_descriptors(stripes, tmp_path):
     with pytest.raises(RewardscopeError, match="patch descriptor"):
         analyze(stripes.image, out=tmp_path / "out", learners=("rvae",), descriptors=("polarization",), progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_vae_learner_without_torch_fails_before_any_work(stripes, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(RewardscopeError, match="pip install torch"):
+        analyze(stripes.image, out=tmp_path / "out", learners=("gmm", "rvae"), progress=False)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()

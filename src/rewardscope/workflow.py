@@ -24,6 +24,7 @@ from .errors import RewardscopeError
 from .io import Image, as_image
 from .lattice import CellGeometry, Lattice, cell_geometry, index_columns, to_grid
 from .learn import ClassEvidence, PatchVAE, PCAGaussianMixture, VAEClassifier, class_evidence
+from .learn.vae import require_torch
 from .walls import Walls, find_walls
 
 logger = logging.getLogger(__name__)
@@ -252,6 +253,8 @@ def analyze(
     for descriptor in descriptors:
         replace(base, learner="gmm", descriptor=descriptor)
     SearchSpace((6, 8), tuple(n_classes), descriptors, tuple(learners), tuple(latent_dim), tuple(betas))
+    if any(learner != "gmm" for learner in learners):
+        require_torch()
     if out is not None:
         out = Path(out)
         report.check_output_folder(out, overwrite)
@@ -365,6 +368,8 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     study.sampler = gp_sampler(seed + 1 + os.getpid(), max(3, min(8, n_trials // 3)))
     base = Config(**spec["base"])
     space = SearchSpace(**{k: tuple(v) for k, v in spec["space"].items()})
+    if any(learner != "gmm" for learner in space.learners):
+        require_torch()
     pipeline = Pipeline(image, weights=spec["weights"], all_components=bool(set(objectives or ()) & set(rewards.EVIDENCE)))
     pipeline.columns(base)
     count = 0

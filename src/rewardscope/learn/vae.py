@@ -45,6 +45,12 @@ def _torch():
     return torch
 
 
+def require_torch() -> None:
+    """Import torch now: a missing torch is said before any work, and its import (about 2 s) is not
+    counted in the first VAE trial."""
+    _torch()
+
+
 class PatchVAE:
     """A VAE of square patches given flattened, (n, side**2); see the module docstring for ``kind``.
 
