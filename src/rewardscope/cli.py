@@ -36,16 +36,6 @@ def _int_range(text: str) -> tuple[int, int]:
     return low, high
 
 
-def _learner_list(text: str) -> tuple[str, ...]:
-    from .learn import LEARNERS
-
-    learners = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [name for name in learners if name not in LEARNERS]
-    if not learners or unknown:
-        raise argparse.ArgumentTypeError(f"unknown learner {(unknown or [text])[0]!r}; choose from {', '.join(LEARNERS)}")
-    return learners
-
-
 def _beta_list(text: str) -> tuple[float, ...]:
     try:
         betas = tuple(float(part) for part in text.split(","))
@@ -56,14 +46,17 @@ def _beta_list(text: str) -> tuple[float, ...]:
     return betas
 
 
-def _descriptor_list(text: str) -> tuple[str, ...]:
-    from .descriptors import KINDS
+def _names(what: str, choices: tuple[str, ...]):
+    """An argparse type: comma-separated names, each one of ``choices``."""
 
-    kinds = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [k for k in kinds if k not in KINDS]
-    if not kinds or unknown:
-        raise argparse.ArgumentTypeError(f"unknown descriptor {(unknown or [text])[0]!r}; choose from {', '.join(KINDS)}")
-    return kinds
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(part.strip() for part in text.split(",") if part.strip())
+        unknown = [name for name in names if name not in choices]
+        if not names or unknown:
+            raise argparse.ArgumentTypeError(f"unknown {what} {(unknown or [text])[0]!r}; choose from {', '.join(choices)}")
+        return names
+
+    return parse
 
 
 def _name_list(text: str) -> tuple[str, ...]:
@@ -198,12 +191,15 @@ def _read(args):
 
 
 def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None:
+    from .descriptors import KINDS as DESCRIPTORS
+    from .learn import LEARNERS
+
     parser.add_argument("--trials", type=_positive_int, default=trials, help=f"optimization trials (default {trials})")
     parser.add_argument("--seed", type=int, default=0, help="random seed of sampler and learner (default 0)")
     parser.add_argument("--classes", type=_int_range, default=(2, 6), metavar="N|LOW:HIGH", help="number of classes, or the range searched (default 2:6)")
     parser.add_argument("--window", type=_int_range, default=None, metavar="N|LOW:HIGH",
                         help="patch window in px, or the range searched in steps of 2 (default: 0.75 to 2.5 lattice periods)")
-    parser.add_argument("--descriptors", type=_descriptor_list, default=None, metavar="KINDS",
+    parser.add_argument("--descriptors", type=_names("descriptor", DESCRIPTORS), default=None, metavar="KINDS",
                         help="comma-separated descriptors the optimizer may choose from: patch, polarization, lattice, patch+polarization (default patch,polarization)")
     parser.add_argument("--reward-weights", type=_weights, default=None, metavar="NAME=W,...",
                         help="weights of the reward components (continuity, straightness, economy, separation, balance,"
@@ -212,7 +208,7 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
     parser.add_argument("--objectives", type=_name_list, default=None, metavar="NAME,NAME[,...]",
                         help="optimize these reward components jointly (a Pareto front) instead of the combined reward;"
                              " the front member with the highest combined reward is chosen")
-    parser.add_argument("--learner", type=_learner_list, default=("gmm",), metavar="NAME[,NAME...]",
+    parser.add_argument("--learner", type=_names("learner", LEARNERS), default=("gmm",), metavar="NAME[,NAME...]",
                         help="what classifies the cells: gmm (PCA + Gaussian mixture, default), or a VAE of the patches:"
                              " vae, rvae (rotation/translation invariant), crvae (conditioned on the GMM classes), jrvae (with a"
                              " discrete latent); several are searched by the optimizer. VAEs need torch")
