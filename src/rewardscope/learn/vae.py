@@ -25,6 +25,7 @@ categorical for the discrete latent). CPU by default, the GPU with
 
 from __future__ import annotations
 
+import inspect
 import math
 from pathlib import Path
 
@@ -176,9 +177,8 @@ class PatchVAE:
         return model
 
     def get_params(self, deep: bool = True) -> dict:
-        names = ("kind", "latent_dim", "beta", "epochs", "batch_size", "learning_rate", "hidden", "n_discrete",
-                 "rotation_prior", "translation_prior", "device", "random_state")
-        return {name: getattr(self, name) for name in names}
+        """The constructor's arguments, as scikit-learn estimators give them."""
+        return {name: getattr(self, name) for name in inspect.signature(type(self).__init__).parameters if name != "self"}
 
     def set_params(self, **params) -> "PatchVAE":
         for name, value in params.items():
