@@ -208,6 +208,11 @@ def open_study(storage, *, seed: int, n_startup: int, n_objectives: int = 1, stu
                                load_if_exists=True)
 
 
+def startup_trials(n_trials: int) -> int:
+    """Random trials before the GP takes over: a third of the budget, 3 to 8."""
+    return max(3, min(8, n_trials // 3))
+
+
 def gp_sampler(seed: int, n_startup: int):
     """Optuna's Gaussian-process sampler; it counts the trials other workers are running when it proposes."""
     import optuna
@@ -267,7 +272,7 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
         raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")
     objectives = check_objectives(objectives)
     if study is None:
-        study = open_study(storage, seed=seed, n_startup=max(3, min(8, n_trials // 3)), n_objectives=len(objectives or (None,)))
+        study = open_study(storage, seed=seed, n_startup=startup_trials(n_trials), n_objectives=len(objectives or (None,)))
     shared = _shared(study)
     if shared:
         optuna.storages.fail_stale_trials(study)

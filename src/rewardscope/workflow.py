@@ -48,11 +48,12 @@ class Result:
 class Pipeline:
     """The stages of the workflow on one image, each cached on the config fields it reads."""
 
-    def __init__(self, image: Image, *, weights: dict | None = None, all_components: bool = False):
+    def __init__(self, image: Image, *, weights: dict | None = None, objectives=None, all_components: bool = False):
         self.image = image
         self.weights = weights
-        # The class-evidence components fit mixtures of every k; only when weighted, or when asked for.
-        self.with_evidence = all_components or any((weights or {}).get(name, 0) > 0 for name in rewards.EVIDENCE)
+        # The class-evidence components fit mixtures of every k: only when weighted, optimized, or asked for.
+        needed = {name for name, w in (weights or {}).items() if w > 0} | set(objectives or ())
+        self.with_evidence = all_components or bool(needed & set(rewards.EVIDENCE))
         self.timings: dict[str, float] = defaultdict(float)
         self.calls: Counter = Counter()
         self._cache: dict[tuple, object] = {}
@@ -235,7 +236,7 @@ def analyze(
     from .detection import tune_detector as tune_detector_by_quality
     from .explain import explain_classes
     from .optimize import (DEFAULT_DESCRIPTORS, STUDY_NAME, SearchSpace, best_params, check_objectives, open_storage, open_study,
-                           optimize, trial_records)
+                           optimize, startup_trials, trial_records)
 
     start = time.perf_counter()
     image = as_image(image)
@@ -266,7 +267,7 @@ def analyze(
         params, _, front = tune_detector_by_quality(image.data, n_trials=tune_detector, seed=seed, refine=base.refine, progress=progress)
         base = replace(base, **params)
         detector["pareto_front"] = front
-    pipeline = Pipeline(image, weights=weights, all_components=bool(set(objectives or ()) & set(rewards.EVIDENCE)))
+    pipeline = Pipeline(image, weights=weights, objectives=objectives)
     logger.info("finding atom columns in a %d x %d image", *image.shape)
     columns = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
     logger.info("%(A)d A and %(B)d B columns", columns.counts)
@@ -280,7 +281,7 @@ def analyze(
     study = None
     if shared is not None:
         spec = study_spec(image, base, space, n_trials, weights, objectives, seed)
-        study = open_study(shared, seed=seed, n_startup=max(3, min(8, n_trials // 3)), n_objectives=len(objectives or (None,)),
+        study = open_study(shared, seed=seed, n_startup=startup_trials(n_trials), n_objectives=len(objectives or (None,)),
                            study_name=study_name or STUDY_NAME)
         known = study.user_attrs.get("rewardscope")
         if known is None:
@@ -348,7 +349,7 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     from pathlib import Path
 
     from .io import read_image
-    from .optimize import SearchSpace, gp_sampler, open_storage, open_study, optimize
+    from .optimize import SearchSpace, gp_sampler, open_storage, open_study, optimize, startup_trials
 
     shared = open_storage(storage)
     study = open_study(shared, seed=0, n_startup=3, study_name=study_name, create=False)
@@ -365,12 +366,12 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     seed, n_trials = spec["seed"], spec["n_trials"]
     objectives = tuple(spec["objectives"]) if spec["objectives"] else None
     # This worker's own sampler: seeded apart from the others', so that two idle workers do not propose alike.
-    study.sampler = gp_sampler(seed + 1 + os.getpid(), max(3, min(8, n_trials // 3)))
+    study.sampler = gp_sampler(seed + 1 + os.getpid(), startup_trials(n_trials))
     base = Config(**spec["base"])
     space = SearchSpace(**{k: tuple(v) for k, v in spec["space"].items()})
     if any(learner != "gmm" for learner in space.learners):
         require_torch()
-    pipeline = Pipeline(image, weights=spec["weights"], all_components=bool(set(objectives or ()) & set(rewards.EVIDENCE)))
+    pipeline = Pipeline(image, weights=spec["weights"], objectives=objectives)
     pipeline.columns(base)
     count = 0
 
