@@ -302,38 +302,63 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
             if len(finished) + len(running) >= budget:
                 time.sleep(POLL_S)  # the last settings are with other workers: wait, in case one of them dies
                 continue
-            trial = study.ask(distributions)
-            key = space.key(trial.params)
-            if shared:  # while this worker asked, others may have taken or finished the same setting
-                running |= claimed_before(study, space, trial.number)
-                finished = finished_settings(study, space)
-            rng = np.random.default_rng([seed, trial.number])
-            if key in finished or key in running:
-                if key in finished:
-                    known = finished[key]
-                    for name in ("components", "reward"):
-                        trial.set_user_attr(name, known.user_attrs.get(name))
-                    trial.set_user_attr("seconds", 0.0)
-                    trial.set_user_attr("repeat_of", known.number)
-                    study.tell(trial, known.values)
-                else:  # another worker is scoring this setting right now
-                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-                unseen = space.random_unseen({**finished, **dict.fromkeys(running)}, rng)
-                if unseen is not None:
-                    study.enqueue_trial(unseen)
-                continue
-            trial.set_user_attr("worker", worker)
-            config = replace(base, **trial.params)
-            start = time.perf_counter()
+            trial = study.ask()
+            # Beat from the moment the trial exists, before the sampler runs: a worker killed at any point after
+            # leaves a trial that goes stale and is failed (Optuna never fails a trial that has not beaten),
+            # never one that stays running for ever and holds its share of the budget.
             with heartbeat(study, trial):
+                suggest(trial, distributions)
+                key = space.key(trial.params)
+                if shared:  # while this worker asked, others may have taken or finished the same setting
+                    running |= claimed_before(study, space, trial.number)
+                    finished = finished_settings(study, space)
+                rng = np.random.default_rng([seed, trial.number])
+                if key in finished or key in running:
+                    if key in finished:
+                        known = finished[key]
+                        for name in ("components", "reward"):
+                            trial.set_user_attr(name, known.user_attrs.get(name))
+                        trial.set_user_attr("seconds", 0.0)
+                        trial.set_user_attr("repeat_of", known.number)
+                        study.tell(trial, known.values)
+                    else:  # another worker is scoring this setting right now
+                        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                    unseen = space.random_unseen({**finished, **dict.fromkeys(running)}, rng)
+                    if unseen is not None:
+                        study.enqueue_trial(unseen)
+                    continue
+                trial.set_user_attr("worker", worker)
+                config = replace(base, **trial.params)
+                start = time.perf_counter()
                 reward, components = evaluate(config)
-            trial.set_user_attr("components", components)
-            trial.set_user_attr("seconds", time.perf_counter() - start)
-            trial.set_user_attr("reward", reward)
-            study.tell(trial, [components[name] for name in objectives] if objectives else reward)
-            bar.update(1)
-            bar.set_postfix(best=f"{reward if not finished else max(reward, *map(combined_reward, finished.values())):.3f}")
+                try:
+                    trial.set_user_attr("components", components)
+                    trial.set_user_attr("seconds", time.perf_counter() - start)
+                    trial.set_user_attr("reward", reward)
+                    told = study.tell(trial, [components[name] for name in objectives] if objectives else reward,
+                                      skip_if_finished=True)
+                except optuna.exceptions.UpdateFinishedTrialError:
+                    told = None
+                if told is None or told.state != optuna.trial.TrialState.COMPLETE:
+                    # This process was silent past the grace period (suspended, or starved of CPU) and another worker
+                    # failed the trial as dead and may have taken the setting over: drop the result, go on.
+                    logger.warning("trial %d was failed by another worker while this one ran it (no heartbeat for %d s);"
+                                   " its result is dropped", trial.number, GRACE_S)
+                    continue
+                bar.update(1)
+                bar.set_postfix(best=f"{reward if not finished else max(reward, *map(combined_reward, finished.values())):.3f}")
     return study
+
+
+def suggest(trial, distributions: dict) -> None:
+    """Have the study's sampler set every parameter of ``trial`` (what ``study.ask(distributions)`` does)."""
+    from optuna.distributions import CategoricalDistribution
+
+    for name, distribution in distributions.items():
+        if isinstance(distribution, CategoricalDistribution):
+            trial.suggest_categorical(name, distribution.choices)
+        else:
+            trial.suggest_int(name, distribution.low, distribution.high, step=distribution.step)
 
 
 def claimed_before(study, space: SearchSpace, number: int, patience: float = 5.0) -> set:
