@@ -112,6 +112,19 @@ def test_gmm_is_deterministic_and_finds_clusters(rng):
         PCAGaussianMixture(0).fit(X)
     with pytest.raises(RewardscopeError, match="NaN"):
         PCAGaussianMixture(2).fit(np.full((5, 3), np.nan))
+    # New points get the fitted labels: the fitted data predicted again, and a point near each centre.
+    np.testing.assert_array_equal(a.predict(X), a.labels_)
+    assert a.predict(np.array([np.zeros(10), np.full(10, 5.0)])).tolist() == [0, 1]
+    with pytest.raises(RewardscopeError, match="not fitted"):
+        PCAGaussianMixture(2).predict(X)
+
+
+def test_patches_within_the_frame():
+    from rewardscope.descriptors import within_frame
+
+    centres = np.array([[5.5, 5.5], [5.4, 20.0], [20.0, 33.5], [20.0, 33.6]])
+    # A 12 px patch spans centre +- 5.5 px: inside a 40 x 50 (rows x columns) image up to column 49 and row 39.
+    assert within_frame(centres, 12, (40, 50)).tolist() == [True, False, True, False]
 
 
 def test_chord_straightness_straight_against_loop():

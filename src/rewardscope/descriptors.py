@@ -42,6 +42,14 @@ def patches(image: np.ndarray, centres: np.ndarray, window: int) -> np.ndarray:
     return values / np.where(scale > 0, scale, 1.0)
 
 
+def within_frame(centres: np.ndarray, window: int, shape: tuple[int, int]) -> np.ndarray:
+    """True for the patches of side ``window`` around ``centres`` (n, 2; x, y) that lie wholly inside an
+    image of ``shape``: nothing of them mirrored in."""
+    half = (int(window) - 1) / 2
+    x, y = np.asarray(centres, float).T
+    return (x - half >= 0) & (y - half >= 0) & (x + half <= shape[1] - 1) & (y + half <= shape[0] - 1)
+
+
 def physical(kind: str, polarization: np.ndarray, geometry, period: float) -> np.ndarray:
     """Physical descriptors (n, d) of the ``polarization`` or ``lattice`` kind for the given rows."""
     if kind == "polarization":

@@ -48,11 +48,9 @@ class PCAGaussianMixture:
         raw = self.mixture_.predict(self.scores_)
         # Order classes by size so labels do not depend on the mixture's internal order.
         sizes = np.bincount(raw, minlength=self.n_classes)
-        order = np.lexsort((np.arange(self.n_classes), -sizes))
-        rank = np.empty_like(order)
-        rank[order] = np.arange(self.n_classes)
-        self.labels_ = rank[raw]
-        self.probabilities_ = self.mixture_.predict_proba(self.scores_)[:, order]
+        self.order_ = np.lexsort((np.arange(self.n_classes), -sizes))
+        self.probabilities_ = self.mixture_.predict_proba(self.scores_)[:, self.order_]
+        self.labels_ = np.argmax(self.probabilities_, axis=1)
         self.means_ = np.array([X[self.labels_ == k].mean(axis=0) if np.any(self.labels_ == k) else np.full(X.shape[1], np.nan) for k in range(self.n_classes)])
         self.bic_ = float(self.mixture_.bic(self.scores_))
         # ICL = BIC + 2 x the entropy of the responsibilities (Biernacki et al. 2000): lower is better.
@@ -63,6 +61,15 @@ class PCAGaussianMixture:
 
     def fit_predict(self, X) -> np.ndarray:
         return self.fit(X).labels_
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (n, classes) of new descriptors, in the fitted label order."""
+        if not hasattr(self, "mixture_"):
+            raise RewardscopeError("this PCAGaussianMixture is not fitted yet: call fit(X) first")
+        return self.mixture_.predict_proba(self.pca_.transform(np.asarray(X, float)))[:, self.order_]
+
+    def predict(self, X) -> np.ndarray:
+        return np.argmax(self.predict_proba(X), axis=1)
 
 
 @dataclass(frozen=True)
