@@ -114,6 +114,7 @@ def test_debug_shows_traceback(tmp_path):
     (["--reward-weights", "continuity=-1"], "weights must be >= 0"),
     (["--reward-weights", "continuity=0"], "not all zero"),
     (["--descriptors", "texture"], "unknown descriptor 'texture'"),
+    (["--learner", "rvae", "--symmetry", "5"], "invalid choice: 5"),
 ])
 def test_bad_options_are_rejected(image_file, tmp_path, args, message):
     result = run_cli("analyze", image_file, "--out", tmp_path / "out", *args)

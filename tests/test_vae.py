@@ -63,6 +63,7 @@ def test_save_and_load_give_the_same_latents(rng, tmp_path, kind):
 
 @pytest.mark.parametrize("make, match", [
     (lambda X: PatchVAE(latent_dim=0).fit(X), "latent_dim"),
+    (lambda X: PatchVAE(symmetry=0).fit(X), "symmetry"),
     (lambda X: PatchVAE().fit(np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X)), "NaN"),
     (lambda X: PatchVAE().fit(X[:, :60]), "square"),
     (lambda X: PatchVAE("bvae").fit(X), "unknown VAE kind"),
@@ -88,6 +89,37 @@ def test_vae_classes_find_the_variants(stripe_patches, kind):
     known = variant >= 0
     assert adjusted_rand_score(variant[known], model.labels_[known]) > 0.95
     assert model.latent_.shape == (len(X), 2 if kind == "vae" else 5)
+
+
+def test_searched_lattice_turns_put_quarter_turned_motifs_a_quarter_turn_apart_in_the_angle(rng):
+    # An off-centre column among four corner columns, as a polar B site among its A neighbours, in its four
+    # quarter turns (the four polar variants of a square lattice).
+    side = 12
+    yy, xx = np.mgrid[:side, :side] - (side - 1) / 2
+    blob = lambda x, y: np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.2**2))  # noqa: E731
+    motif = sum(blob(4 * sx - 1, 4 * sy - 1) for sx in (-1, 1) for sy in (-1, 1)) + 0.6 * blob(0, 0)
+    turn = np.arange(400) % 4
+    X = (np.stack([np.rot90(motif, k) for k in turn]) + 0.1 * rng.normal(size=(400, side, side))).reshape(400, -1)
+    model = PatchVAE("rvae", symmetry=4, beta=4, epochs=20, random_state=0).fit((X - X.mean()) / X.std())
+    angle = model.transform((X - X.mean()) / X.std())[:, model.latent_dim]
+    mean_angle = np.array([np.angle(np.exp(1j * angle[turn == k]).mean()) for k in range(4)])
+    steps = np.degrees(np.angle(np.exp(1j * np.diff(np.r_[mean_angle, mean_angle[0]]))))
+    np.testing.assert_allclose(steps, 90, atol=10)
+    assert np.all(np.abs(np.angle(np.exp(1j * (angle - mean_angle[turn])))) < np.radians(20))
+
+
+def test_vae_classes_are_fitted_on_whole_patches_and_given_to_all(stripe_patches):
+    X, variant = stripe_patches
+    outliers = np.zeros(len(X), bool)
+    outliers[:40] = True  # stand-ins for patches the frame cuts: all alike, unlike any cell
+    X = np.where(outliers[:, None], np.linspace(-2, 2, X.shape[1])[None], X)
+    model = VAEClassifier(2, kind="rvae", random_state=0, epochs=30).fit(X, whole=~outliers)
+    known = (variant >= 0) & ~outliers
+    # Fitted on all patches the mixture takes the stand-ins for a class (ARI 0.0 here); on the whole ones, 0.94.
+    assert adjusted_rand_score(variant[known], model.labels_[known]) > 0.9
+    assert model.labels_.shape == model.probabilities_.shape[:1] == (len(X),)
+    with pytest.raises(RewardscopeError, match="boolean mask of the"):
+        VAEClassifier(2, kind="rvae", vae=model.vae_).fit(X, whole=np.ones(3, bool))
 
 
 def test_analyze_with_a_vae_learner_writes_latent_figures(stripes, tmp_path):

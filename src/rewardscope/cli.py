@@ -217,6 +217,9 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
     parser.add_argument("--beta", type=_beta_list, default=(1.0,), metavar="B[,B...]",
                         help="VAE KL weight, or several to search (default 1)")
     parser.add_argument("--epochs", type=_positive_int, default=30, help="VAE training epochs (default 30)")
+    parser.add_argument("--symmetry", type=int, default=1, choices=(1, 2, 3, 4, 6),
+                        help="rotations of the lattice the invariant VAEs search (4 for a square lattice): their angle"
+                             " latent then tells the polar variants apart (default 1: none)")
     if shared:
         parser.add_argument("--storage", metavar="URL",
                             help="keep the study in this database (postgresql://user:password@host:port/db) so that"
@@ -250,7 +253,7 @@ def _analysis_options(args) -> dict:
     return {"out": args.out, "n_trials": args.trials, "seed": args.seed, "n_classes": args.classes, "window": args.window,
             "descriptors": args.descriptors, "weights": args.reward_weights, "tune_detector": args.tune_detector,
             "objectives": args.objectives, "storage": getattr(args, "storage", None), "study_name": getattr(args, "study", None), "learners": args.learner, "latent_dim": args.latent_dim, "betas": args.beta,
-            "epochs": args.epochs,
+            "epochs": args.epochs, "symmetry": args.symmetry,
             "overwrite": args.overwrite, "progress": not args.quiet}
 
 

@@ -18,7 +18,8 @@ class Config:
     ``n_classes`` the number of classes, ``n_components`` the PCA dimension,
     ``learner`` what classifies (``gmm``: PCA + Gaussian mixture; ``vae``,
     ``rvae``, ``crvae``, ``jrvae``: a VAE of the patches, see ``learn.vae``)
-    with its ``latent_dim``, KL weight ``beta`` and training ``epochs``,
+    with its ``latent_dim``, KL weight ``beta``, training ``epochs`` and the
+    order of the lattice rotations searched by the invariant VAEs, ``symmetry``;
     ``seed`` the learner's random seed.
     """
 
@@ -33,6 +34,7 @@ class Config:
     latent_dim: int = 2
     beta: float = 1.0
     epochs: int = 30
+    symmetry: int = 1
     seed: int = 0
 
     def __post_init__(self):
@@ -58,6 +60,8 @@ class Config:
             raise RewardscopeError(f"`beta` must be >= 0, got beta={self.beta}")
         if self.epochs < 1:
             raise RewardscopeError(f"`epochs` must be >= 1, got epochs={self.epochs}")
+        if self.symmetry not in (1, 2, 3, 4, 6):
+            raise RewardscopeError(f"`symmetry` must be a lattice's rotation order, 1, 2, 3, 4 or 6, got symmetry={self.symmetry}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,7 +74,7 @@ STAGE_FIELDS = {
     "geometry": (),
     "descriptors": ("window", "descriptor"),
     # What the number of classes does not change: a VAE's training, mixtures of every k.
-    "embedding": ("learner", "latent_dim", "beta", "epochs", "seed"),
+    "embedding": ("learner", "latent_dim", "beta", "epochs", "symmetry", "seed"),
     "evidence": ("n_components",),
     "learn": ("n_classes",),
 }

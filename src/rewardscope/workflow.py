@@ -19,7 +19,7 @@ import numpy as np
 from . import rewards
 from .atoms import Columns, find_columns
 from .config import Config, stage_key
-from .descriptors import balanced, patches, physical
+from .descriptors import balanced, patches, physical, within_frame
 from .errors import RewardscopeError
 from .io import Image, as_image
 from .lattice import CellGeometry, Lattice, cell_geometry, index_columns, to_grid
@@ -118,13 +118,18 @@ class Pipeline:
         if config.learner not in ("vae", "rvae"):
             return None
         return self._cached("embedding", config, lambda: PatchVAE(
-            config.learner, latent_dim=config.latent_dim, beta=config.beta, epochs=config.epochs, random_state=config.seed,
+            config.learner, latent_dim=config.latent_dim, beta=config.beta, epochs=config.epochs, symmetry=config.symmetry,
+            random_state=config.seed,
         ).fit(self.descriptors(config)))
+
+    def whole_patches(self, config: Config) -> np.ndarray:
+        """For each classified cell, whether its patch lies wholly inside the frame."""
+        return within_frame(self.columns(config).xy[self.classified_rows(config)], self.window(config), self.image.shape)
 
     def embedding(self, config: Config) -> np.ndarray:
         """What the classes are found in: the descriptors, or the VAE's embedding of the patches."""
         vae = self.autoencoder(config)
-        return self.descriptors(config) if vae is None else vae.embedding(self.descriptors(config))
+        return self.descriptors(config) if vae is None else vae.embedding(self.descriptors(config), reference=self.whole_patches(config))
 
     def evidence(self, config: Config) -> ClassEvidence:
         """BIC and ICL for 1..8 classes and the Bayesian mixture's effective number of classes."""
@@ -139,7 +144,7 @@ class Pipeline:
             if config.learner == "gmm":
                 return PCAGaussianMixture(config.n_classes, n_components=config.n_components, random_state=config.seed).fit(X)
             return VAEClassifier(config.n_classes, kind=config.learner, vae=self.autoencoder(config), random_state=config.seed,
-                                 latent_dim=config.latent_dim, beta=config.beta, epochs=config.epochs).fit(X)
+                                 latent_dim=config.latent_dim, beta=config.beta, epochs=config.epochs, symmetry=config.symmetry).fit(X, self.whole_patches(config))
 
         return self._cached("learn", config, compute)
 
@@ -208,6 +213,7 @@ def analyze(
     latent_dim: tuple[int, int] = (2, 2),
     betas: tuple[float, ...] = (1.0,),
     epochs: int = 30,
+    symmetry: int = 1,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Analysis:
@@ -216,8 +222,8 @@ def analyze(
     ``window`` (LOW, HIGH) fixes the patch windows searched (default: from the
     lattice period). ``learners`` are searched among (``gmm`` or the VAEs of ``learn.vae``, which
     classify patches: their default descriptors are then ``patch`` only), with
-    the VAEs' latent size in the range ``latent_dim``, KL weights ``betas`` and
-    ``epochs`` of training. With ``objectives`` (two or more reward components) the optimizer maximizes
+    the VAEs' latent size in the range ``latent_dim``, KL weights ``betas``,
+    ``epochs`` of training and the lattice rotations their angle searches, ``symmetry``. With ``objectives`` (two or more reward components) the optimizer maximizes
     them jointly; the chosen setting is the member of their Pareto front with
     the highest combined reward, and every trial records whether it is on the front.
 
@@ -240,7 +246,7 @@ def analyze(
 
     start = time.perf_counter()
     image = as_image(image)
-    learning = {"learner": learners[0], "latent_dim": latent_dim[0], "beta": betas[0], "epochs": epochs, "seed": seed}
+    learning = {"learner": learners[0], "latent_dim": latent_dim[0], "beta": betas[0], "epochs": epochs, "symmetry": symmetry, "seed": seed}
     if descriptors is None and any(learner != "gmm" for learner in learners):
         descriptors = ("patch",)  # a VAE encodes patches
     base = Config(**learning) if base is None else replace(base, **learning)

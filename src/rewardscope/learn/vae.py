@@ -10,6 +10,12 @@ Four kinds, one network (``PatchVAE(kind=...)``):
   shifted grid, so the content latents need not encode orientation or offset.
   AtomAI's rVAE instead evaluates a coordinate MLP at every rotated pixel,
   about 50x the arithmetic on a CPU for the same invariance.
+  With ``symmetry=n`` the lattice's n-fold rotations are searched as well: the
+  likelihood is marginalized over the decoder's patch turned by k 360/n deg
+  (k = 0..n-1), and the angle reported is the encoder's plus the best turn.
+  Gradient descent on a continuous angle does not find quarter turns (it
+  stays in the nearest minimum); searched, they carry the ferroic variant:
+  polar variants related by a lattice rotation differ in the angle only.
 * ``crvae``: ``rvae`` conditioned on a class (``fit(X, y)``): the one-hot class
   joins the encoder's input and the decoder's latents, so the latents describe
   what varies within a class.
@@ -34,6 +40,9 @@ import numpy as np
 from ..errors import RewardscopeError
 
 KINDS = ("vae", "rvae", "crvae", "jrvae")
+# The angle's prior (rad) when the symmetry's turns are searched; 0.3 and pi let the angle drift
+# between turns instead (benchmarks/vae.py).
+SYMMETRIC_ROTATION_PRIOR = 0.15
 TORCH_MISSING = ("the VAE learners need PyTorch; install the CPU build with "
                  "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu")
 
@@ -61,8 +70,8 @@ class PatchVAE:
     """
 
     def __init__(self, kind: str = "rvae", *, latent_dim: int = 2, beta: float = 1.0, epochs: int = 30, batch_size: int = 128,
-                 learning_rate: float = 1e-3, hidden: int = 256, n_discrete: int = 2, rotation_prior: float = math.pi,
-                 translation_prior: float = 0.1, device: str | None = None, random_state=None):
+                 learning_rate: float = 1e-3, hidden: int = 256, n_discrete: int = 2, rotation_prior: float | None = None,
+                 translation_prior: float = 0.1, symmetry: int = 1, device: str | None = None, random_state=None):
         self.kind = kind
         self.latent_dim = latent_dim
         self.beta = beta
@@ -73,6 +82,7 @@ class PatchVAE:
         self.n_discrete = n_discrete
         self.rotation_prior = rotation_prior
         self.translation_prior = translation_prior
+        self.symmetry = symmetry
         self.device = device
         self.random_state = random_state
 
@@ -113,15 +123,16 @@ class PatchVAE:
         means, _ = self._encode(X, y)
         return means
 
-    def embedding(self, X, y=None) -> np.ndarray:
+    def embedding(self, X, y=None, reference=None) -> np.ndarray:
         """Features for clustering: content latents, the angle as (cos, sin) so that it wraps, and the
-        shifts scaled to unit variance. On B-centred patches the shift of the lattice against the patch
-        centre is minus the polar displacement, so the shift latents carry the polarization."""
+        shifts scaled to unit variance (of the rows ``reference``, a boolean mask; default all). On
+        B-centred patches the shift of the lattice against the patch centre is minus the polar
+        displacement, so the shift latents carry the polarization."""
         means = self.transform(X, y)
         if self.kind == "vae":
             return means
         angle, shifts = means[:, self.latent_dim], means[:, self.latent_dim + 1:]
-        spread = shifts.std(axis=0)
+        spread = shifts[slice(None) if reference is None else reference].std(axis=0)
         return np.column_stack([means[:, : self.latent_dim], np.cos(angle), np.sin(angle), shifts / np.where(spread > 0, spread, 1.0)])
 
     def decode(self, latents, y=None, discrete=None) -> np.ndarray:
@@ -195,6 +206,8 @@ class PatchVAE:
             raise RewardscopeError(f"`beta` must be >= 0, got beta={self.beta}")
         if int(self.epochs) < 1:
             raise RewardscopeError(f"`epochs` must be >= 1, got epochs={self.epochs}")
+        if int(self.symmetry) < 1:
+            raise RewardscopeError(f"`symmetry` must be >= 1 (the order of the lattice's rotations), got symmetry={self.symmetry}")
         if self.kind == "jrvae" and int(self.n_discrete) < 2:
             raise RewardscopeError(f"`n_discrete` must be >= 2 for kind='jrvae', got n_discrete={self.n_discrete}")
 
@@ -243,6 +256,12 @@ class PatchVAE:
                 x = torch.as_tensor(X[start:start + 1024], device=device)
                 c = None if conditions is None else torch.as_tensor(conditions[start:start + 1024], device=device)
                 mean, _, logits = self.net_.encode(x, c)
+                if self.kind != "vae" and int(self.symmetry) > 1:
+                    # The angle is the encoder's plus the symmetry turn that draws the patch best.
+                    discrete = None if logits is None else torch.nn.functional.one_hot(logits.argmax(1), logits.shape[1]).float()
+                    best = self.net_.errors(x, mean, c, discrete).argmin(dim=1)
+                    angle = mean[:, self.latent_dim] + best * (2 * math.pi / int(self.symmetry))
+                    mean[:, self.latent_dim] = torch.remainder(angle + math.pi, 2 * math.pi) - math.pi
                 means.append(mean.cpu().numpy())
                 if logits is not None:
                     probabilities.append(torch.softmax(logits, dim=1).cpu().numpy())
@@ -260,7 +279,10 @@ def _network(model: PatchVAE, side: int):
     n_discrete = int(model.n_discrete) if model.kind == "jrvae" else 0
     latent, hidden, pixels = int(model.latent_dim), int(model.hidden), side * side
     n_gauss = latent + (3 if invariant else 0)
-    prior = torch.tensor([1.0] * latent + ([model.rotation_prior, model.translation_prior, model.translation_prior] if invariant else []))
+    turns = [2 * math.pi * k / int(model.symmetry) for k in range(int(model.symmetry))] if invariant else [0.0]
+    # Without the symmetry's turns the angle may take any value; with them it is the small tilt left over.
+    rotation_prior = model.rotation_prior or (math.pi if int(model.symmetry) == 1 else SYMMETRIC_ROTATION_PRIOR)
+    prior = torch.tensor([1.0] * latent + ([rotation_prior, model.translation_prior, model.translation_prior] if invariant else []))
 
     class Net(nn.Module):
         def __init__(self):
@@ -278,24 +300,35 @@ def _network(model: PatchVAE, side: int):
             mean, logvar = self.gauss(h).chunk(2, dim=1)
             return mean, logvar.clamp(-12, 6), (self.logits(h) if self.logits is not None else None)
 
-        def decode(self, z, c, discrete):
+        def decode(self, z, c, discrete, turn: float = 0.0):
+            """The patch for latents z, its angle turned by ``turn`` radians more."""
             parts = [z[:, :latent]] + ([c] if c is not None else []) + ([discrete] if discrete is not None else [])
             canonical = self.decoder(torch.cat(parts, dim=1))
-            if not invariant:
-                return canonical
-            # Sample the decoder's patch on its coordinate grid rotated by the angle and moved by the shifts.
-            angle, dx, dy = z[:, latent], z[:, latent + 1], z[:, latent + 2]
+            return canonical if not invariant else self.place(canonical, z, turn)
+
+        def place(self, canonical, z, turn: float = 0.0):
+            """Sample the decoder's patch on its coordinate grid rotated by the angle and moved by the shifts."""
+            angle, dx, dy = z[:, latent] + turn, z[:, latent + 1], z[:, latent + 2]
             cos, sin = torch.cos(angle), torch.sin(angle)
             affine = torch.stack([torch.stack([cos, -sin, dx], dim=1), torch.stack([sin, cos, dy], dim=1)], dim=1)
             image = canonical.view(-1, 1, side, side)
             grid = F.affine_grid(affine, image.shape, align_corners=False)
             return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False).flatten(1)
 
+        def errors(self, x, z, c, discrete):
+            """Squared error of the reconstruction at each of the symmetry's turns, (n, symmetry)."""
+            parts = [z[:, :latent]] + ([c] if c is not None else []) + ([discrete] if discrete is not None else [])
+            canonical = self.decoder(torch.cat(parts, dim=1))
+            if not invariant:
+                return ((canonical - x) ** 2).sum(dim=1, keepdim=True)
+            return torch.stack([((self.place(canonical, z, turn) - x) ** 2).sum(dim=1) for turn in turns], dim=1)
+
         def loss(self, x, c, beta: float, temperature: float):
             mean, logvar, logits = self.encode(x, c)
             z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
             discrete = F.gumbel_softmax(logits, tau=temperature) if logits is not None else None
-            reconstruction = 0.5 * ((self.decode(z, c, discrete) - x) ** 2).sum(dim=1)
+            # A unit-variance Gaussian likelihood, marginalized over the symmetry's turns (equally likely).
+            reconstruction = -torch.logsumexp(-0.5 * self.errors(x, z, c, discrete), dim=1) + math.log(len(turns))
             # KL(N(mean, var) || N(0, prior^2)) per latent.
             var_prior = self.prior**2
             kl = 0.5 * (torch.log(var_prior) - logvar + (logvar.exp() + mean**2) / var_prior - 1).sum(dim=1)
@@ -313,7 +346,11 @@ class VAEClassifier:
     compare learners in one space) plus ``latent_`` (the VAE's latent means) and ``vae_``.
 
     ``vae``, ``rvae``: a Gaussian mixture of ``n_classes`` on the VAE's embedding
-    (content latents and the angle as cos, sin). ``jrvae``: the discrete latent,
+    (content latents, the angle as cos, sin, and the shifts), fitted on the
+    ``whole`` patches (a boolean mask, default all) and assigning every one: a
+    patch cut by the frame is mirrored in, and in a VAE's latent space such
+    patches gather into a cluster of their own that a mixture would take for a
+    class. ``jrvae``: the discrete latent,
     with ``n_classes`` categories, gives the classes. ``crvae``: the classes of
     PCA + GMM on the patches condition the VAE; its latents then describe what
     varies within each class, and the classes are the GMM's. ``vae`` may be a
@@ -328,7 +365,7 @@ class VAEClassifier:
         self.random_state = random_state
         self.vae_params = vae_params
 
-    def fit(self, X) -> "VAEClassifier":
+    def fit(self, X, whole=None) -> "VAEClassifier":
         from sklearn.decomposition import PCA
 
         from .gmm import PCAGaussianMixture
@@ -350,9 +387,16 @@ class VAEClassifier:
             self.labels_, self.probabilities_, self.scores_ = mixture.labels_, mixture.probabilities_, mixture.scores_
         else:
             self.vae_ = self.vae if self.vae is not None else PatchVAE(self.kind, random_state=self.random_state, **self.vae_params).fit(X)
-            embedding = self.vae_.embedding(X)
-            mixture = PCAGaussianMixture(self.n_classes, n_components=embedding.shape[1], random_state=self.random_state).fit(embedding)
-            self.labels_, self.probabilities_ = mixture.labels_, mixture.probabilities_
+            whole = np.ones(len(X), bool) if whole is None else np.asarray(whole, bool)
+            if whole.shape != (len(X),):
+                raise RewardscopeError(f"`whole` must be a boolean mask of the {len(X)} patches, got shape {whole.shape}")
+            if whole.sum() < max(self.n_classes, 2):
+                whole = np.ones(len(X), bool)  # too few whole patches to fit on: use them all
+            embedding = self.vae_.embedding(X, reference=whole)
+            mixture = PCAGaussianMixture(self.n_classes, n_components=embedding.shape[1], random_state=self.random_state)
+            mixture.fit(embedding[whole])
+            self.probabilities_ = mixture.predict_proba(embedding)
+            self.labels_ = np.argmax(self.probabilities_, axis=1)
         if self.kind != "crvae":
             # The classes are judged in the space every learner shares, the PCA scores of the patches: a VAE's
             # own latent space is built to be clustered, so its silhouette would flatter any split.
