@@ -203,7 +203,8 @@ def open_study(storage, *, seed: int, n_startup: int, n_objectives: int = 1, stu
             return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
         except KeyError:
             names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage))
-            raise RewardscopeError(f"no study {study_name!r} in this storage; studies there: {', '.join(names) or 'none'}") from None
+            listed = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")  # one readable line
+            raise RewardscopeError(f"no study {study_name!r} in this storage; studies there: {listed or 'none'}") from None
     return optuna.create_study(storage=storage, study_name=study_name, directions=["maximize"] * n_objectives, sampler=sampler,
                                load_if_exists=True)
 
