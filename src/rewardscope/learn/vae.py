@@ -4,15 +4,16 @@ Four kinds, one network (``PatchVAE(kind=...)``):
 
 * ``vae``: a plain VAE; the latent means are the embedding.
 * ``rvae``: rotation- and translation-invariant. Three more latents, an angle
-  and two shifts (priors N(0, rotation_prior) and N(0, translation_prior) in
-  half-patch units), move the decoder's coordinate grid: the decoder draws the
+  and two shifts (priors N(0, rotation_prior), default pi, and
+  N(0, translation_prior) in half-patch units), move the decoder's coordinate grid: the decoder draws the
   patch in its own frame and it is sampled (bilinear) on the rotated and
   shifted grid, so the content latents need not encode orientation or offset.
   AtomAI's rVAE instead evaluates a coordinate MLP at every rotated pixel,
   about 50x the arithmetic on a CPU for the same invariance.
   With ``symmetry=n`` the lattice's n-fold rotations are searched as well: the
   likelihood is marginalized over the decoder's patch turned by k 360/n deg
-  (k = 0..n-1), and the angle reported is the encoder's plus the best turn.
+  (k = 0..n-1), the angle's default prior narrows to 0.15 rad, and the angle
+  reported is the encoder's plus the best turn.
   Gradient descent on a continuous angle does not find quarter turns (it
   stays in the nearest minimum); searched, they carry the ferroic variant:
   polar variants related by a lattice rotation differ in the angle only.
@@ -40,8 +41,8 @@ import numpy as np
 from ..errors import RewardscopeError
 
 KINDS = ("vae", "rvae", "crvae", "jrvae")
-# The angle's prior (rad) when the symmetry's turns are searched; 0.3 and pi let the angle drift
-# between turns instead (benchmarks/vae.py).
+# The angle's prior (rad) when the symmetry's turns are searched: wider priors (0.3, pi) let the
+# angle drift between turns instead (exploratory runs, see the README's VAE benchmark).
 SYMMETRIC_ROTATION_PRIOR = 0.15
 TORCH_MISSING = ("the VAE learners need PyTorch; install the CPU build with "
                  "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu")
@@ -281,7 +282,9 @@ def _network(model: PatchVAE, side: int):
     n_gauss = latent + (3 if invariant else 0)
     turns = [2 * math.pi * k / int(model.symmetry) for k in range(int(model.symmetry))] if invariant else [0.0]
     # Without the symmetry's turns the angle may take any value; with them it is the small tilt left over.
-    rotation_prior = model.rotation_prior or (math.pi if int(model.symmetry) == 1 else SYMMETRIC_ROTATION_PRIOR)
+    rotation_prior = model.rotation_prior
+    if rotation_prior is None:
+        rotation_prior = math.pi if int(model.symmetry) == 1 else SYMMETRIC_ROTATION_PRIOR
     prior = torch.tensor([1.0] * latent + ([rotation_prior, model.translation_prior, model.translation_prior] if invariant else []))
 
     class Net(nn.Module):
@@ -300,11 +303,14 @@ def _network(model: PatchVAE, side: int):
             mean, logvar = self.gauss(h).chunk(2, dim=1)
             return mean, logvar.clamp(-12, 6), (self.logits(h) if self.logits is not None else None)
 
-        def decode(self, z, c, discrete, turn: float = 0.0):
-            """The patch for latents z, its angle turned by ``turn`` radians more."""
+        def canonical(self, z, c, discrete):
+            """The decoder's patch in its own frame."""
             parts = [z[:, :latent]] + ([c] if c is not None else []) + ([discrete] if discrete is not None else [])
-            canonical = self.decoder(torch.cat(parts, dim=1))
-            return canonical if not invariant else self.place(canonical, z, turn)
+            return self.decoder(torch.cat(parts, dim=1))
+
+        def decode(self, z, c, discrete):
+            canonical = self.canonical(z, c, discrete)
+            return canonical if not invariant else self.place(canonical, z)
 
         def place(self, canonical, z, turn: float = 0.0):
             """Sample the decoder's patch on its coordinate grid rotated by the angle and moved by the shifts."""
@@ -317,8 +323,7 @@ def _network(model: PatchVAE, side: int):
 
         def errors(self, x, z, c, discrete):
             """Squared error of the reconstruction at each of the symmetry's turns, (n, symmetry)."""
-            parts = [z[:, :latent]] + ([c] if c is not None else []) + ([discrete] if discrete is not None else [])
-            canonical = self.decoder(torch.cat(parts, dim=1))
+            canonical = self.canonical(z, c, discrete)
             if not invariant:
                 return ((canonical - x) ** 2).sum(dim=1, keepdim=True)
             return torch.stack([((self.place(canonical, z, turn) - x) ** 2).sum(dim=1) for turn in turns], dim=1)
