@@ -191,6 +191,7 @@ def _read(args):
 
 
 def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None:
+    from .config import SYMMETRIES
     from .descriptors import KINDS as DESCRIPTORS
     from .learn import LEARNERS
 
@@ -217,7 +218,7 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
     parser.add_argument("--beta", type=_beta_list, default=(1.0,), metavar="B[,B...]",
                         help="VAE KL weight, or several to search (default 1)")
     parser.add_argument("--epochs", type=_positive_int, default=30, help="VAE training epochs (default 30)")
-    parser.add_argument("--symmetry", type=int, default=1, choices=(1, 2, 3, 4, 6),
+    parser.add_argument("--symmetry", type=int, default=1, choices=SYMMETRIES,
                         help="rotations of the lattice the invariant VAEs search (4 for a square lattice): their angle"
                              " latent then tells the polar variants apart (default 1: none)")
     if shared:

@@ -7,6 +7,10 @@ from dataclasses import asdict, dataclass
 from .errors import RewardscopeError
 
 
+# The rotation orders a crystal lattice can have (crystallographic restriction).
+SYMMETRIES = (1, 2, 3, 4, 6)
+
+
 @dataclass(frozen=True)
 class Config:
     """One setting of every hyperparameter of the workflow.
@@ -60,8 +64,9 @@ class Config:
             raise RewardscopeError(f"`beta` must be >= 0, got beta={self.beta}")
         if self.epochs < 1:
             raise RewardscopeError(f"`epochs` must be >= 1, got epochs={self.epochs}")
-        if self.symmetry not in (1, 2, 3, 4, 6):
-            raise RewardscopeError(f"`symmetry` must be a lattice's rotation order, 1, 2, 3, 4 or 6, got symmetry={self.symmetry}")
+        if self.symmetry not in SYMMETRIES:
+            raise RewardscopeError(f"`symmetry` must be a lattice's rotation order, one of {', '.join(map(str, SYMMETRIES))},"
+                                   f" got symmetry={self.symmetry}")
 
     def to_dict(self) -> dict:
         return asdict(self)
