@@ -102,34 +102,29 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_study_goes_on(scene_fil
     # VAE trials take a second or so, so that a process can be caught in the middle of one.
     slow = ("--learner", "rvae", "--epochs", 20, "--window", "12:16", "--trials", 10)
     owner = rewardscope("analyze", scene_file, "--storage", POSTGRES, "--study", name, *slow, "--out", tmp_path / "out")
-    tag = f":{owner.pid}"
 
-    def running(tag):
-        return [t for t in load(name).trials if t.state.name == "RUNNING" and t.user_attrs.get("worker", "").endswith(tag)]
+    def trials_of(process, state):
+        return [t for t in load(name).trials if t.state.name == state and t.user_attrs.get("worker", "").endswith(f":{process.pid}")]
 
     # The owner is suspended in the middle of a trial, past the grace period, and its trial failed as dead: it
     # must survive that when it wakes. Meanwhile it is out of the race, so however fast or busy the machine,
     # the budget is not spent before the worker has finished a trial.
-    wait_for(lambda: study_exists(name) and running(tag), what="the owner to start a trial")
+    wait_for(lambda: study_exists(name) and trials_of(owner, "RUNNING"), what="the owner to start a trial")
     owner.send_signal(signal.SIGSTOP)
-    suspended = {t.number for t in running(tag)}
-    time.sleep(4.5)
+    suspended = {t.number for t in trials_of(owner, "RUNNING")}
+    time.sleep(4.5)  # past the grace period; this process then does what any other worker would
     optuna.storages.fail_stale_trials(optuna.load_study(study_name=name, storage=optuna.storages.RDBStorage(
         POSTGRES, heartbeat_interval=1, grace_period=4)))
     worker = rewardscope("worker", "--storage", POSTGRES, "--study", name)
-    mine = f":{worker.pid}"
-
-    def finished(tag):
-        return [t for t in load(name).trials if t.state.name == "COMPLETE" and t.user_attrs.get("worker", "").endswith(tag)]
 
     try:
-        wait_for(lambda: finished(mine) and running(mine), what="the worker to finish a trial and start another")
+        wait_for(lambda: trials_of(worker, "COMPLETE") and trials_of(worker, "RUNNING"), what="the worker to finish a trial and start another")
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         owner.send_signal(signal.SIGCONT)
-    finished_before = {t.number for t in finished(mine)}
-    in_flight = {t.number for t in running(mine)}
+    finished_before = {t.number for t in trials_of(worker, "COMPLETE")}
+    in_flight = {t.number for t in trials_of(worker, "RUNNING")}
     _, err = owner.communicate(timeout=300)
     assert owner.returncode == 0, err
     assert f"trial {min(suspended)} was failed by another worker while this one ran it" in err
@@ -137,7 +132,8 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_study_goes_on(scene_fil
     assert finished_before <= {t.number for t in scored(study)}  # the killed worker's finished trials are all there
     settings = [setting(t) for t in scored(study)]
     assert len(settings) == len(set(settings)) and len(settings) >= 10  # the study went on to its budget
-    # Its trial in flight has no heartbeat: the owner, or the next worker to join after the grace period, fails it.
+    # The killed worker's trial in flight beats no more: the owner, or the next worker to join after the grace
+    # period, fails it.
     time.sleep(4.5)
     late = rewardscope("worker", "--storage", POSTGRES, "--study", name)
     assert late.wait(timeout=120) == 0
