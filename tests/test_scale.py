@@ -106,15 +106,25 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_study_goes_on(scene_fil
     def trials_of(process, state):
         return [t for t in load(name).trials if t.state.name == state and t.user_attrs.get("worker", "").endswith(f":{process.pid}")]
 
-    # The owner is suspended in the middle of a trial, past the grace period, and its trial failed as dead: it
-    # must survive that when it wakes. Meanwhile it is out of the race, so however fast or busy the machine,
-    # the budget is not spent before the worker has finished a trial.
-    wait_for(lambda: study_exists(name) and trials_of(owner, "RUNNING"), what="the owner to start a trial")
-    owner.send_signal(signal.SIGSTOP)
-    suspended = {t.number for t in trials_of(owner, "RUNNING")}
-    time.sleep(4.5)  # past the grace period; this process then does what any other worker would
-    optuna.storages.fail_stale_trials(optuna.load_study(study_name=name, storage=optuna.storages.RDBStorage(
-        POSTGRES, heartbeat_interval=1, grace_period=4)))
+    # The owner is suspended in the middle of a trial, past the grace period, and this process does what any
+    # other worker would then: fail its trial as dead. The owner must survive that when it wakes; meanwhile it
+    # is out of the race, so however fast or busy the machine, the budget is not spent before the worker has
+    # finished a trial. (Stopped inside a transaction on its trial, the owner would hold the row locked: the
+    # sweeper gives up after 5 s and the owner is caught again.)
+    sweeper = optuna.storages.RDBStorage(POSTGRES, heartbeat_interval=1, grace_period=4,
+                                         engine_kwargs={"connect_args": {"options": "-c lock_timeout=5000"}})
+    suspended = set()
+    while not suspended:
+        owner.send_signal(signal.SIGCONT)
+        wait_for(lambda: study_exists(name) and trials_of(owner, "RUNNING"), what="the owner to start a trial")
+        owner.send_signal(signal.SIGSTOP)
+        suspended = {t.number for t in trials_of(owner, "RUNNING")}  # empty if it finished between look and signal
+        if suspended:
+            time.sleep(4.5)
+            try:
+                optuna.storages.fail_stale_trials(optuna.load_study(study_name=name, storage=sweeper))
+            except optuna.exceptions.StorageInternalError:
+                suspended = set()
     worker = rewardscope("worker", "--storage", POSTGRES, "--study", name)
 
     try:
