@@ -150,6 +150,37 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_study_goes_on(scene_fil
     assert {t.number for t in load(name).trials if t.state.name == "FAIL"} >= in_flight | suspended
 
 
+@needs_postgres
+def test_a_worker_that_dies_inside_a_transaction_does_not_hold_up_the_others(monkeypatch):
+    import threading
+
+    import optuna
+    import sqlalchemy
+
+    from rewardscope import optimize
+
+    monkeypatch.setattr(optimize, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(optimize, "GRACE_S", 1)
+    monkeypatch.setattr(optimize, "IDLE_IN_TRANSACTION_S", 2)
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    dying = optimize.open_storage(POSTGRES)
+    trial = optuna.create_study(study_name=name, storage=dying).ask()
+    dying.record_heartbeat(trial._trial_id)
+    # It locks its trial's row inside a transaction and says nothing more, as a machine that loses power mid-commit.
+    held = dying.engine.connect()
+    held.begin()
+    held.execute(sqlalchemy.text("SELECT 1 FROM trials WHERE trial_id = :i FOR UPDATE"), {"i": trial._trial_id})
+    time.sleep(1.5)  # past the grace period: the trial is stale
+    sweeper = optimize.open_storage(POSTGRES)
+    sweep = threading.Thread(target=optuna.storages.fail_stale_trials, args=(optuna.load_study(study_name=name, storage=sweeper),),
+                             daemon=True)
+    sweep.start()
+    sweep.join(timeout=30)  # without the server's idle-in-transaction limit this waits as long as the connection lives
+    held.invalidate()  # (the server has closed it)
+    assert not sweep.is_alive()
+    assert load(name).trials[0].state.name == "FAIL"
+
+
 def with_password(url, password):
     from urllib.parse import urlsplit
 

@@ -32,6 +32,9 @@ STUDY_NAME = "rewardscope"
 HEARTBEAT_S = int(os.environ.get("REWARDSCOPE_HEARTBEAT_S", 5))
 GRACE_S = int(os.environ.get("REWARDSCOPE_GRACE_S", 20))
 POLL_S = 1.0  # how often a worker waiting for others' last trials looks again
+# PostgreSQL ends a worker's session that sits inside a transaction this long (its machine died or was suspended
+# mid-commit), so that the rows it locked are not held from the other workers until TCP gives up, hours later.
+IDLE_IN_TRANSACTION_S = 60
 # Searched unless the user says otherwise; see the README's benchmark for why both.
 DEFAULT_DESCRIPTORS = ("patch", "polarization")
 
@@ -164,8 +167,10 @@ def open_storage(storage: str | Path | None):
     _quiet_optuna_warnings()
     for attempt in range(3):
         try:
-            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                                              engine_kwargs={"pool_pre_ping": True})
+            engine = {"pool_pre_ping": True}
+            if url.startswith("postgresql"):
+                engine["connect_args"] = {"options": f"-c idle_in_transaction_session_timeout={int(IDLE_IN_TRANSACTION_S * 1000)}"}
+            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, engine_kwargs=engine)
         except ImportError:
             raise RewardscopeError(f"the storage {masked(url)} needs its database driver; for PostgreSQL:"
                                    " pip install 'rewardscope[postgres]'") from None
