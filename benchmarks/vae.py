@@ -41,7 +41,7 @@ LAYOUTS = ("stripes", "quadrants", "bubble", "rough")
 # turns (symmetry 4), with the KL weight and angle prior under which its angle carries the variant.
 LEARNERS = {"vae": {"kind": "vae"}, "rvae": {"kind": "rvae"}, "rvae-c4": {"kind": "rvae", "symmetry": 4, "beta": 4.0},
             "jrvae": {"kind": "jrvae"}}
-INVARIANT = ("rvae", "rvae-c4", "jrvae")
+INVARIANT = tuple(name for name, settings in LEARNERS.items() if settings["kind"] != "vae")  # with angle and shift latents
 
 
 def scene_patches(layout: str, seed: int):
