@@ -81,24 +81,35 @@ def test_bad_input_gives_one_line_and_leaves_nothing(tmp_path, case):
     assert not out.exists() and not (tmp_path / "out.partial").exists()
 
 
-def test_reward_weights_reach_the_summary(image_file, tmp_path):
+def test_reward_weights_change_only_the_named_weights(image_file, tmp_path):
     import json
 
+    from rewardscope.rewards import DEFAULT_WEIGHTS
+
     out = tmp_path / "out"
-    weights = "continuity=1,straightness=2"
-    assert main(["analyze", str(image_file), "--out", str(out), "--trials", "3", "--reward-weights", weights, "--quiet"]) == 0
-    assert json.loads((out / "summary.json").read_text())["reward_weights"] == {"continuity": 1.0, "straightness": 2.0}
+    result = run_cli("analyze", image_file, "--out", out, "--trials", "3", "--reward-weights", "continuity=1,straightness=0")
+    assert result.returncode == 0, result.stderr
+    expected = {**DEFAULT_WEIGHTS, "continuity": 1.0, "straightness": 0.0}
+    assert json.loads((out / "summary.json").read_text())["reward_weights"] == expected
+    assert "reward weights: continuity 1, economy 1, separation 3, balance 1" in result.stdout  # straightness 0: not used
+    assert "<th>straightness</th><td>" in (out / "report.html").read_text() and "<th>weight</th>" in (out / "report.html").read_text()
 
 
-def test_demo_reruns_over_its_own_result_but_not_over_other_folders(tmp_path):
+def test_demo_replaces_its_own_result_only_when_asked_and_never_other_folders(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--trials", "2", "--quiet"]) == 0
-    assert main(["demo", "--out", str(out), "--trials", "2", "--quiet"]) == 0  # replaces its own summary
+    first = (out / "summary.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["demo", "--out", str(out), "--trials", "2", "--quiet"]) == 1  # as analyze: not without --overwrite
+    assert "holds an earlier rewardscope result; add --overwrite to replace it" in capsys.readouterr().err
+    assert (out / "summary.json").stat().st_mtime_ns == first
+    assert main(["demo", "--out", str(out), "--trials", "2", "--quiet", "--overwrite"]) == 0
+    assert (out / "summary.json").stat().st_mtime_ns != first
     other = tmp_path / "thesis"
     other.mkdir()
     (other / "chapter1.tex").write_text("precious")
-    assert main(["demo", "--out", str(other), "--trials", "2", "--quiet"]) == 1
-    assert (other / "chapter1.tex").read_text() == "precious"
+    assert main(["demo", "--out", str(other), "--trials", "2", "--quiet", "--overwrite"]) == 1
+    assert (other / "chapter1.tex").read_text() == "precious" and sorted(p.name for p in tmp_path.iterdir()) == ["demo", "thesis"]
 
 
 def test_debug_shows_traceback(tmp_path):
@@ -112,7 +123,10 @@ def test_debug_shows_traceback(tmp_path):
     (["--classes", "5:2"], "LOW <= HIGH"),
     (["--reward-weights", "wiggle=1"], "unknown reward component 'wiggle'"),
     (["--reward-weights", "continuity=-1"], "weights must be >= 0"),
-    (["--reward-weights", "continuity=0"], "not all zero"),
+    (["--reward-weights", "continuity=0,straightness=0,economy=0,separation=0,balance=0"], "not all zero"),
+    (["--frame", "-1"], "must be >= 0"),
+    (["--tune-detector", "-2"], "must be >= 0"),
+    (["--channel", "x"], "invalid choice: 'x'"),
     (["--descriptors", "texture"], "unknown descriptor 'texture'"),
     (["--learner", "rvae", "--symmetry", "5"], "invalid choice: 5"),
 ])

@@ -36,6 +36,54 @@ def test_png_grey_and_rgb(tmp_path, lattice_image):
     np.testing.assert_allclose(read_image(tmp_path / "grey.png").data, read_image(tmp_path / "rgb.png").data)
 
 
+def test_colour_images_are_made_grey_with_one_warning(tmp_path, lattice_image, caplog):
+    import imageio.v3 as iio
+    from matplotlib import colormaps
+
+    grey = (lattice_image - lattice_image.min()) / np.ptp(lattice_image)
+    rgba = (colormaps["jet"](grey) * 255).astype(np.uint8)  # a false-colour rendering, alpha 255
+    iio.imwrite(tmp_path / "jet.png", rgba)
+    iio.imwrite(tmp_path / "grey_rgb.png", np.repeat((grey * 255).astype(np.uint8)[..., None], 3, axis=2))
+    with caplog.at_level("WARNING"):
+        image = read_image(tmp_path / "jet.png")
+    assert image.shape == grey.shape
+    np.testing.assert_allclose(image.data, rgba[..., :3].mean(axis=2))
+    assert [r.getMessage() for r in caplog.records if "jet.png" in r.getMessage()] == [
+        "jet.png is a colour (RGBA) image: converted to grey by the mean of R, G and B; a false-colour rendering does not"
+        " map back to intensity: give the raw data, or pick one channel with --channel"]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        green = read_image(tmp_path / "jet.png", channel="g")
+        read_image(tmp_path / "grey_rgb.png")
+    np.testing.assert_array_equal(green.data, rgba[..., 1])
+    assert any("analysing its G channel alone" in r.getMessage() for r in caplog.records)
+    assert any("grey_rgb.png is an RGB image with three equal channels: read as grey" in r.getMessage() for r in caplog.records)
+    with pytest.raises(RewardscopeError, match="has no channel 'a'"):
+        read_image(tmp_path / "grey_rgb.png", channel="a")
+    with pytest.raises(RewardscopeError, match="not a colour image"):
+        read_image(write_npy(tmp_path, grey), channel="r")
+
+
+def write_npy(tmp_path, data):
+    path = tmp_path / "plain.npy"
+    np.save(path, data)
+    return path
+
+
+def test_boolean_huge_and_negative_frames_are_refused(tmp_path, lattice_image):
+    import imageio.v3 as iio
+
+    iio.imwrite(tmp_path / "mask.png", lattice_image > lattice_image.mean())
+    with pytest.raises(RewardscopeError, match=r"mask.png: a boolean \(mask\) image holds no intensities"):
+        read_image(tmp_path / "mask.png")
+    with pytest.raises(RewardscopeError, match=r"pixel values reach 1e\+300, beyond what the fits can square"):
+        read_image(write_npy(tmp_path, lattice_image * 1e300 / lattice_image.max()))
+    stack = tmp_path / "stack.npy"
+    np.save(stack, np.stack([lattice_image] * 3))
+    with pytest.raises(RewardscopeError, match=r"frame must be >= 0 \(frames are numbered from 0\), got -1"):
+        read_image(stack, frame=-1)
+
+
 def hyperspy_file(path, data, scale, units):
     with h5py.File(path, "w") as handle:
         group = handle.create_group("Experiments/frame")

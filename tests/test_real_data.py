@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
+from rewardscope import RewardscopeError
 from rewardscope.io import read_image
 from rewardscope.lattice import index_columns
 from rewardscope.workflow import analyze, locate
@@ -26,11 +27,17 @@ def nearest_spacing(xy):
     ("pmn_idpc_singleorigin.tif", 17.7 / np.sqrt(2)),  # period ~17.7 px; A-B spacing is period / sqrt 2
 ])
 def test_columns_and_lattice_of_real_images(name, spacing):
-    located = locate(read_image(REAL / name), progress=False)
+    located = locate(read_image(REAL / name), progress=False, force=True)
     a = located.columns.xy[located.columns.sublattice == "A"]
     assert len(a) > 200
     # The nearest-column spacing matches the lattice the data README states.
     assert nearest_spacing(located.columns.xy) == pytest.approx(spacing, rel=0.15)
+
+
+def test_the_idpc_image_is_refused_for_its_detection_quality():
+    # iDPC shows the O columns too: the columns found are an irregular mix of cations and O (quality 0.41).
+    with pytest.raises(RewardscopeError, match=r"detection quality 0\.4\d is below 0\.5"):
+        locate(read_image(REAL / "pmn_idpc_singleorigin.tif"), progress=False)
 
 
 def test_lattice_period_of_the_low_dose_image():

@@ -31,14 +31,38 @@ def frame_names(files: list[Path]) -> list[str]:
     return [f"{f.parent.name}_{f.stem}" if stems.count(f.stem) > 1 else f.stem for f in files]
 
 
-def analyze_frame(path: str, out: str, options: dict) -> dict:
+def image_files(images) -> list[Path]:
+    """The image files that ``images`` name: files, folders (their image files), and glob patterns."""
+    from .io import SUPPORTED_SUFFIXES
+
+    files = []
+    for item in [images] if isinstance(images, (str, Path)) else images:
+        path = Path(item)
+        if path.is_dir():
+            files += [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES]
+        elif path.is_file():
+            files.append(path)
+        elif glob.has_magic(str(item)):
+            matches = sorted(Path(p) for p in glob.glob(str(item)) if Path(p).is_file())
+            if not matches:
+                raise RewardscopeError(f"no files match {str(item)!r}")
+            files += matches
+        else:
+            raise RewardscopeError(f"no such file: {str(item)!r}")
+    files = list(dict.fromkeys(files))
+    if not files:
+        raise RewardscopeError(f"no image files in {', '.join(map(str, [images] if isinstance(images, (str, Path)) else images))}")
+    return files
+
+
+def analyze_frame(path: str, out: str, options: dict, reading: dict | None = None) -> dict:
     """Analyze one frame into ``out``; a row of the batch table, failed (with the reason) rather than raised."""
     from .io import read_image
     from .workflow import analyze
 
     start = time.perf_counter()
     try:
-        analyze(read_image(path), out=out, progress=False, **options)
+        analyze(read_image(path, **(reading or {})), out=out, progress=False, **options)
     except (RewardscopeError, OSError, ValueError) as error:
         return {"file": path, "status": "failed", "reason": " ".join(str(error).split()), "seconds": time.perf_counter() - start}
     return finished_row(path, Path(out), time.perf_counter() - start)
@@ -57,27 +81,32 @@ def finished_row(path: str, out: Path, seconds: float | None = None) -> dict:
     }
 
 
-def run_batch(pattern: str, out, *, scheduler: str | None = None, n_workers: int | None = None, progress: bool = True,
-              options: dict | None = None) -> list[dict]:
-    """Analyze every file matching ``pattern`` into ``out`` on a Dask cluster; return the table rows.
+def run_batch(images, out, *, scheduler: str | None = None, n_workers: int | None = None, progress: bool = True,
+              options: dict | None = None, reading: dict | None = None, overwrite: bool = False) -> list[dict]:
+    """Analyze every image that ``images`` name (see ``image_files``) into ``out`` on a Dask cluster; return the table rows.
 
     ``scheduler``: the address of a running Dask scheduler (``tcp://host:8786``);
     without it a local cluster of ``n_workers`` single-threaded processes
     (default: one per core) is started and stopped. ``options`` are passed to
-    ``workflow.analyze`` for every frame.
+    ``workflow.analyze`` and ``reading`` to ``io.read_image`` for every frame.
+    An earlier batch in ``out`` is taken up again (its finished frames kept);
+    ``overwrite`` begins it afresh. ``out`` is otherwise refused as
+    ``workflow.analyze`` refuses it.
     """
     import logging
 
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm.auto import tqdm
 
+    from . import outputs
+
     # Dask narrates its cluster's life at INFO, and its connections' shutdown at ERROR; the table is our report.
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
-    files = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
-    if not files:
-        raise RewardscopeError(f"no files match {pattern!r}")
-    out = Path(out)
+    files = image_files(images)
+    out = outputs.check_output_folder(out, overwrite=overwrite, inputs=files, resumable=True)
+    if overwrite:
+        outputs.remove_result(out)
     frames = out / "frames"
     targets = {str(f): frames / name for f, name in zip(files, frame_names(files))}
     rows = {path: finished_row(path, target) for path, target in targets.items() if (target / "summary.json").is_file()}
@@ -101,9 +130,11 @@ def run_batch(pattern: str, out, *, scheduler: str | None = None, n_workers: int
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
     frames.mkdir(parents=True, exist_ok=True)
+    outputs.write_marker(out, "batch", ["batch.csv", "index.html"])
     write_table(rows, targets, out)
     try:
-        futures = [client.submit(analyze_frame, path, str(targets[path]), options or {}, pure=False, key=f"frame-{i}-{Path(path).name}")
+        futures = [client.submit(analyze_frame, path, str(targets[path]), options or {}, reading, pure=False,
+                                 key=f"frame-{i}-{Path(path).name}")
                    for i, path in enumerate(todo)]
         for future in tqdm(as_completed(futures), total=len(futures), desc="frames", unit="frame", disable=not progress):
             row = future.result()

@@ -69,7 +69,7 @@ def _name_list(text: str) -> tuple[str, ...]:
 
 
 def _weights(text: str) -> dict:
-    from .rewards import COMPONENTS, combine
+    from .rewards import with_defaults
 
     weights = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -79,16 +79,45 @@ def _weights(text: str) -> dict:
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected NAME=WEIGHT, got {part!r}") from None
     try:
-        combine(dict.fromkeys(COMPONENTS, 1.0), weights)  # validates names and values
+        with_defaults(weights)  # validates names and values
     except RewardscopeError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return weights
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (numbered from 0), got {value}")
+    return value
+
+
+def _int_range_step(text: str) -> list[int]:
+    """``LOW:HIGH[:STEP]`` (inclusive, STEP default 2) -> the values, at least two."""
+    from .landscape import parse_range
+
+    try:
+        return parse_range(text, step=2)
+    except RewardscopeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _option(parser, name: str, *old_names: str, **kwargs):
+    """Add option ``name``; ``old_names`` (earlier spellings, kept for one release) work too but are not shown in --help."""
+    action = parser.add_argument(name, **kwargs)
+    for old in old_names:
+        parser.add_argument(old, **{**kwargs, "dest": action.dest, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS})
+    return action
 
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .atoms import REFINEMENTS
     from .datasets import NAMES as DATASETS
+    from .descriptors import KINDS as DESCRIPTORS
     from .synthetic import LAYOUTS
 
     common = argparse.ArgumentParser(add_help=False)
@@ -106,39 +135,44 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Find columns, classify unit cells, and choose window and number of classes by maximizing the reward.")
     analyze.add_argument("image", type=Path, help="image file (.npy, .npz, .tif, .png, .h5/.hdf5/.hspy; .dm3/.dm4/.emd/.ser/.mrc with rewardscope[io])")
     _add_reading_options(analyze)
-    analyze.add_argument("--out", type=Path, required=True, help="output folder (atoms.csv, summary.json, report.html)")
+    _add_output_options(analyze, "atoms.csv, summary.json, report.html")
     _add_analysis_options(analyze)
 
     atoms = commands.add_parser("atoms", parents=[common], help="find, classify and refine the atom columns only",
                                 description="Find the A and B columns, refine them by 2-D Gaussian fits, index the unit cells; optionally tune the detector by the LoG* reward.")
     atoms.add_argument("image", type=Path, help="image file (as for analyze)")
     _add_reading_options(atoms)
-    atoms.add_argument("--out", type=Path, required=True, help="output folder (atoms.csv, columns.png, summary.json)")
-    atoms.add_argument("--tune", type=int, default=0, metavar="N", help="tune the detector with N multi-objective trials first (default 0: defaults)")
+    _add_output_options(atoms, "atoms.csv, columns.png, summary.json")
+    _option(atoms, "--tune-detector", "--tune", type=_non_negative_int, default=0, metavar="N",
+            help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
     atoms.add_argument("--refine", choices=REFINEMENTS, default="gaussian", help="sub-pixel refinement (default gaussian)")
     atoms.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    atoms.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    _add_force_option(atoms)
 
     landscape = commands.add_parser("landscape", parents=[common], help="score every setting of a grid: one heat map per reward component",
                                     description="Evaluate the reward and its components at every (window, classes) grid point, in parallel.")
     landscape.add_argument("image", type=Path, help="image file (as for analyze)")
     _add_reading_options(landscape)
-    landscape.add_argument("--grid", action="append", required=True, metavar="NAME=LOW:HIGH[:STEP]",
-                           help="a grid axis, window or k (repeat the option for both), e.g. --grid window=8:48:4 --grid k=2:8")
-    landscape.add_argument("--out", type=Path, required=True, help="output folder (landscape.csv, landscape.json, landscape.png)")
-    landscape.add_argument("--descriptor", default="patch", help="descriptor (default patch)")
-    landscape.add_argument("--reward-weights", type=_weights, default=None, metavar="NAME=W,...", help="weights of the reward components")
+    _add_output_options(landscape, "landscape.csv, landscape.json, landscape.png")
+    landscape.add_argument("--window", type=_int_range_step, default=None, metavar="LOW:HIGH[:STEP]",
+                           help="the patch windows in px (STEP default 2), e.g. 8:48:4; needed for a patch descriptor")
+    landscape.add_argument("--classes", type=_int_range, default=(2, 2), metavar="N|LOW:HIGH", help="numbers of classes, e.g. 2:8 (default 2)")
+    landscape.add_argument("--grid", action="append", default=[], help=argparse.SUPPRESS)  # the spelling before --window and --classes
+    _option(landscape, "--descriptors", "--descriptor", type=_names("descriptor", DESCRIPTORS), default=("patch",), metavar="KIND",
+            help=f"the descriptor scored, one of {', '.join(DESCRIPTORS)} (default patch)")
+    _add_weights_option(landscape)
     landscape.add_argument("--seed", type=int, default=0, help="random seed of the learner (default 0)")
-    landscape.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
     validate = commands.add_parser("validate", parents=[common], help="validate the rewards against synthetic truth (a benchmark; minutes)",
                                    description="Score every setting on synthetic scenes with truth: regret and Spearman correlation with ARI per reward, and optimizer vs random search.")
-    validate.add_argument("--out", type=Path, required=True, help="output folder (validate.json, validate.md)")
+    _add_output_options(validate, "validate.json, validate.md, landscapes/")
     validate.add_argument("--seeds", type=_positive_int, default=2, help="seeds per layout and dose (default 2)")
     validate.add_argument("--budget", type=_positive_int, default=30, help="optimizer trials allowed per scene (default 30)")
 
-    demo = commands.add_parser("demo", parents=[common], help="synthesize the default scene, analyze it, and score it against the truth")
-    demo.add_argument("--out", type=Path, default=Path("rewardscope-demo"), help="output folder (default: ./rewardscope-demo)")
+    demo = commands.add_parser("demo", parents=[common], help="synthesize the default scene, analyze it, and score it against the truth",
+                               description="Synthesize the default stripe-domain scene, analyze it as `rewardscope analyze` would,"
+                                           " and print the adjusted Rand index of its classes against the scene's truth.")
+    _add_output_options(demo, "as for analyze", default=Path("rewardscope-demo"))
     _add_analysis_options(demo, trials=20)
 
     fetch = commands.add_parser("fetch", parents=[common], help="download a public dataset (hash-checked, cached) and print its path",
@@ -148,10 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
                             " srtio3-adf / srtio3-abf: SrTiO3 [110] test images from the atomap 0.2.1 wheel")
 
     batch = commands.add_parser("batch", parents=[common], help="analyze many images on Dask (a local cluster, or --scheduler)",
-                                description="Analyze every file matching PATTERN (quote it: 'frames/*.tif'), one Dask task per frame;"
-                                            " a summary table (batch.csv, index.html); rerun to redo only the frames that did not finish.")
-    batch.add_argument("pattern", help="glob of image files, e.g. 'frames/*.tif'")
-    batch.add_argument("--out", type=Path, required=True, help="output folder (batch.csv, index.html, frames/NAME/)")
+                                description="Analyze every image given (files, folders of them, or globs such as 'frames/*.tif'),"
+                                            " one Dask task per image; a summary table (batch.csv, index.html); rerun to redo only"
+                                            " the images that did not finish.")
+    batch.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders of them, or globs such as 'frames/*.tif'")
+    _add_reading_options(batch)
+    _add_output_options(batch, "batch.csv, index.html, frames/NAME/")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)")
     batch.add_argument("--workers", type=_positive_int, default=None, help="local cluster size (default: one per core)")
     _add_analysis_options(batch, shared=False)
@@ -159,18 +195,20 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", parents=[common], help="join a shared study and run its trials until its budget is spent",
                                  description="Run trials of a study that `rewardscope analyze --storage URL --study NAME` began, from any"
                                              " machine that reaches the database and reads the image at the same path.")
-    worker.add_argument("--storage", required=True, metavar="URL", help="the study's database, e.g. postgresql://user:password@host:5432/db")
+    worker.add_argument("--storage", required=True, metavar="URL", help="the study's database, postgresql://user:password@host:5432/db")
     worker.add_argument("--study", required=True, metavar="NAME", help="the study's name")
 
-    synth = commands.add_parser("synth", parents=[common], help="write a synthetic scene with ground truth (image.tif, image.npy, truth.csv)")
+    synth = commands.add_parser("synth", parents=[common], help="write a synthetic scene with ground truth (image.tif, image.npy, truth.csv)",
+                                description="Write a synthetic HAADF scene of a perovskite film with polar and antipolar domains, and its"
+                                            " truth (every column's position, sublattice, cell and variant), for tests and benchmarks.")
     synth.add_argument("layout", choices=LAYOUTS, help="domain layout")
-    synth.add_argument("--out", type=Path, required=True, help="output folder")
+    _add_output_options(synth, "image.tif, image.npy, truth.csv")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument("--size", type=int, default=384, help="image side in px (default 384)")
     synth.add_argument("--dose", type=float, default=400.0, help="mean electrons per pixel (default 400)")
     synth.add_argument("--polarization-pm", type=float, default=35.0, help="B-site displacement in pm (default 35)")
     synth.add_argument("--antipolar-pm", type=float, default=18.0, help="antipolar A-site displacement in pm (default 18)")
-    synth.add_argument("--pixel-size-pm", type=float, default=25.0, help="pixel size in pm (default 25)")
+    _option(synth, "--pixel-size", "--pixel-size-pm", type=float, default=25.0, metavar="PM", help="pixel size in pm (default 25)")
     synth.add_argument("--rotation-deg", type=float, default=4.0, help="lattice rotation in degrees (default 4)")
     synth.add_argument("--sm-fraction", type=float, default=0.1, help="fraction of Sm on the A site (default 0.1)")
     synth.add_argument("--wall-angle-deg", type=float, default=0.0, help="stripes: wall angle to the a axis (default 0)")
@@ -178,16 +216,50 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_reading_options(parser) -> None:
+    from .io import CHANNELS
+
     parser.add_argument("--entry", help="array in a .npz, dataset in an HDF5 file, or entry (e.g. Sm_7_0) of a composition-series dict")
     parser.add_argument("--allow-pickle", action="store_true", help="read a pickled .npy dict (runs code from the file: trusted sources only)")
-    parser.add_argument("--frame", type=int, help="frame of a stack to analyze (0-based)")
-    parser.add_argument("--pixel-size", type=float, metavar="PM", help="pixel size in pm, overriding the file's calibration")
+    parser.add_argument("--frame", type=_non_negative_int, help="frame of a stack to analyze (0-based)")
+    _option(parser, "--pixel-size", "--pixel-size-pm", type=float, metavar="PM", help="pixel size in pm, overriding the file's calibration")
+    parser.add_argument("--channel", choices=CHANNELS, help="of a colour image, the one channel to analyze (default: the mean of R, G and B)")
+
+
+def _reading(args) -> dict:
+    """The keyword arguments of ``io.read_image`` that the reading options give."""
+    return {"entry": args.entry, "frame": args.frame, "pixel_size": args.pixel_size, "allow_pickle": args.allow_pickle,
+            "channel": args.channel}
 
 
 def _read(args):
     from .io import read_image
 
-    return read_image(args.image, entry=args.entry, frame=args.frame, pixel_size=args.pixel_size, allow_pickle=args.allow_pickle)
+    return read_image(args.image, **_reading(args))
+
+
+def _add_output_options(parser, contents: str, default: Path | None = None) -> None:
+    if default is None:
+        parser.add_argument("--out", type=Path, required=True, metavar="DIR", help=f"output folder, new or an earlier result ({contents})")
+    else:
+        parser.add_argument("--out", type=Path, default=default, metavar="DIR", help=f"output folder ({contents}; default ./{default})")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier rewardscope result in --out (never a file, nor a folder holding anything else)")
+
+
+def _add_force_option(parser) -> None:
+    from .config import MIN_DETECTION_QUALITY
+
+    parser.add_argument("--force", action="store_true",
+                        help=f"go on when the detection quality is below {MIN_DETECTION_QUALITY} (the report is marked)")
+
+
+def _add_weights_option(parser) -> None:
+    from .rewards import COMPONENTS, DEFAULT_WEIGHTS
+
+    defaults = ",".join(f"{k}={v:g}" for k, v in DEFAULT_WEIGHTS.items())
+    parser.add_argument("--reward-weights", type=_weights, default=None, metavar="NAME=W,...",
+                        help=f"change the weights of these reward components ({', '.join(COMPONENTS)}); the others keep"
+                             f" their defaults, {defaults} (0 drops one)")
 
 
 def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None:
@@ -202,10 +274,7 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
                         help="patch window in px, or the range searched in steps of 2 (default: 0.75 to 2.5 lattice periods)")
     parser.add_argument("--descriptors", type=_names("descriptor", DESCRIPTORS), default=None, metavar="KINDS",
                         help="comma-separated descriptors the optimizer may choose from: patch, polarization, lattice, patch+polarization (default patch,polarization)")
-    parser.add_argument("--reward-weights", type=_weights, default=None, metavar="NAME=W,...",
-                        help="weights of the reward components (continuity, straightness, economy, separation, balance,"
-                             " chord_straightness, orientation, potts, confidence, line_fit, curvature, bic, icl, bgmm);"
-                             " default continuity=1,straightness=1,economy=1,separation=3,balance=1")
+    _add_weights_option(parser)
     parser.add_argument("--objectives", type=_name_list, default=None, metavar="NAME,NAME[,...]",
                         help="optimize these reward components jointly (a Pareto front) instead of the combined reward;"
                              " the front member with the highest combined reward is chosen")
@@ -226,9 +295,11 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
                             help="keep the study in this database (postgresql://user:password@host:port/db) so that"
                                  " `rewardscope worker` processes on any machine can join it (default: a journal file in OUT)")
         parser.add_argument("--study", default="rewardscope", metavar="NAME", help="study name in --storage (default rewardscope)")
-    parser.add_argument("--tune-detector", type=int, default=0, metavar="N",
+    parser.add_argument("--tune-detector", type=_non_negative_int, default=0, metavar="N",
                         help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    parser.add_argument("--restart", action="store_true",
+                        help="start an interrupted run afresh (a rerun into the same --out resumes it when its image and options are the same)")
+    _add_force_option(parser)
 
 
 def main(argv=None) -> int:
@@ -243,8 +314,12 @@ def main(argv=None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI owns the terminal: one line, unless --debug
         if args.debug:
             raise
-        expected = isinstance(exc, (RewardscopeError, OSError))
-        message = str(exc) if expected else f"internal error ({type(exc).__name__}): {exc}; rerun with --debug and report it"
+        if isinstance(exc, RewardscopeError):
+            message = exc.cli_message
+        elif isinstance(exc, OSError):
+            message = str(exc)
+        else:
+            message = f"internal error ({type(exc).__name__}): {exc}; rerun with --debug and report it"
         print(f"rewardscope: error: {message}", file=sys.stderr)
         return EXIT_ERROR
 
@@ -254,8 +329,8 @@ def _analysis_options(args) -> dict:
     return {"out": args.out, "n_trials": args.trials, "seed": args.seed, "n_classes": args.classes, "window": args.window,
             "descriptors": args.descriptors, "weights": args.reward_weights, "tune_detector": args.tune_detector,
             "objectives": args.objectives, "storage": getattr(args, "storage", None), "study_name": getattr(args, "study", None), "learners": args.learner, "latent_dim": args.latent_dim, "betas": args.beta,
-            "epochs": args.epochs, "symmetry": args.symmetry,
-            "overwrite": args.overwrite, "progress": not args.quiet}
+            "epochs": args.epochs, "symmetry": args.symmetry, "overwrite": args.overwrite, "restart": args.restart,
+            "force": args.force, "progress": not args.quiet}
 
 
 def _analyze(args) -> int:
@@ -269,10 +344,8 @@ def _analyze(args) -> int:
 def _atoms(args) -> int:
     from .workflow import locate
 
-    if args.tune < 0:
-        raise RewardscopeError(f"--tune must be >= 0, got {args.tune}")
-    summary = locate(_read(args), out=args.out, tune=args.tune, seed=args.seed, refine=args.refine,
-                     overwrite=args.overwrite, progress=not args.quiet).summary
+    summary = locate(_read(args), out=args.out, tune=args.tune_detector, seed=args.seed, refine=args.refine,
+                     overwrite=args.overwrite, force=args.force, progress=not args.quiet).summary
     if not args.quiet:
         counts = summary["lattice"]["columns"]
         print(f"{counts['A']} A and {counts['B']} B columns, period {summary['lattice']['period_px']:.2f} px,"
@@ -286,12 +359,10 @@ def _demo(args) -> int:
     from .synthetic import synthesize
     from .workflow import analyze
 
-    # Rerunning the demo replaces its own earlier result, never a folder that is not a rewardscope output.
-    overwrite = args.overwrite or (args.out / "summary.json").is_file()
     scene = synthesize("stripes", seed=args.seed)
     if not args.quiet:
         print(f"synthesized a stripes scene of {scene.image.shape[0]} x {scene.image.shape[1]} px with {scene.n_variants} variants")
-    analysis = analyze(scene.image, **{**_analysis_options(args), "overwrite": overwrite})
+    analysis = analyze(scene.image, **_analysis_options(args))
     result = analysis.result
     score = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
                      scene.truth, scene.image.shape, result.columns.period)
@@ -307,6 +378,9 @@ def _print_outcome(analysis, out: Path, quiet: bool) -> None:
         learner = f", {config.learner} learner (latent {config.latent_dim}, beta {config.beta:g})" if config.learner != "gmm" else ""
         print(f"chosen: {config.descriptor} descriptor{window}{learner}, {config.n_classes} classes, reward {analysis.result.reward:.3f}"
               f" ({len(analysis.trials)} trials, {analysis.seconds:.1f} s)")
+        print("reward weights: " + ", ".join(f"{name} {weight:g}" for name, weight in analysis.weights.items() if weight))
+    for warning in analysis.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"report: {out / 'report.html'}")
 
 
@@ -315,24 +389,21 @@ def _synth(args) -> int:
 
     scene = synthesize(
         args.layout, seed=args.seed, size=args.size, dose=args.dose, polarization_pm=args.polarization_pm,
-        antipolar_pm=args.antipolar_pm, pixel_size_pm=args.pixel_size_pm, rotation_deg=args.rotation_deg,
+        antipolar_pm=args.antipolar_pm, pixel_size_pm=args.pixel_size, rotation_deg=args.rotation_deg,
         sm_fraction=args.sm_fraction, wall_angle_deg=args.wall_angle_deg,
     )
-    out = write_scene(scene, args.out)
+    out = write_scene(scene, args.out, overwrite=args.overwrite)
     if not args.quiet:
         print(f"wrote {out / 'image.tif'}, {out / 'image.npy'} and {out / 'truth.csv'} ({len(scene.truth.xy)} columns)")
     return 0
 
 
 def _batch(args) -> int:
-    import shutil
-
     from .batch import run_batch
 
-    if args.overwrite and args.out.exists():
-        shutil.rmtree(args.out)
     options = {k: v for k, v in _analysis_options(args).items() if k not in ("out", "overwrite", "progress", "storage", "study_name")}
-    rows = run_batch(args.pattern, args.out, scheduler=args.scheduler, n_workers=args.workers, progress=not args.quiet, options=options)
+    rows = run_batch(args.images, args.out, scheduler=args.scheduler, n_workers=args.workers, progress=not args.quiet, options=options,
+                     reading=_reading(args), overwrite=args.overwrite)
     failed = [r for r in rows if r["status"] == "failed"]
     for row in failed:
         print(f"failed: {row['file']}: {row['reason']}", file=sys.stderr)
@@ -356,23 +427,18 @@ def _fetch(args) -> int:
 
 
 def _landscape(args) -> int:
-    from . import landscape, report
+    from . import landscape
     from .config import Config
 
-    axes = dict(landscape.parse_grid(text) for text in args.grid)
-    base = Config(descriptor=args.descriptor, seed=args.seed)  # validates the descriptor
-    report.check_output_folder(args.out, args.overwrite)
-    image = _read(args)
-    windows = axes.get("window") or [None]
-    classes = axes.get("n_classes") or [2]
-    if windows == [None] and "patch" in base.descriptor:
-        raise RewardscopeError("give a window grid for a patch descriptor, e.g. --grid window=8:48:4")
+    if len(args.descriptors) != 1:
+        raise RewardscopeError(f"a landscape scores one descriptor at a time, got {','.join(args.descriptors)}")
+    axes = dict(landscape.parse_grid(text) for text in args.grid)  # the older --grid NAME=LOW:HIGH[:STEP]
+    windows = args.window or axes.get("window")
+    classes = list(range(args.classes[0], args.classes[1] + 1)) if args.classes != (2, 2) else axes.get("n_classes", [2])
+    base = Config(descriptor=args.descriptors[0], seed=args.seed)  # validates the descriptor
     if not args.quiet:
-        print(f"scoring {len(windows) * len(classes)} settings")
-    rows = landscape.compute(image, windows, classes, base=base, weights=args.reward_weights)
-    staging = report.staging_folder(args.out)
-    landscape.write(rows, staging, base.descriptor)
-    report.move_into_place(staging, args.out)
+        print(f"scoring {len(windows or [None]) * len(classes)} settings")
+    rows = landscape.run(_read(args), args.out, windows, classes, base=base, weights=args.reward_weights, overwrite=args.overwrite)
     best = max(rows, key=lambda r: r["reward"])
     if not args.quiet:
         print(f"optimum: window {best['window']} px, {best['n_classes']} classes, reward {best['reward']:.3f}")
@@ -383,7 +449,7 @@ def _landscape(args) -> int:
 def _validate(args) -> int:
     from .validate import run
 
-    summary = run(args.out, seeds=args.seeds, budget=args.budget, progress=not args.quiet)
+    summary = run(args.out, seeds=args.seeds, budget=args.budget, progress=not args.quiet, overwrite=args.overwrite)
     if not args.quiet:
         for level, m in summary["medians"].items():
             print(f"{level} dose: mean regret of the default reward {m['mean_regret_default']:.3f};"

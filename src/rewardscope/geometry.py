@@ -21,6 +21,7 @@ def estimate_basis(image: np.ndarray) -> np.ndarray:
     through each peak.
     """
     data = np.asarray(image, float)
+    shape = data.shape  # the errors name the image's shape, not the crop's
     # The central 1024 x 1024 px hold hundreds of cells at any period worth analysing.
     r0, c0 = max(0, (data.shape[0] - 1024) // 2), max(0, (data.shape[1] - 1024) // 2)
     data = data[r0 : r0 + 1024, c0 : c0 + 1024]
@@ -40,7 +41,7 @@ def estimate_basis(image: np.ndarray) -> np.ndarray:
     keep = (length >= 3) & (length <= min(rows, cols) / 3)
     if not keep.any():
         raise RewardscopeError(
-            f"no crystal lattice found in the image of shape {data.shape}: the autocorrelation has no periodic peaks"
+            f"no crystal lattice found in the image of shape {shape}: the autocorrelation has no periodic peaks"
         )
     peaks, vectors, length = peaks[keep], vectors[keep], length[keep]
     strength = auto[peaks[:, 0], peaks[:, 1]]
@@ -59,7 +60,7 @@ def estimate_basis(image: np.ndarray) -> np.ndarray:
             break
     if a2 is None:
         raise RewardscopeError(
-            f"no crystal lattice found in the image of shape {data.shape}: only one lattice direction is periodic"
+            f"no crystal lattice found in the image of shape {shape}: only one lattice direction is periodic"
         )
     p1 = cand_peaks[0]
     a1 = a1 + _parabolic_offset(auto, p1)

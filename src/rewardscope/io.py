@@ -27,6 +27,9 @@ RSCIIO_READERS = {  # suffix -> rosettasciio plugin (optional extra: pip install
 }
 SUPPORTED_SUFFIXES = (".npy", ".npz", ".tif", ".tiff", ".png", ".h5", ".hdf5", ".hspy", *RSCIIO_READERS)
 MIN_SIDE_PX = 32
+# Beyond this magnitude squares and sums of pixel values overflow float64 in the fits: such a file is corrupt or mis-scaled.
+MAX_ABS_VALUE = 1e100
+CHANNELS = ("r", "g", "b", "a")
 _TO_PM = {"pm": 1.0, "nm": 1e3, "Å": 1e2, "A": 1e2, "angstrom": 1e2, "um": 1e6, "µm": 1e6, "micron": 1e6}
 
 
@@ -47,6 +50,12 @@ class Image:
     def shape(self) -> tuple[int, int]:
         return self.data.shape
 
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The file the image was read from (none for an array): an output folder must neither be nor hold it."""
+        read = self.meta.get("read")
+        return (read["path"],) if read else ()
+
     def summary(self) -> dict:
         """Shape, calibration and source, as written to summary.json."""
         return {"shape": list(self.shape), "pixel_size": self.pixel_size, "unit": self.unit, "source": self.meta.get("source")}
@@ -63,7 +72,9 @@ def validate_image_data(data, *, source: str = "image") -> np.ndarray:
             f"{source}: expected a 2-D image, got an array of shape {array.shape}"
             f" (stacks and spectrum images are not analysed whole{hint})"
         )
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+    if array.dtype == bool:
+        raise RewardscopeError(f"{source}: a boolean (mask) image holds no intensities to analyse; give the micrograph itself")
+    if not np.issubdtype(array.dtype, np.number):
         raise RewardscopeError(f"{source}: expected numeric pixels, got dtype {array.dtype}")
     if np.iscomplexobj(array):
         raise RewardscopeError(f"{source}: expected real pixels, got complex dtype {array.dtype}")
@@ -76,6 +87,9 @@ def validate_image_data(data, *, source: str = "image") -> np.ndarray:
     bad = ~np.isfinite(array)
     if bad.any():
         raise RewardscopeError(f"{source}: image has {int(bad.sum())} non-finite pixels (NaN or inf)")
+    if np.abs(array).max() > MAX_ABS_VALUE:
+        raise RewardscopeError(f"{source}: pixel values reach {np.abs(array).max():.3g}, beyond what the fits can square"
+                               f" (|value| <= {MAX_ABS_VALUE:g}); the file is corrupt or needs rescaling")
     if np.ptp(array) == 0:
         raise RewardscopeError(f"{source}: image is constant (every pixel is {array.flat[0]:g})")
     return array
@@ -89,15 +103,18 @@ def as_image(image) -> Image:
 
 
 def read_image(
-    path: str | Path, *, entry: str | None = None, frame: int | None = None, pixel_size: float | None = None, allow_pickle: bool = False
+    path: str | Path, *, entry: str | None = None, frame: int | None = None, pixel_size: float | None = None, allow_pickle: bool = False,
+    channel: str | None = None,
 ) -> Image:
     """Read one 2-D image with its calibration (pixel size in pm where the file says).
 
     ``entry`` picks an array in a .npz, a dataset in an HDF5 file, or an entry
     of a pickled composition-series dict (``Sm_7_0``: its ``main_image``);
-    ``frame`` a frame of a stack; ``pixel_size`` (pm per px) overrides the
+    ``frame`` a frame of a stack (0-based); ``pixel_size`` (pm per px) overrides the
     file's calibration. Pickled files run code when loaded: they are read only
-    with ``allow_pickle=True``, from sources you trust.
+    with ``allow_pickle=True``, from sources you trust. A colour image (last
+    axis of 3 or 4: RGB, RGBA) is made grey with a warning, by the mean of R, G
+    and B, or from the one ``channel`` (r, g, b or a) named.
     """
     path = Path(path)
     if not path.exists():
@@ -106,6 +123,10 @@ def read_image(
         raise RewardscopeError(f"expected an image file, got a directory: {str(path)!r}")
     if pixel_size is not None and not (np.isfinite(pixel_size) and pixel_size > 0):
         raise RewardscopeError(f"pixel size must be > 0 pm, got {pixel_size}")
+    if frame is not None and frame < 0:
+        raise RewardscopeError(f"frame must be >= 0 (frames are numbered from 0), got {frame}")
+    if channel is not None and channel not in CHANNELS:
+        raise RewardscopeError(f"unknown channel {channel!r}; choose one of {', '.join(CHANNELS)}")
     suffix = path.suffix.lower()
     readers = {
         ".npy": _read_npy, ".npz": _read_npz, ".tif": _read_tiff, ".tiff": _read_tiff, ".png": _read_png,
@@ -119,23 +140,50 @@ def read_image(
         data, size, unit = _read_rsciio(path, RSCIIO_READERS[suffix])
     else:
         raise RewardscopeError(f"unsupported file type {suffix!r} for {str(path)!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
-    data = _pick_frame(np.asarray(data), frame, path.name)
+    data = _pick_frame(_grey(np.asarray(data), channel, path.name), frame, path.name)
     if size is not None and not (np.isfinite(size) and size > 0):
         raise RewardscopeError(f"{path.name}: the file's pixel size is {size} {unit}; give a valid one with --pixel-size")
     if pixel_size is not None:
         size, unit = float(pixel_size), "pm"
     # How it was read, so that a worker on another process or machine can read it again the same way.
-    read = {"path": str(path.resolve()), "entry": entry, "frame": frame, "pixel_size": pixel_size, "allow_pickle": allow_pickle}
+    read = {"path": str(path.resolve()), "entry": entry, "frame": frame, "pixel_size": pixel_size, "allow_pickle": allow_pickle,
+            "channel": channel}
     return Image(validate_image_data(data, source=path.name), pixel_size=size, unit=unit if size else "px",
                  meta={"source": str(path), "read": read})
+
+
+def is_colour(data: np.ndarray) -> bool:
+    """A colour rendering (rows, cols, 3 or 4: RGB or RGBA), as PNG and TIFF store them, not a stack of frames."""
+    return data.ndim in (3, 4) and data.shape[-1] in (3, 4) and min(data.shape[-3:-1]) >= MIN_SIDE_PX
+
+
+def _grey(data: np.ndarray, channel: str | None, name: str) -> np.ndarray:
+    """A colour image made grey, saying so: one named channel, or the mean of R, G and B (alpha dropped)."""
+    if not is_colour(data):
+        if channel is not None:
+            raise RewardscopeError(f"{name}: a channel was given, but the image is not a colour image (shape {data.shape})")
+        return data
+    kind = "RGBA" if data.shape[-1] == 4 else "RGB"
+    if channel is not None:
+        if CHANNELS.index(channel) >= data.shape[-1]:
+            raise RewardscopeError(f"{name}: an {kind} image has no channel {channel!r}")
+        logger.warning("%s is an %s image: analysing its %s channel alone", name, kind, channel.upper())
+        return data[..., CHANNELS.index(channel)]
+    rgb = data[..., :3].astype(float)
+    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
+        logger.warning("%s is an %s image with three equal channels: read as grey", name, kind)
+        return rgb[..., 0]
+    logger.warning("%s is a colour (%s) image: converted to grey by the mean of R, G and B; a false-colour rendering does not"
+                   " map back to intensity: give the raw data, or pick one channel with --channel", name, kind)
+    return rgb.mean(axis=-1)
 
 
 def _pick_frame(data: np.ndarray, frame: int | None, name: str) -> np.ndarray:
     if frame is None:
         return data
     if data.ndim != 3:
-        raise RewardscopeError(f"{name}: --frame given, but the image is not a stack (shape {data.shape})")
-    if not -len(data) <= frame < len(data):
+        raise RewardscopeError(f"{name}: a frame was given, but the image is not a stack (shape {data.shape})")
+    if not frame < len(data):
         raise RewardscopeError(f"{name}: frame {frame} does not exist; the stack has {len(data)} frames (0 to {len(data) - 1})")
     return data[frame]
 
@@ -197,11 +245,9 @@ def _read_png(path: Path, entry):
     import imageio.v3 as iio
 
     try:
-        data = np.asarray(iio.imread(path), float)
+        data = np.asarray(iio.imread(path))  # as stored: a 1-bit (boolean) PNG stays boolean and is refused
     except (OSError, ValueError) as exc:
         raise RewardscopeError(f"cannot read {str(path)!r} as a PNG image: {exc}") from None
-    if data.ndim == 3:  # RGB(A) rendering of a grey micrograph: average the colour channels
-        data = data[..., :3].mean(axis=2)
     return data, None, "px"
 
 

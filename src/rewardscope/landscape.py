@@ -19,29 +19,36 @@ from .config import Config
 from .errors import RewardscopeError
 from .rewards import COMPONENTS
 
-GRID_NAMES = {"window": "window", "k": "n_classes", "n_classes": "n_classes"}
+GRID_NAMES = {"window": "window", "classes": "n_classes", "k": "n_classes", "n_classes": "n_classes"}
+
+
+def parse_range(text: str, *, step: int = 1, minimum: int = 1) -> list[int]:
+    """``LOW:HIGH[:STEP]`` (inclusive; ``step`` when none is given) -> the values, at least two, each >= ``minimum``."""
+    try:
+        parts = [int(p) for p in text.split(":")]
+    except ValueError:
+        raise RewardscopeError(f"expected LOW:HIGH[:STEP] with whole numbers, got {text!r}") from None
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] < 1):
+        raise RewardscopeError(f"expected LOW:HIGH[:STEP] with STEP >= 1, got {text!r}")
+    low, high, step = parts[0], parts[1], parts[2] if len(parts) == 3 else step
+    values = list(range(low, high + 1, step))
+    if len(values) < 2:
+        raise RewardscopeError(f"{text!r} has {len(values)} point(s); a landscape needs at least two")
+    if values[0] < minimum:
+        raise RewardscopeError(f"{text!r}: values must be >= {minimum}, got {values[0]}")
+    return values
 
 
 def parse_grid(text: str) -> tuple[str, list[int]]:
-    """``NAME=LOW:HIGH[:STEP]`` (inclusive) -> (config field, values); at least two values."""
+    """``NAME=LOW:HIGH[:STEP]`` (the spelling before ``--window`` and ``--classes``) -> (config field, values)."""
     name, _, spec = text.partition("=")
     field = GRID_NAMES.get(name.strip())
     if field is None:
-        raise RewardscopeError(f"unknown grid parameter {name.strip()!r}; choose from window, k")
+        raise RewardscopeError(f"unknown grid parameter {name.strip()!r}; choose from window, classes")
     try:
-        parts = [int(p) for p in spec.split(":")]
-    except ValueError:
-        raise RewardscopeError(f"grid {text!r}: expected NAME=LOW:HIGH[:STEP] with whole numbers") from None
-    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] < 1):
-        raise RewardscopeError(f"grid {text!r}: expected NAME=LOW:HIGH[:STEP] with STEP >= 1")
-    low, high, step = parts[0], parts[1], parts[2] if len(parts) == 3 else 1
-    values = list(range(low, high + 1, step))
-    if len(values) < 2:
-        raise RewardscopeError(f"grid {text!r} has {len(values)} point(s); a landscape needs at least two")
-    minimum = 3 if field == "window" else 1
-    if values[0] < minimum:
-        raise RewardscopeError(f"grid {text!r}: {field} must be >= {minimum}, got {values[0]}")
-    return field, values
+        return field, parse_range(spec, minimum=3 if field == "window" else 1)
+    except RewardscopeError as exc:
+        raise RewardscopeError(f"grid {text!r}: {exc}") from None
 
 
 def _score_window(image, base: Config, window: int, classes: list[int], weights) -> list[dict]:
@@ -62,6 +69,27 @@ def compute(image, windows: list[int], classes: list[int], *, base: Config | Non
     base = base or Config()
     per_window = Parallel(n_jobs=n_jobs)(delayed(_score_window)(image, base, w, classes, weights) for w in windows)
     return [row for rows in per_window for row in rows]
+
+
+def run(image, out, windows: list[int] | None, classes: list[int], *, base: Config | None = None, weights=None,
+        overwrite: bool = False) -> list[dict]:
+    """Score the grid (``compute``) and write it into the new folder ``out`` (``write``; ``out`` and
+    ``overwrite`` as for ``workflow.analyze``); return the rows. ``weights`` change the default weights."""
+    from . import outputs, rewards
+    from .io import as_image
+
+    image = as_image(image)
+    base = base or Config()
+    weights = rewards.with_defaults(weights)
+    if not windows and "patch" in base.descriptor:
+        raise RewardscopeError("give the windows for a patch descriptor, e.g. windows=[8, 12, 16]",
+                               cli="give the windows for a patch descriptor, e.g. --window 8:48:4")
+    out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files)
+    rows = compute(image, list(windows or [None]), list(classes), base=base, weights=weights)
+    staging = outputs.staging_folder(out, "landscape")
+    write(rows, staging, base.descriptor)
+    outputs.move_into_place(staging, out, "landscape")
+    return rows
 
 
 def write(rows: list[dict], out: Path, descriptor: str) -> None:

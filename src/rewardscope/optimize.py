@@ -150,20 +150,31 @@ def _quiet_optuna_warnings() -> None:
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 
 
+def check_storage_url(url: str) -> str:
+    """A shared study's storage URL, refused in one line (before anything is opened or made) unless it is PostgreSQL's."""
+    scheme = str(url).partition("://")[0] if "://" in str(url) else ""
+    if scheme.split("+")[0] != "postgresql":
+        message = (f"unsupported study storage {masked(str(url))!r}: a shared study lives in PostgreSQL,"
+                   " postgresql://user:password@host:port/db")
+        raise RewardscopeError(f"{message} (without a storage, analyze keeps the study in a journal file in its output folder)",
+                               cli=f"{message} (without --storage, analyze keeps the study in a journal file in --out)")
+    return str(url)
+
+
 def open_storage(storage: str | Path | None):
-    """An Optuna storage: None (in memory), a journal file path (one machine), or a database URL
+    """An Optuna storage: None (in memory), a journal file (a ``Path``: one machine), or a PostgreSQL URL
     (``postgresql://user:password@host:port/db``) that many workers share, with heartbeats so that
     the trial of a worker that died is failed and its setting offered again."""
     import optuna
 
     if storage is None:
         return None
-    if isinstance(storage, Path) or "://" not in str(storage):
+    if isinstance(storage, Path):
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
 
         return JournalStorage(JournalFileBackend(str(storage)))
-    url = str(storage)
+    url = check_storage_url(storage)
     _quiet_optuna_warnings()
     for attempt in range(3):
         try:

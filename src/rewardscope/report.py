@@ -6,7 +6,6 @@ import csv
 import html
 import json
 import platform
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,26 +25,6 @@ FIGURES = {
     "latents.png": "VAE latents on the (i, j) cell grid (content latents; for the invariant VAEs also the rotation angle and the shifts), and the rotation latent against the polarization angle.",
     "traversal.png": "Latent traversal: patches the VAE's decoder draws across its first two content latents (in its own frame: angle and shifts 0).",
 }
-
-
-def check_output_folder(out: Path, overwrite: bool) -> None:
-    """Refuse to write into a non-empty folder unless asked to replace it."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise RewardscopeError(f"output folder {str(out)!r} already exists and is not empty (use --overwrite)")
-
-
-def staging_folder(out: Path) -> Path:
-    """``out.partial``: where results are built before they are moved into place."""
-    staging = out.with_name(out.name + ".partial")
-    staging.mkdir(parents=True, exist_ok=True)
-    return staging
-
-
-def move_into_place(staging: Path, out: Path) -> None:
-    """Replace ``out`` by the finished ``staging`` folder in one rename."""
-    if out.exists():
-        shutil.rmtree(out) if out.is_dir() else out.unlink()
-    staging.rename(out)
 
 
 def write(analysis, out_dir) -> None:
@@ -147,6 +126,7 @@ def summarize(analysis) -> dict:
         "components": result.components,
         "reward_weights": analysis.weights,
         "objectives": list(analysis.objectives) if analysis.objectives else None,
+        "warnings": list(analysis.warnings),
         "image": analysis.image.summary(),
         "lattice": {
             "basis_px": result.lattice.basis.tolist(),
@@ -387,9 +367,10 @@ def landscape_grid(trials, space, descriptor: str):
     for t in trials:
         if t["params"].get("descriptor", space.descriptors[0]) != descriptor:
             continue
-        r = np.searchsorted(classes, t["params"]["n_classes"])
-        c = np.searchsorted(windows, t["params"]["window"]) if len(windows) > 1 else 0
-        grid[r, c] = np.fmax(grid[r, c], t["reward"])
+        r = np.flatnonzero(classes == t["params"]["n_classes"])
+        c = np.flatnonzero(windows == t["params"]["window"]) if len(windows) > 1 else [0]
+        if len(r) and len(c):  # (a trial outside the grid cannot come from this study's space; skip, never fail)
+            grid[r[0], c[0]] = np.fmax(grid[r[0], c[0]], t["reward"])
     return windows, classes, grid
 
 
@@ -517,6 +498,10 @@ def render_html(summary: dict, figure_names=None) -> str:
     if summary["objectives"]:
         objectives_note = (f"<p>Optimized jointly: {html.escape(', '.join(summary['objectives']))}. Trials marked * are on their"
                            " Pareto front; the chosen setting is the front member with the highest combined reward.</p>")
+    weights = summary["reward_weights"]
+    component_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{fmt(v)}</td><td>{weights.get(k, 0):g}</td></tr>"
+                             for k, v in summary["components"].items())
+    warnings = "".join(f'<p style="background:#fdd;padding:0.5em"><b>Warning:</b> {html.escape(w)}</p>' for w in summary["warnings"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rewardscope report</title>
 <style>
@@ -528,12 +513,14 @@ figure img {{ max-width: 100%; }}
 figcaption {{ font-size: 0.9em; color: #555; }}
 </style></head><body>
 <h1>rewardscope report</h1>
+{warnings}
 <p>Source: {html.escape(str(summary['image']['source']))}; image {summary['image']['shape']};
 lattice period {summary['lattice']['period_px']:.2f} px; {summary['lattice']['columns']['A']} A and {summary['lattice']['columns']['B']} B columns.</p>
 <h2>Chosen setting: reward {summary['reward']:.4f}</h2>
 {table([(k, fmt(v)) for k, v in summary['config'].items()])}
 <h2>Reward components</h2>
-{table([(k, fmt(v)) for k, v in summary['components'].items()])}
+<p>The reward is the weighted geometric mean of the components with a weight above 0.</p>
+<table><tr><th>component</th><th>value</th><th>weight</th></tr>{component_rows}</table>
 <h2>Column detection (LoG* quality)</h2>
 {table([(k, fmt(v)) for k, v in summary['detector']['quality'].items()])}
 <p>Detector: column width {summary['config']['column_sigma']:.3f} periods, threshold {summary['config']['threshold']:.3f}{detector_note}.</p>

@@ -230,6 +230,14 @@ def bgmm_agreement(k_effective: int, k: int) -> float:
     return float(min(k, k_effective) / max(k, k_effective, 1))
 
 
+def with_defaults(weights: dict | None) -> dict:
+    """The default weights with those in ``weights`` changed (0 drops a component), checked: the reward's
+    weights as ``--reward-weights`` and ``weights=`` mean them."""
+    weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+    combine(dict.fromkeys(COMPONENTS, 1.0), weights)  # names and values
+    return weights
+
+
 def combine(components: dict, weights: dict | None = None) -> float:
     """Weighted geometric mean of the components named in ``weights``."""
     weights = DEFAULT_WEIGHTS if weights is None else weights

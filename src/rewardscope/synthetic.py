@@ -228,11 +228,15 @@ def _smooth_field(shape, rng, *, scale: float) -> np.ndarray:
     return field / max(np.abs(field).max(), 1e-12)
 
 
-def write_scene(scene: Scene, out_dir) -> Path:
-    """Write ``image.tif``, ``image.npy`` and ``truth.csv`` into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_image(out / "image.tif", scene.image.data, pixel_size_pm=scene.spec.pixel_size_pm)
-    write_image(out / "image.npy", scene.image.data.astype(np.float32))
-    scene.truth.to_csv(out / "truth.csv")
+def write_scene(scene: Scene, out_dir, *, overwrite: bool = False) -> Path:
+    """Write ``image.tif``, ``image.npy`` and ``truth.csv`` into the new folder ``out_dir`` (or replace an
+    earlier rewardscope output there with ``overwrite``; see ``outputs``)."""
+    from . import outputs
+
+    out = outputs.check_output_folder(out_dir, overwrite=overwrite)
+    staging = outputs.staging_folder(out, "synth")
+    write_image(staging / "image.tif", scene.image.data, pixel_size_pm=scene.spec.pixel_size_pm)
+    write_image(staging / "image.npy", scene.image.data.astype(np.float32))
+    scene.truth.to_csv(staging / "truth.csv")
+    outputs.move_into_place(staging, out, "synth")
     return out

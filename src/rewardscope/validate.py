@@ -101,10 +101,17 @@ def plot_scene(scene: dict, path: Path) -> None:
          f"{scene['layout']}, {scene['level']} dose, seed {scene['seed']}: truth (ARI, wall F1) beside every reward; circle: each panel's maximum")
 
 
-def run(out: Path, *, seeds: int = 2, budget: int = 30, layouts=LAYOUTS, levels=tuple(LEVELS), progress: bool = True) -> dict:
-    """Score every scene, write validate.json and validate.md into ``out``; return the summary."""
+def run(out: Path, *, seeds: int = 2, budget: int = 30, layouts=LAYOUTS, levels=tuple(LEVELS), progress: bool = True,
+        overwrite: bool = False) -> dict:
+    """Score every scene, write validate.json, validate.md and landscapes/ into the new folder ``out``
+    (``out`` and ``overwrite`` as for ``workflow.analyze``); return the summary."""
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
+
+    from . import outputs
+
+    final = outputs.check_output_folder(out, overwrite=overwrite)
+    out = outputs.staging_folder(final, "validate")
 
     jobs = [(layout, level, 100 + seed) for level in levels for layout in layouts for seed in range(seeds)]
     scenes = Parallel(n_jobs=-1)(delayed(score_scene)(*job) for job in tqdm(jobs, desc="scenes", disable=not progress))
@@ -140,6 +147,7 @@ def run(out: Path, *, seeds: int = 2, budget: int = 30, layouts=LAYOUTS, levels=
         }
     (out / "validate.json").write_text(json.dumps(summary, indent=2, default=str))
     (out / "validate.md").write_text(markdown(summary, rewards, levels))
+    outputs.move_into_place(out, final, "validate")
     return summary
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import rewards
 from .atoms import Columns, find_columns
-from .config import Config, stage_key
+from .config import MIN_DETECTION_QUALITY, Config, stage_key
 from .descriptors import balanced, patches, physical, within_frame
 from .errors import RewardscopeError
 from .io import Image, as_image
@@ -188,6 +188,7 @@ class Analysis:
     classes: list  # explain.explain_classes of the best result
     objectives: tuple | None = None  # the components optimized jointly (Pareto front), None for the combined reward
     model: object = None  # the fitted learner of the best result (PCAGaussianMixture or VAEClassifier)
+    warnings: tuple = ()  # what the result must be read with (a low detection quality let through by force=True)
 
     @property
     def config(self) -> Config:
@@ -215,6 +216,8 @@ def analyze(
     epochs: int = 30,
     symmetry: int = 1,
     overwrite: bool = False,
+    restart: bool = False,
+    force: bool = False,
     progress: bool = True,
 ) -> Analysis:
     """Find the columns, then choose descriptor, window and number of classes by maximizing the reward.
@@ -234,11 +237,16 @@ def analyze(
     With ``storage`` (a database URL such as ``postgresql://...``) the study
     ``study_name`` lives there instead, and ``work`` (``rewardscope worker``)
     on any machine that can read the image file at the same path joins it.
-    """
-    from pathlib import Path
+    ``out`` must be new, or hold an earlier rewardscope result (replaced only
+    with ``overwrite``; see ``outputs``). An interrupted run is resumed only
+    with the same image and options; ``restart`` starts it afresh instead.
 
-    from . import report
-    from .detection import detection_quality
+    ``weights`` change the named reward components' weights; the others keep
+    their defaults (``rewards.DEFAULT_WEIGHTS``; a weight of 0 drops one).
+    Below ``MIN_DETECTION_QUALITY`` the run stops with an error, unless
+    ``force``, which goes on and records a warning in the result.
+    """
+    from . import outputs, report
     from .detection import tune_detector as tune_detector_by_quality
     from .explain import explain_classes
     from .optimize import (DEFAULT_DESCRIPTORS, STUDY_NAME, SearchSpace, best_params, check_objectives, open_storage, open_study,
@@ -253,6 +261,7 @@ def analyze(
     if n_trials < 1:
         raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")
     objectives = check_objectives(objectives)
+    weights = rewards.with_defaults(weights)
     descriptors = tuple(descriptors or DEFAULT_DESCRIPTORS)
     # Check every choice before any work: names, and learners against descriptors.
     for learner in learners:
@@ -263,8 +272,7 @@ def analyze(
     if any(learner != "gmm" for learner in learners):
         require_torch()
     if out is not None:
-        out = Path(out)
-        report.check_output_folder(out, overwrite)
+        out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files)
     shared = open_storage(storage) if storage is not None else None  # an unreachable database fails here, before any work
     if shared is not None and not image.meta.get("read"):
         raise RewardscopeError("a shared study needs the image as a file that its workers can read: pass read_image(path), not an array")
@@ -278,23 +286,23 @@ def analyze(
     columns = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
     logger.info("%(A)d A and %(B)d B columns", columns.counts)
     logger.info("lattice period %.2f px", columns.period)
+    detector["quality"], warnings = judge_detection(columns, image.shape, force)
     pipeline.classified_rows(base)
-    detector["quality"] = detection_quality(columns, image.shape)
     space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes, descriptors=descriptors, window=window,
                                    learners=tuple(learners), latent_dim=tuple(latent_dim), betas=tuple(betas))
 
-    staging = None if out is None else report.staging_folder(out)
+    spec = study_spec(image, base, space, n_trials, weights, objectives, seed)
     study = None
     if shared is not None:
-        spec = study_spec(image, base, space, n_trials, weights, objectives, seed)
         study = open_study(shared, seed=seed, n_startup=startup_trials(n_trials), n_objectives=len(objectives or (None,)),
                            study_name=study_name or STUDY_NAME)
         known = study.user_attrs.get("rewardscope")
         if known is None:
             study.set_user_attr("rewardscope", spec)
-        elif known["image"]["sha256"] != spec["image"]["sha256"] or known["space"] != spec["space"]:
-            raise RewardscopeError(f"study {study.study_name!r} belongs to another image or search space ({known['image']['path']});"
-                                   " give another --study name")
+        elif changed := spec_differences(known, spec):
+            raise RewardscopeError(f"study {study.study_name!r} was begun with another {changed}; give another study name",
+                                   cli=f"study {study.study_name!r} was begun with another {changed}; give another --study name")
+    staging = None if out is None else resume_folder(out, spec, restart)
 
     def evaluate(config):
         result = pipeline.run(config)
@@ -320,29 +328,95 @@ def analyze(
         seconds=time.perf_counter() - start,
         detector=detector,
         geometry=geometry,
-        weights=dict(rewards.DEFAULT_WEIGHTS if weights is None else weights),
+        weights=weights,
         classes=explain_classes(best, geometry, image.data, display_window, image.pixel_size),
         objectives=objectives,
         model=pipeline.learner(best.config),
+        warnings=warnings,
     )
     if out is not None:
         report.write(analysis, staging)
-        report.move_into_place(staging, out)
+        outputs.move_into_place(staging, out, "analyze")
         logger.info("results written to %s", out)
     return analysis
 
 
-def study_spec(image: Image, base: Config, space, n_trials: int, weights, objectives, seed: int) -> dict:
-    """What a worker needs to run trials of a shared study: how to read the image (and its hash), the base
-    config, the search space, the budget, the reward."""
-    import hashlib
-    from dataclasses import asdict
-    from pathlib import Path
+def judge_detection(columns: Columns, shape, force: bool) -> tuple[dict, tuple]:
+    """The LoG* detection quality, logged; below ``MIN_DETECTION_QUALITY`` an error, or with ``force`` a warning."""
+    from .detection import OBJECTIVES, detection_quality
 
-    read = dict(image.meta["read"])
-    read["sha256"] = hashlib.sha256(Path(read["path"]).read_bytes()).hexdigest()
-    return {"image": read, "base": base.to_dict(), "space": {k: list(v) for k, v in asdict(space).items()}, "n_trials": n_trials,
-            "weights": weights, "objectives": list(objectives) if objectives else None, "seed": seed}
+    quality = detection_quality(columns, shape)
+    terms = ", ".join(f"{name} {quality[name]:.2f}" for name in OBJECTIVES)
+    logger.info("detection quality %.2f (%s)", quality["quality"], terms)
+    if quality["quality"] >= MIN_DETECTION_QUALITY:
+        return quality, ()
+    message = (f"detection quality {quality['quality']:.2f} is below {MIN_DETECTION_QUALITY} ({terms}): the columns found do not"
+               " form a clean lattice (dark-column contrast such as ABF, unresolved or very noisy data, or no crystal)")
+    if not force:
+        raise RewardscopeError(f"{message}; force=True goes on anyway", cli=f"{message}; --force goes on anyway")
+    logger.warning("warning: %s; going on (forced)", message)
+    return quality, (f"low detection quality: {quality['quality']:.2f} < {MIN_DETECTION_QUALITY} ({terms})",)
+
+
+def image_digest(image: Image) -> str:
+    """sha256 of the pixels and the calibration: the same image however it was read."""
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(image.data).tobytes())
+    digest.update(repr((image.shape, image.pixel_size)).encode())
+    return digest.hexdigest()
+
+
+def study_spec(image: Image, base: Config, space, n_trials: int, weights, objectives, seed: int) -> dict:
+    """What defines a study (the image's digest, the base config, the search space, the budget, the reward),
+    and how a worker reads the image again (``read``, not compared), in JSON's terms."""
+    import json
+    from dataclasses import asdict
+
+    spec = {"image": image_digest(image), "read": image.meta.get("read"), "base": base.to_dict(),
+            "space": {k: list(v) for k, v in asdict(space).items()}, "n_trials": n_trials, "weights": weights,
+            "objectives": list(objectives) if objectives else None, "seed": seed}
+    return json.loads(json.dumps(spec))
+
+
+def spec_differences(known: dict, spec: dict) -> str:
+    """What differs between two study specs, in words ('' when nothing): 'image', 'space.n_classes [2, 6]', ..."""
+    changed = []
+    for key in spec:
+        if key == "read" or known.get(key) == spec[key]:
+            continue
+        if key == "image":
+            changed.append("image")
+        elif isinstance(spec[key], dict) and isinstance(known.get(key), dict):
+            changed += [f"{key}.{name} {known[key].get(name)!r} (now {value!r})" for name, value in spec[key].items()
+                        if known[key].get(name) != value]
+        else:
+            changed.append(f"{key} {known.get(key)!r} (now {spec[key]!r})")
+    return ", ".join(changed)
+
+
+def resume_folder(out, spec: dict, restart: bool):
+    """The staging folder of ``out``, holding the study to resume when it is the same study (``spec``).
+
+    A study begun with another image or other options is refused in one line
+    that names what differs; with ``restart`` it is removed and begun afresh.
+    """
+    import json
+
+    from . import outputs
+
+    staging = outputs.staging_folder(out, "analyze")
+    journal, recorded = staging / "study.journal", staging / "study.json"
+    if restart:
+        outputs.remove_result(staging)  # check_output_folder vetted it: a marked staging folder
+        staging = outputs.staging_folder(out, "analyze")
+    elif journal.exists():
+        changed = spec_differences(json.loads(recorded.read_text()), spec) if recorded.is_file() else "unrecorded options"
+        if changed:
+            message = f"{str(staging)!r} holds an interrupted run with another {changed}; rerun with the same options to resume it"
+            raise RewardscopeError(f"{message}, or pass restart=True to start afresh", cli=f"{message}, or add --restart to start afresh")
+    recorded.write_text(json.dumps(spec, indent=1))
+    return staging
 
 
 def work(storage: str, study_name: str, *, progress: bool = True) -> int:
@@ -351,7 +425,6 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     Returns the number of settings this worker scored. The image is read again
     from the path the study names, and must have the same sha256.
     """
-    import hashlib
     from pathlib import Path
 
     from .io import read_image
@@ -362,13 +435,13 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     spec = study.user_attrs.get("rewardscope")
     if spec is None:
         raise RewardscopeError(f"study {study_name!r} was not made by rewardscope analyze --storage (it has no rewardscope settings)")
-    read = spec["image"]
+    read = spec["read"]
     path = Path(read["path"])
     if not path.is_file():
         raise RewardscopeError(f"study {study_name!r} analyzes {str(path)!r}, which this machine cannot read")
-    if hashlib.sha256(path.read_bytes()).hexdigest() != read["sha256"]:
-        raise RewardscopeError(f"{str(path)!r} has changed since study {study_name!r} began (sha256 differs)")
     image = read_image(path, entry=read["entry"], frame=read["frame"], pixel_size=read["pixel_size"], allow_pickle=read["allow_pickle"])
+    if image_digest(image) != spec["image"]:
+        raise RewardscopeError(f"{str(path)!r} has changed since study {study_name!r} began (sha256 differs)")
     seed, n_trials = spec["seed"], spec["n_trials"]
     objectives = tuple(spec["objectives"]) if spec["objectives"] else None
     # This worker's own sampler: seeded apart from the others', so that two idle workers do not propose alike.
@@ -400,33 +473,36 @@ class Located:
     summary: dict
 
 
-def locate(image: Image | np.ndarray, *, out=None, tune: int = 0, seed: int = 0, refine: str = "gaussian", overwrite: bool = False, progress: bool = True) -> Located:
+def locate(image: Image | np.ndarray, *, out=None, tune: int = 0, seed: int = 0, refine: str = "gaussian", overwrite: bool = False,
+           force: bool = False, progress: bool = True) -> Located:
     """Find, classify and index the atom columns only; with ``tune`` > 0, tune the detector by LoG* first.
 
     The summary holds the detector parameters, the detection quality, the
     Pareto front when tuned, the lattice and the time taken. With ``out``,
-    writes atoms.csv, columns.png and summary.json there.
+    writes atoms.csv, columns.png and summary.json there (``out`` and
+    ``overwrite`` as for ``analyze``; so is ``force``, for a low detection quality).
     """
-    from pathlib import Path
-
-    from . import report
-    from .detection import detection_quality, tune_detector
+    from . import outputs, report
+    from .detection import tune_detector
 
     start = time.perf_counter()
     image = as_image(image)
+    if tune < 0:
+        raise RewardscopeError(f"`tune` must be >= 0, got tune={tune}", cli=f"--tune-detector must be >= 0, got {tune}")
     if out is not None:
-        out = Path(out)
-        report.check_output_folder(out, overwrite)
+        out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files)
     params = {"column_sigma": Config.column_sigma, "threshold": Config.threshold}
     front = None
     if tune:
         params, _, front = tune_detector(image.data, n_trials=tune, seed=seed, refine=refine, progress=progress)
     logger.info("finding atom columns in a %d x %d image", *image.shape)
     columns = find_columns(image.data, refine=refine, **params)
+    quality, warnings = judge_detection(columns, image.shape, force)
     lattice = index_columns(columns)
     summary = {
         "detector": {**params, "refine": refine, "tuned_trials": tune},
-        "quality": detection_quality(columns, image.shape),
+        "quality": quality,
+        "warnings": list(warnings),
         "pareto_front": front,
         "lattice": {
             "basis_px": lattice.basis.tolist(),
@@ -438,7 +514,7 @@ def locate(image: Image | np.ndarray, *, out=None, tune: int = 0, seed: int = 0,
         "seed": seed,
     }
     if out is not None:
-        staging = report.staging_folder(out)
+        staging = outputs.staging_folder(out, "atoms")
         report.write_columns(image, columns, lattice, summary, staging)
-        report.move_into_place(staging, out)
+        outputs.move_into_place(staging, out, "atoms")
     return Located(columns, lattice, summary)

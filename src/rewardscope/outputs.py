@@ -1,0 +1,145 @@
+"""Output folders: written whole or not at all, and replaced only where rewardscope wrote everything in them.
+
+Every folder rewardscope writes carries a marker file, ``.rewardscope``, that
+names the command and lists the files it wrote. Results are built in
+``OUT.partial`` (marked too) and moved into place in one rename, so a reader
+never sees half a result. ``overwrite`` replaces ``OUT`` only when its
+marker lists every file in it (a subfolder with a marker of its own is judged
+by that marker): never a file, never a folder with anything else in it,
+never the current or home folder or a filesystem root, never the input or a
+folder that holds it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from .errors import RewardscopeError
+
+MARKER = ".rewardscope"
+
+
+def read_marker(folder: Path) -> dict | None:
+    """The marker of ``folder``, or None where it has none (or an unreadable one)."""
+    try:
+        marker = json.loads((folder / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) else None
+
+
+def write_marker(folder: Path, command: str, files: list[str] | None) -> None:
+    """Mark ``folder`` as written by ``command``; ``files`` None marks work in progress (a staging folder)."""
+    from . import __version__
+
+    marker = {"written_by": f"rewardscope {__version__}", "command": command, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "files": files}
+    (folder / MARKER).write_text(json.dumps(marker, indent=1))
+
+
+def written_files(folder: Path) -> list[str]:
+    """Every file under ``folder`` as a relative POSIX path, the marker excepted."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir() and p.name != MARKER)
+
+
+def foreign_files(folder: Path) -> list[str]:
+    """The files under a folder that its marker does not account for (everything, without a marker)."""
+    marker = read_marker(folder)
+    if marker is None:
+        return sorted(p.name for p in folder.iterdir())
+    if marker.get("files") is None:  # a staging folder: all of it is rewardscope's work in progress
+        return []
+    return sorted(_unlisted(folder, folder, set(marker["files"])))
+
+
+def _unlisted(folder: Path, root: Path, known: set):
+    for entry in folder.iterdir():
+        name = entry.relative_to(root).as_posix()
+        if entry.is_dir() and not entry.is_symlink():
+            if (entry / MARKER).is_file():
+                yield from (f"{name}/{inner}" for inner in foreign_files(entry))
+            else:
+                yield from _unlisted(entry, root, known)
+        elif name != MARKER and name not in known:
+            yield name
+
+
+def _listing(names: list[str], limit: int = 3) -> str:
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def check_output_folder(out, *, overwrite: bool = False, inputs=(), resumable: bool = False) -> Path:
+    """Refuse, in one line, an ``out`` that writing or replacing could lose data; return it as a Path.
+
+    ``inputs`` are the files the run reads: ``out`` may be neither one of them
+    nor a folder that holds one. With ``resumable`` (batch), an earlier
+    rewardscope result in ``out`` is taken up again rather than refused.
+    """
+    out = Path(out)
+    where = out.resolve()
+    if str(out) in ("", ".") or where == Path.cwd().resolve() or where == Path.home().resolve() or where == Path(where.anchor):
+        raise RewardscopeError(f"refusing to write results into {str(out) or '.'!r} ({where}) itself: name a new folder for them,"
+                               " e.g. results")
+    for path in map(Path, inputs):
+        path = path.resolve()
+        if where == path or where in path.parents:
+            raise RewardscopeError(f"output folder {str(out)!r} {'is' if where == path else 'holds'} the input {str(path)!r};"
+                                   " choose another folder for the results")
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise RewardscopeError(f"output folder {str(out)!r} is an existing {'link' if out.is_symlink() else 'file'}, not a folder;"
+                               " rewardscope never replaces it: choose another folder")
+    staging = staging_path(out)
+    if staging.exists() and (staging.is_symlink() or not staging.is_dir() or (any(staging.iterdir()) and read_marker(staging) is None)):
+        raise RewardscopeError(f"{str(staging)!r} exists and was not made by rewardscope; move it away or choose another folder")
+    if out.is_dir() and any(out.iterdir()):
+        foreign = foreign_files(out)
+        if read_marker(out) is None:
+            raise RewardscopeError(f"output folder {str(out)!r} already exists and is not a rewardscope result (it holds"
+                                   f" {_listing(foreign)}); rewardscope replaces only folders it wrote: choose another folder")
+        if foreign:
+            raise RewardscopeError(f"output folder {str(out)!r} holds files rewardscope did not write ({_listing(foreign)});"
+                                   " it will not replace them: move them away or choose another folder")
+        if not overwrite and not resumable:
+            message = f"output folder {str(out)!r} holds an earlier rewardscope result"
+            raise RewardscopeError(f"{message}; pass overwrite=True to replace it", cli=f"{message}; add --overwrite to replace it")
+    return out
+
+
+def staging_path(out: Path) -> Path:
+    """``OUT.partial``: where a result is built before it is moved into place."""
+    out = Path(out)
+    return out.with_name(out.name + ".partial")
+
+
+def staging_folder(out: Path, command: str) -> Path:
+    """``OUT.partial``, made and marked as work in progress (an earlier one is kept: it may hold a study to resume)."""
+    staging = staging_path(out)
+    staging.mkdir(parents=True, exist_ok=True)
+    if read_marker(staging) is None:
+        write_marker(staging, command, None)
+    return staging
+
+
+def move_into_place(staging: Path, out: Path, command: str) -> None:
+    """List what ``staging`` holds in its marker and replace ``out`` by it in one rename.
+
+    ``out`` is checked again first (it may have changed while the run worked):
+    only a folder that ``check_output_folder`` would let be replaced is removed.
+    """
+    write_marker(staging, command, written_files(staging))
+    if out.is_dir() and any(out.iterdir()):
+        check_output_folder(out, overwrite=True)
+        shutil.rmtree(out)
+    elif out.is_dir():
+        out.rmdir()
+    staging.rename(out)
+
+
+def remove_result(folder: Path) -> None:
+    """Remove a folder that ``check_output_folder`` accepted for replacing, or a staging folder."""
+    folder = Path(folder)
+    if folder.is_dir() and not folder.is_symlink():
+        shutil.rmtree(folder)
