@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from rewardscope import RewardscopeError
 from rewardscope.io import read_image
 from rewardscope.lattice import index_columns
 from rewardscope.workflow import analyze, locate
@@ -32,12 +31,6 @@ def test_columns_and_lattice_of_real_images(name, spacing):
     assert len(a) > 200
     # The nearest-column spacing matches the lattice the data README states.
     assert nearest_spacing(located.columns.xy) == pytest.approx(spacing, rel=0.15)
-
-
-def test_the_idpc_image_is_refused_for_its_detection_quality():
-    # iDPC shows the O columns too: the columns found are an irregular mix of cations and O (quality 0.41).
-    with pytest.raises(RewardscopeError, match=r"detection quality 0\.4\d is below 0\.5"):
-        locate(read_image(REAL / "pmn_idpc_singleorigin.tif"), progress=False)
 
 
 def test_lattice_period_of_the_low_dose_image():

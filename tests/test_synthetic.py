@@ -14,7 +14,8 @@ def test_same_seed_same_scene():
     assert not np.array_equal(a.image.data, c.image.data)
 
 
-@pytest.mark.parametrize("layout, n_variants", [("stripes", 2), ("quadrants", 4), ("bubble", 2), ("rough", 2), ("single", 1)])
+@pytest.mark.parametrize("layout, n_variants", [("stripes", 2), ("quadrants", 4), ("bubble", 2), ("rough", 2), ("single", 1),
+                                               ("superlattice", 2), ("paraelectric", 1)])
 def test_layouts_have_their_variants(layout, n_variants):
     scene = synthesize(layout, seed=0, size=256)
     assert scene.n_variants == n_variants
@@ -76,4 +77,43 @@ def test_bad_spec_names_the_value(overrides, name):
 
 
 def test_every_layout_listed():
-    assert set(LAYOUTS) == {"stripes", "quadrants", "bubble", "rough", "single"}
+    assert set(LAYOUTS) == {"stripes", "quadrants", "bubble", "rough", "single", "superlattice", "paraelectric"}
+
+
+def test_superlattice_layers_differ_in_contrast_and_cell():
+    from rewardscope.synthetic import PARAELECTRIC
+
+    scene = synthesize("superlattice", seed=0, size=256, layer_cells=3, layer_strain=0.05, rotation_deg=0, drift_px=(0, 0))
+    t = scene.truth
+    layered = t.variant == PARAELECTRIC
+    assert layered.any() and (~layered).any()
+    # The non-polar layers have no polar displacement, the polar ones 35 pm.
+    np.testing.assert_allclose(np.hypot(*t.dxy[layered & (t.sublattice == "B")].T), 0, atol=1e-9)
+    # Cells are 5% longer along b in the non-polar layers: A rows of one layer are 1.05 periods apart.
+    period = scene.spec.lattice_pm / scene.spec.pixel_size_pm
+    a = t.sublattice == "A"
+    row_y = {j: t.xy[a & (t.j == j), 1].mean() for j in np.unique(t.j[a])}
+    gaps = {j: row_y[j + 1] - row_y[j] for j in row_y if j + 1 in row_y}
+    lengths = {round(g / period, 3) for g in gaps.values()}
+    assert lengths == {1.0, 1.05}
+
+
+def test_bent_abf_and_offset_scenes():
+    bent = synthesize("single", seed=0, size=256, bend_periods=1.5, rotation_deg=0, drift_px=(0, 0))
+    period = bent.spec.lattice_pm / bent.spec.pixel_size_pm
+    t = bent.truth
+    a = t.sublattice == "A"
+    # Along one row of cells, the columns at the frame's sides sit about 1.5 periods above those at its centre.
+    j = np.bincount(t.j[a]).argmax()
+    row = a & (t.j == j)
+    x, y = t.xy[row, 0], t.xy[row, 1]
+    rise = y[np.argmin(np.abs(x - 128))] - y[np.argmax(np.abs(x - 128))]
+    assert 1.0 * period < rise < 1.6 * period
+    abf = synthesize("paraelectric", seed=0, size=256, contrast="abf")
+    assert set(np.unique(abf.truth.sublattice)) == {"A", "B", "O"}
+    # Dark columns: the image is darker at the columns than between them.
+    xy = np.rint(abf.truth.xy[abf.truth.sublattice == "A"]).astype(int)
+    assert abf.image.data[xy[:, 1], xy[:, 0]].mean() < np.median(abf.image.data)
+    offset = synthesize("paraelectric", seed=0, size=256, b_offset_pm=(10.0, 0.0), rotation_deg=0)
+    b = offset.truth.sublattice == "B"
+    np.testing.assert_allclose(offset.truth.dxy[b], [[10.0 / offset.spec.pixel_size_pm, 0.0]] * int(b.sum()), atol=1e-9)

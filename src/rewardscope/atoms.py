@@ -1,12 +1,17 @@
 """Atom columns: find them, split A from B by lattice geometry, refine to sub-pixel precision.
 
-Detection (``detect_columns``): A columns are the brightest column in every
-disc of 0.75 lattice periods (B columns, 0.71 periods from four A, never are),
-kept only where they sit on the lattice, and looked for again, with half the
-threshold, at lattice sites where none was found. B columns are looked for at
-the centre of every cell with three A corners, on the image without the fitted
-A columns, so a dim B is found where the lattice says it must be, not where the
-noise happens to peak. Refinement (``refine_columns``) fits a 2-D Gaussian to
+Detection (``detect_columns``): the first columns are the brightest column in
+every disc of 0.75 lattice periods, kept only where they sit on the lattice,
+and looked for again, with half the threshold, at lattice sites where none was
+found. The other sublattice is looked for at the centre of every cell with
+three corners, on the image without the fitted first columns, so a dim column
+is found where the lattice says it must be, not where the noise happens to
+peak. Which column is A and which B is then decided by geometry, not
+brightness: walking the checkerboard of all cation columns from neighbour to
+neighbour gives each its parity (cell corner or cell centre), and the parity
+brighter on average is A (``a_site="dim"`` says the other), once for the
+whole image. So a layer where B outshines A (Ru in SrRuO3 next to Sr) keeps
+its B columns as B, and a mixed A site (Bi/Sm) never moves a column. Refinement (``refine_columns``) fits a 2-D Gaussian to
 every column at once; each sublattice is fitted on the image minus the fitted
 model of the other, so the bright A tails do not pull the B; the scan-line
 jitter is then estimated against the fitted model, undone, and the fit repeated.
@@ -24,10 +29,11 @@ from skimage.morphology import disk
 
 from . import gaussians
 from .errors import RewardscopeError
-from .geometry import estimate_basis, fit_lattice, fractional, orient_basis
+from .geometry import estimate_basis, fractional, lattice_links, orient_basis, walk_indices
 
 
 REFINEMENTS = ("gaussian", "com", "none")
+A_SITES = ("bright", "dim")  # which cation sublattice is A: the brighter on average (HAADF: the heavier A) or the dimmer
 
 
 @dataclass(frozen=True)
@@ -78,23 +84,27 @@ class Detection:
         return float(np.linalg.norm(self.basis, axis=1).min())
 
 
-def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: float = 0.3, refine: str = "gaussian") -> Columns:
+def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: float = 0.3, refine: str = "gaussian",
+                 a_site: str = "bright") -> Columns:
     """Find, classify and refine the atom columns of a perovskite [001] HAADF image.
 
     ``column_sigma`` is the column width as a fraction of the lattice period
     (the LoG scale); ``threshold`` the minimum A-column response as a fraction
     of the 90th percentile of column responses; ``refine`` is ``"gaussian"``
     (batched 2-D Gaussian fit), ``"com"`` (centre of mass) or ``"none"``
-    (the detected pixel positions).
+    (the detected pixel positions); ``a_site`` which cation sublattice is A,
+    the ``"bright"`` one on average or the ``"dim"`` one.
     """
     if refine not in REFINEMENTS:
         raise RewardscopeError(f"`refine` must be one of {', '.join(REFINEMENTS)}, got {refine=}")
     image = np.asarray(image, float)
-    return refine_columns(image, detect_columns(image, column_sigma=column_sigma, threshold=threshold), refine)
+    return refine_columns(image, detect_columns(image, column_sigma=column_sigma, threshold=threshold, a_site=a_site), refine)
 
 
-def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: float = 0.3) -> Detection:
+def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: float = 0.3, a_site: str = "bright") -> Detection:
     """Locate A and B columns to the pixel; see ``find_columns`` for the parameters."""
+    if a_site not in A_SITES:
+        raise RewardscopeError(f"`a_site` must be one of {', '.join(A_SITES)}, got {a_site=}")
     if not 0.02 <= column_sigma <= 0.4:
         raise RewardscopeError(f"`column_sigma` must be in [0.02, 0.4] lattice periods, got {column_sigma=}")
     if not 0 < threshold < 1:
@@ -122,9 +132,95 @@ def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: 
     split = split_by_contrast(a_xy, a_fit.amplitude, basis)
     if split is not None:  # both cation columns were found on one lattice: no B to look for
         bright, basis, b_site = split
-        return Detection(a_xy=a_xy[bright], b_xy=a_xy[~bright], basis=basis, width=width, b_site=b_site)
+        is_a = bright if a_site == "bright" else ~bright
+        return Detection(a_xy=a_xy[is_a], b_xy=a_xy[~is_a], basis=basis, width=width, b_site=b_site)
     b_xy = _find_b_columns(column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis)
-    return Detection(a_xy=a_xy, b_xy=b_xy, basis=basis, width=width)
+    # Parity on the cation checkerboard: True on the sublattice of the largest lattice of first-found columns.
+    first = np.concatenate([same_sublattice(a_xy, basis), np.zeros(len(b_xy), bool)])
+    if len(b_xy):
+        first[len(a_xy):] = ~first[:len(a_xy)][cKDTree(a_xy).query(b_xy)[1]]  # a cell centre: the other sublattice
+    xy, even = _distinct(np.vstack([a_xy, b_xy]), response, 0.3 * period, first)
+    half = np.array([basis[0] + basis[1], basis[0] - basis[1]]) / 2
+    for _ in range(5):  # where first-found columns changed sublattice (a layer of bright B), sites at the seams are empty
+        filled, even_filled = _fill_checkerboard(response, xy, even, half)
+        if len(filled) == len(xy):
+            break
+        xy, even = filled, even_filled
+    brightness = ndimage.map_coordinates(ndimage.gaussian_filter(image, width), xy[:, ::-1].T, order=1)
+    even_brighter = brightness[even].mean() >= brightness[~even].mean() if even.any() and (~even).any() else True
+    is_a = even if even_brighter == (a_site == "bright") else ~even
+    return Detection(a_xy=xy[is_a], b_xy=xy[~is_a], basis=basis, width=width)
+
+
+def same_sublattice(xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """For columns found on one lattice (the brightest in every disc), whether each lies on the sublattice of
+    the largest group of them linked by lattice steps.
+
+    Where B outshines A in a layer, the brightest columns there are B, a lattice offset by half a cell
+    diagonal from the A lattice of the other layers: a separate group of linked columns. Each group is put
+    on the largest group's sublattice or on the other one by a vote of all its columns' neighbours in
+    the groups already placed (their lattice coordinates' offset: whole, or whole plus (1/2, 1/2)).
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    graph, _ = lattice_links(xy, basis)
+    _, group = connected_components(graph, directed=False)
+    same = np.ones(len(xy), bool)
+    placed = np.zeros(len(xy), bool)
+    period = float(np.linalg.norm(basis, axis=1).min())
+    for g in np.argsort(-np.bincount(group)):
+        members = np.flatnonzero(group == g)
+        if placed.any():
+            done = np.flatnonzero(placed)
+            pairs = cKDTree(xy[members]).query_ball_tree(cKDTree(xy[done]), 1.6 * period)
+            votes = []
+            for m, near in zip(members, pairs):
+                for d in near:
+                    f = fractional(xy[m][None], xy[done[d]], basis)[0]
+                    whole = np.hypot(*(f - np.rint(f)))
+                    shifted = np.hypot(*(f - 0.5 - np.rint(f - 0.5)))
+                    votes.append(same[done[d]] if whole < shifted else not same[done[d]])
+            same[members] = np.mean(votes) >= 0.5 if votes else True
+        placed[members] = True
+    return same
+
+
+def _fill_checkerboard(response: np.ndarray, xy: np.ndarray, even: np.ndarray, half: np.ndarray):
+    """Add the columns at empty sites of the cation checkerboard that two found neighbours predict; return
+    the columns and their parity.
+
+    A site is filled where the response peaks within 0.15 periods of it and
+    reaches a fifth of the median response of the found columns of its parity
+    (the seams between layers whose first-found columns sit on different sublattices).
+    """
+    period = float(np.linalg.norm(half, axis=1).min()) * np.sqrt(2)
+    strength = ndimage.map_coordinates(response, xy[:, ::-1].T, order=1)
+    steps = np.vstack([half, -half])
+    predicted = (xy[:, None, :] + steps[None]).reshape(-1, 2)
+    site_even = np.repeat(~even, len(steps))
+    distance, _ = cKDTree(xy).query(predicted, distance_upper_bound=0.3 * period)
+    empty = ~np.isfinite(distance) & ~_near_edge(predicted, response.shape, 0.3 * period)
+    added, added_even = [xy], [even]
+    for parity in (True, False):
+        sites = predicted[empty & (site_even == parity)]
+        if len(sites) == 0 or not np.any(even == parity):
+            continue
+        centres, counts = _merge(sites, 0.3 * period)
+        centres = centres[counts >= 2]
+        found, value = _strongest_near(response, centres, 0.25 * period)
+        keep = (np.hypot(*(found - centres).T) <= 0.15 * period) & (value > 0.2 * np.median(strength[even == parity]))
+        added.append(found[keep])
+        added_even.append(np.full(int(keep.sum()), parity))
+    return _distinct(np.vstack(added), response, 0.3 * period, np.concatenate(added_even))
+
+
+def _distinct(xy: np.ndarray, response: np.ndarray, radius: float, labels: np.ndarray):
+    """The points with no stronger point (by ``response``) within ``radius`` (one column, one point), and their labels."""
+    strength = ndimage.map_coordinates(response, xy[:, ::-1].T, order=1)
+    keep = np.ones(len(xy), bool)
+    for p, q in cKDTree(xy).query_pairs(radius, output_type="ndarray"):
+        keep[q if strength[p] >= strength[q] else p] = False
+    return xy[keep], labels[keep]
 
 
 def refine_columns(image: np.ndarray, detection: Detection, method: str = "gaussian") -> Columns:
@@ -175,9 +271,7 @@ def split_by_contrast(xy: np.ndarray, amplitude: np.ndarray, basis: np.ndarray, 
     (is_bright (n,), the doubled basis, the B site in lattice coordinates of the
     new cell); otherwise None.
     """
-    centre = xy.mean(axis=0)
-    seed = xy[np.argmin(np.hypot(*(xy - centre).T))]
-    _, _, ij = fit_lattice(xy, seed, basis)
+    ij = walk_indices(xy, basis)
     a1, a2 = basis
     candidates = {  # parity -> (the doubled cell, the step from a bright column to a dim one)
         "i": (ij[:, 0] % 2, np.array([2 * a1, a2]), a1),

@@ -7,6 +7,7 @@ A *basis* is a (2, 2) array whose rows are the lattice vectors a1, a2 in
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import cKDTree
 from skimage.feature import peak_local_max
 
 from .errors import RewardscopeError
@@ -104,3 +105,63 @@ def fit_lattice(xy: np.ndarray, origin: np.ndarray, basis: np.ndarray, n_rounds:
         solution, *_ = np.linalg.lstsq(design, xy, rcond=None)
         origin, basis = solution[0], solution[1:]
     return origin, basis, np.rint(fractional(xy, origin, basis)).astype(int)
+
+
+def lattice_links(xy: np.ndarray, steps: np.ndarray, tolerance: float = 0.25):
+    """The links between points whose difference is ``±steps[0]`` or ``±steps[1]`` within ``tolerance`` of
+    the shorter step: a symmetric sparse graph weighted by each link's misfit (px), and for every linked
+    pair (p, q) with ``q - p ~ +steps[k]`` the index move, (1, 0) or (0, 1)."""
+    from scipy.sparse import coo_matrix
+
+    n = len(xy)
+    reach = tolerance * float(np.linalg.norm(steps, axis=1).min())
+    tree = cKDTree(xy)
+    rows, cols, weights, moves = [], [], [], {}
+    for k, move in enumerate(((1, 0), (0, 1))):
+        distance, index = tree.query(xy + steps[k], distance_upper_bound=reach)
+        linked = np.flatnonzero(np.isfinite(distance))
+        rows.append(linked)
+        cols.append(index[linked])
+        weights.append(distance[linked] + 1e-9)  # a zero weight would drop the link
+        moves.update({(int(a), int(b)): move for a, b in zip(linked, index[linked])})
+    graph = coo_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
+    return graph + graph.T, moves
+
+
+def walk_indices(xy: np.ndarray, steps: np.ndarray, tolerance: float = 0.25) -> np.ndarray:
+    """Integer lattice coordinates (n, 2) of points ``xy`` by walking from neighbour to neighbour.
+
+    Indices are carried along the links (``lattice_links``) of a minimum
+    spanning tree, the most regular links first, so they follow a bent or
+    locally rotated lattice instead of slipping against one global basis. A
+    group of points that no link reaches (across a gap) is placed by rounding
+    against the nearest indexed point: a local, not a global, step.
+    """
+    from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
+
+    xy = np.asarray(xy, float)
+    steps = np.asarray(steps, float)
+    ij = np.zeros((len(xy), 2), int)
+    if len(xy) < 2:
+        return ij
+    graph, moves = lattice_links(xy, steps, tolerance)
+    spanning = minimum_spanning_tree(graph)
+    spanning = spanning + spanning.T
+    _, group = connected_components(spanning, directed=False)
+    placed = np.zeros(len(xy), bool)
+    for g in np.argsort(-np.bincount(group)):  # the largest group first: it sets the frame
+        members = np.flatnonzero(group == g)
+        root = members[0]
+        if placed.any():
+            done = np.flatnonzero(placed)
+            distance, nearest = cKDTree(xy[done]).query(xy[members])
+            root = members[np.argmin(distance)]
+            anchor = done[nearest[np.argmin(distance)]]
+            ij[root] = ij[anchor] + np.rint(fractional(xy[root][None], xy[anchor], steps)[0]).astype(int)
+        order, parent = breadth_first_order(spanning, root, directed=False, return_predecessors=True)
+        for node in order[1:]:
+            up = int(parent[node])
+            move = moves.get((up, int(node)))
+            ij[node] = ij[up] + (np.array(move) if move is not None else -np.array(moves[(int(node), up)]))
+        placed[members] = True
+    return ij

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .atoms import Columns
-from .geometry import fit_lattice, fractional
+from scipy.spatial import cKDTree
+
+from .geometry import fractional, walk_indices
 
 NOT_INDEXED = -1
 
@@ -43,22 +45,31 @@ class Lattice:
 
 
 def index_columns(columns: Columns) -> Lattice:
-    """Assign every column to a unit cell and measure the B-site polar displacements."""
+    """Assign every column to a unit cell and measure the B-site polar displacements.
+
+    A columns are indexed by walking from neighbour to neighbour (``geometry.walk_indices``),
+    so the indices follow a bent lattice; each B takes the cell of its nearest A
+    column plus the rounded local step from it, never a global rounding.
+    """
     is_a = columns.sublattice == "A"
     a_xy = columns.xy[is_a]
-    centre = np.mean(a_xy, axis=0)
-    seed = a_xy[np.argmin(np.hypot(*(a_xy - centre).T))]
-    origin, basis, a_index = fit_lattice(a_xy, seed, columns.basis)
+    a_index = walk_indices(a_xy, columns.basis)
+    # The best affine lattice for the walked indices: the origin and basis reported, and each column's misfit.
+    design = np.column_stack([np.ones(len(a_xy)), a_index])
+    solution, *_ = np.linalg.lstsq(design, a_xy, rcond=None)
+    origin, basis = solution[0], solution[1:]
 
     ij = np.zeros((len(columns), 2), int)
     ij[is_a] = a_index
     b_rows = np.flatnonzero(~is_a)
-    b_frac = fractional(columns.xy[b_rows], origin, basis)
     site = np.asarray(columns.b_site, float)
-    ij[b_rows] = np.rint(b_frac - site).astype(int)
-    # Distance of each column from its ideal site, to resolve two columns claiming one site.
-    ideal = np.where(is_a[:, None], ij, ij + site)
-    error = np.hypot(*(fractional(columns.xy, origin, basis) - ideal).T)
+    _, nearest = cKDTree(a_xy).query(columns.xy[b_rows])
+    local = fractional(columns.xy[b_rows] - a_xy[nearest], np.zeros(2), basis)
+    ij[b_rows] = a_index[nearest] + np.rint(local - site).astype(int)
+    # Distance of each column from its ideal site (locally, from its nearest A for a B), to resolve two columns claiming one site.
+    error = np.zeros(len(columns))
+    error[is_a] = np.hypot(*(fractional(a_xy, origin, basis) - a_index).T)
+    error[b_rows] = np.hypot(*(local - np.rint(local - site) - site).T)
     valid = _unique_sites(ij, columns.sublattice, error)
     # Shift so that indices start at 0; until now they were relative to the central A column.
     shift = ij[valid].min(axis=0)

@@ -7,7 +7,19 @@ goes as Z**n (HAADF, 1.3 <= n <= 1.7). Each unit cell belongs to a *variant*:
 * 0-3: polar, B displaced from the centre of its four A neighbours along one
   cell diagonal, ``P = p (±1, ±1) / sqrt(2)`` (BiFeO3-like projected variants);
 * 4: antipolar, A displaced alternately ``+u / -u`` along a from one column of
-  cells to the next (unit-cell doubling), B centred (Sm-rich orthorhombic).
+  cells to the next (unit-cell doubling), B centred (Sm-rich orthorhombic);
+* 5: paraelectric, B centred: the whole ``paraelectric`` layout (one phase, true k = 1; ``single`` is one
+  polar domain), and the non-polar
+  layers of the ``superlattice`` layout (SrRuO3-like: Sr on A, Ru on B, so B
+  is brighter than A there, and the cell is ``layer_strain`` longer along b),
+  which alternate every ``layer_cells`` cells with polar (PbTiO3-like) layers.
+
+Options for images not like the defaults: ``bend_periods`` bends the lattice
+rows (a parabola, this many periods higher at the frame's sides than at its
+centre); ``contrast="abf"`` gives dark columns on a bright background with
+the O columns visible (annular bright field); ``b_offset_pm`` shifts every B
+column by the same vector (in the a, b frame), as a specimen mistilt or probe
+tails do, without any polarization.
 
 The microscope adds lattice rotation, probe blur, scan-line jitter, slow drift,
 smooth thickness and background variation, Poisson shot noise and read noise.
@@ -28,11 +40,15 @@ from . import gaussians
 from .errors import RewardscopeError
 from .io import Image, write_image
 
-LAYOUTS = ("stripes", "quadrants", "bubble", "rough", "single")
+LAYOUTS = ("stripes", "quadrants", "bubble", "rough", "single", "superlattice", "paraelectric")
+CONTRASTS = ("haadf", "abf")
 ANTIPOLAR = 4
+PARAELECTRIC = 5
 # Unit polar vectors of the four diagonal variants, in lattice coordinates (a, b).
 POLAR_DIRECTIONS = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]]) / np.sqrt(2)
 Z_BI, Z_SM, Z_FE, Z_O = 83, 62, 26, 8
+Z_SR, Z_RU = 38, 44  # the superlattice's non-polar layers
+ABF_EXPONENT = 0.5  # ABF column contrast grows about as Z**0.5: light O columns show
 
 
 @dataclass(frozen=True)
@@ -57,10 +73,17 @@ class SceneSpec:
     background: float = 0.15
     dose: float = 400.0  # mean electrons per pixel
     read_noise: float = 2.0  # electrons rms
+    layer_cells: int = 4  # superlattice: cells per layer along b
+    layer_strain: float = 0.03  # superlattice: the non-polar layers' cells are this much longer along b
+    bend_periods: float = 0.0  # lattice rows this many periods higher at the frame's sides than at its centre
+    contrast: str = "haadf"  # or "abf": dark columns, O visible
+    b_offset_pm: tuple[float, float] = (0.0, 0.0)  # every B shifted by this (along a, b): mistilt, not polarization
 
     def validate(self) -> "SceneSpec":
         if self.layout not in LAYOUTS:
             raise RewardscopeError(f"unknown layout {self.layout!r}; choose one of {', '.join(LAYOUTS)}")
+        if self.contrast not in CONTRASTS:
+            raise RewardscopeError(f"unknown contrast {self.contrast!r}; choose one of {', '.join(CONTRASTS)}")
         rules = (
             ("size", lambda v: v >= 64, ">= 64"),
             ("pixel_size_pm", lambda v: v > 0, "> 0"),
@@ -74,6 +97,8 @@ class SceneSpec:
             ("dose", lambda v: v > 0, "> 0"),
             ("read_noise", lambda v: v >= 0, ">= 0"),
             ("jitter_px", lambda v: v >= 0, ">= 0"),
+            ("layer_cells", lambda v: v >= 1, ">= 1"),
+            ("layer_strain", lambda v: -0.2 < v < 0.2, "in (-0.2, 0.2)"),
         )
         for name, ok, bound in rules:
             value = getattr(self, name)
@@ -119,6 +144,10 @@ def variant_map(spec: SceneSpec, ii: np.ndarray, jj: np.ndarray, rng: np.random.
     extent = max(np.abs(x).max(), np.abs(y).max(), 1.0)
     if spec.layout == "single":
         return np.zeros_like(ii)
+    if spec.layout == "paraelectric":
+        return np.full_like(ii, PARAELECTRIC)
+    if spec.layout == "superlattice":
+        return np.where(nonpolar_layer(spec, jj), PARAELECTRIC, 0)
     if spec.layout == "stripes":
         angle = np.deg2rad(spec.wall_angle_deg)
         along = x * np.cos(angle) + y * np.sin(angle)
@@ -141,6 +170,11 @@ def variant_map(spec: SceneSpec, ii: np.ndarray, jj: np.ndarray, rng: np.random.
     return np.where(x > boundary, ANTIPOLAR, 0)
 
 
+def nonpolar_layer(spec: SceneSpec, jj: np.ndarray) -> np.ndarray:
+    """Superlattice: whether cell row ``jj`` lies in a non-polar layer (layers alternate every ``layer_cells`` rows)."""
+    return np.floor_divide(jj, spec.layer_cells) % 2 == 1
+
+
 def synthesize(layout: str = "stripes", *, seed: int | None = 0, **overrides) -> Scene:
     """Make a synthetic scene; ``overrides`` are ``SceneSpec`` fields."""
     spec = replace(SceneSpec(), layout=layout, **overrides).validate()
@@ -159,22 +193,42 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
     ii, jj = np.meshgrid(np.arange(-reach, reach + 1), np.arange(-reach, reach + 1), indexing="ij")
     ii, jj = ii.ravel(), jj.ravel()
     variants = variant_map(spec, ii, jj, rng)
+    # Where each cell row sits along b, in periods: the superlattice's non-polar rows are longer.
+    rows_b = np.arange(-reach, reach + 2)
+    lengths = 1 + spec.layer_strain * nonpolar_layer(spec, rows_b) if spec.layout == "superlattice" else np.ones(len(rows_b))
+    row_start = np.concatenate([[0.0], np.cumsum(lengths)])[: len(rows_b)]
+    row_start -= row_start[reach]  # row 0 at the centre
+    along_b = row_start[jj + reach]
+    cell_b = lengths[jj + reach]
 
     # A site at cell corner (i, j); antipolar cells shift their A along a, sign alternating in i.
     u = spec.antipolar_pm / spec.pixel_size_pm
     a_shift = np.where(variants == ANTIPOLAR, u * np.where(ii % 2 == 0, 1.0, -1.0), 0.0)[:, None] * basis[0] / period
-    a_xy = centre + ii[:, None] * basis[0] + jj[:, None] * basis[1] + a_shift
-    # B site at the cell centre, displaced by its polar vector.
+    a_xy = centre + ii[:, None] * basis[0] + along_b[:, None] * basis[1] + a_shift
+    # B site at the cell centre, displaced by its polar vector (and by the apparent offset, where asked).
     p = spec.polarization_pm / spec.pixel_size_pm
-    directions = np.vstack([POLAR_DIRECTIONS, [[0.0, 0.0]]])[variants]
+    directions = np.vstack([POLAR_DIRECTIONS, [[0.0, 0.0]], [[0.0, 0.0]]])[variants]
     b_shift = p * (directions[:, :1] * basis[0] + directions[:, 1:] * basis[1]) / period
-    b_xy = centre + (ii[:, None] + 0.5) * basis[0] + (jj[:, None] + 0.5) * basis[1] + b_shift
+    offset = np.asarray(spec.b_offset_pm, float) / spec.pixel_size_pm
+    b_shift = b_shift + (offset[0] * basis[0] + offset[1] * basis[1]) / period
+    b_xy = centre + (ii[:, None] + 0.5) * basis[0] + (along_b + 0.5 * cell_b)[:, None] * basis[1] + b_shift
 
-    # B cells of antipolar variant get zero polar shift; the A shift was applied above.
     n_cells = len(ii)
     is_sm = rng.random(n_cells) < spec.sm_fraction
-    a_intensity = np.where(is_sm, Z_SM, Z_BI) ** spec.z_exponent
-    b_intensity = np.full(n_cells, Z_FE**spec.z_exponent + Z_O**spec.z_exponent)
+    exponent = ABF_EXPONENT if spec.contrast == "abf" else spec.z_exponent
+    layered = variants == PARAELECTRIC if spec.layout == "superlattice" else np.zeros(n_cells, bool)
+    a_intensity = np.where(layered, Z_SR, np.where(is_sm, Z_SM, Z_BI)) ** exponent
+    b_intensity = np.where(layered, Z_RU, Z_FE) ** exponent + Z_O**exponent
+    # O-only columns at the cell's edge midpoints: visible in ABF only.
+    o_xy = np.vstack([a_xy + 0.5 * basis[0], centre + ii[:, None] * basis[0] + (along_b + 0.5 * cell_b)[:, None] * basis[1]])
+    if spec.bend_periods:
+        # Bend the rows: a parabola across the frame, the sides bend_periods periods above the centre.
+        bend = spec.bend_periods * period / (spec.size / 2) ** 2
+
+        def bent(xy):
+            return xy + np.column_stack([np.zeros(len(xy)), -bend * (xy[:, 0] - spec.size / 2) ** 2])
+
+        a_xy, b_xy, o_xy = bent(a_xy), bent(b_xy), bent(o_xy)
 
     # Slow drift: the frame is scanned row by row, so the apparent shift grows with y.
     drift = np.asarray(spec.drift_px, float)
@@ -189,6 +243,13 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
     cells_j = np.concatenate([jj, jj])
     cell_variant = np.concatenate([variants, variants])
     displacement = np.vstack([a_shift, b_shift])
+    if spec.contrast == "abf":
+        xy = np.vstack([xy, drifted(o_xy)])
+        intensity = np.concatenate([intensity, np.full(2 * n_cells, Z_O**exponent)])
+        sublattice = np.concatenate([sublattice, ["O"] * (2 * n_cells)])
+        cells_i, cells_j = np.concatenate([cells_i, ii, ii]), np.concatenate([cells_j, jj, jj])
+        cell_variant = np.concatenate([cell_variant, variants, variants])
+        displacement = np.vstack([displacement, np.zeros((2 * n_cells, 2))])
 
     # Thickness: a smooth multiplicative field on column intensity.
     thickness = _smooth_field(shape, rng, scale=spec.size / 3)
@@ -200,7 +261,9 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
     jitter = np.zeros((spec.size, 2))
     jitter[:, 0] = rng.normal(0, spec.jitter_px, spec.size)
     clean = gaussians.render(shape, xy, amplitude, sigma_px, row_shift=jitter)
-    clean += spec.background * (1 + 0.5 * _smooth_field(shape, rng, scale=spec.size / 2))
+    background = spec.background * (1 + 0.5 * _smooth_field(shape, rng, scale=spec.size / 2))
+    # ABF: the columns scatter electrons out of the bright-field disc: dark dips on a bright field.
+    clean = (1 + background - 0.5 * clean) if spec.contrast == "abf" else clean + background
     clean = np.clip(clean, 0, None)
     expected = clean * spec.dose / clean.mean()
     counts = rng.poisson(expected).astype(float) + rng.normal(0, spec.read_noise, shape)
