@@ -187,3 +187,65 @@ def test_a_site_dim_swaps_the_sublattices():
     assert bright.counts == {"A": dim.counts["B"], "B": dim.counts["A"]}
     with pytest.raises(RewardscopeError, match="`a_site` must be one of bright, dim"):
         find_columns(scene.image.data, a_site="heavy")
+
+
+def test_failed_fits_are_flagged_and_never_measured():
+    from dataclasses import replace
+
+    from rewardscope.lattice import cell_geometry
+
+    scene = synthesize("quadrants", seed=1, size=384, dose=8)  # a low dose: some B fits run away
+    columns = find_columns(scene.image.data)
+    assert columns.fit_ok is not None and 0 < np.sum(~columns.fit_ok) < 0.3 * len(columns)
+    lattice = index_columns(columns)
+    b = columns.sublattice == "B"
+    assert np.all(np.isnan(lattice.polarization[b & ~columns.fit_ok]))
+    geometry = cell_geometry(columns, lattice)
+    assert np.all(np.isnan(geometry.a[b & ~columns.fit_ok]))
+    # Flag one A by hand: the (up to four) cells it is a corner of drop out of the measurement.
+    corner = lattice.neighbours[np.flatnonzero(b & columns.fit_ok & np.all(np.isfinite(lattice.polarization), axis=1))[0], 0]
+    fit_ok = columns.fit_ok.copy()
+    fit_ok[corner] = False
+    flagged = replace(columns, fit_ok=fit_ok)
+    after = index_columns(flagged)
+    uses = b & np.any(after.neighbours == corner, axis=1)
+    assert 1 <= uses.sum() <= 4
+    assert np.all(np.isnan(after.polarization[uses])) and np.all(np.isnan(cell_geometry(flagged, after).a[uses]))
+
+
+def test_unfitted_columns_count_as_measured():
+    scene = synthesize("stripes", seed=1, size=256)
+    columns = find_columns(scene.image.data, refine="com")
+    assert columns.fit_ok is None and columns.usable.all()
+
+
+@pytest.mark.parametrize("layout", ["paraelectric", "stripes"])
+def test_dark_column_abf_scenes_are_read_inverted_and_their_o_columns_left_out(layout):
+    scene = synthesize(layout, seed=4, contrast="abf")
+    columns = find_columns(scene.image.data)
+    assert columns.decisions["contrast"] == "dark"
+    keep, index = matched(columns, scene.truth, columns.period)
+    inside = interior(scene.truth, scene.image.shape, 0.6 * columns.period)[keep]
+    assert np.mean(index[inside] >= 0) >= 0.99
+    found = index >= 0
+    assert np.all(columns.sublattice[index[found]] == scene.truth.sublattice[keep][found])
+    # No column is reported on an O column (the weakest of the three sites searched).
+    o_index, _ = match(columns.xy, scene.truth.xy[scene.truth.sublattice == "O"], 0.2 * columns.period)
+    assert np.all(o_index < 0)
+    sites = columns.decisions["sites"]  # B at the cell centre: found as such, or split from A by contrast (paraelectric)
+    assert "split_by_contrast" in sites or (sites["(0.5, 0.5)"]["b"] and sites["(0.5, 0)"]["relative_response"] < 0.8)
+
+
+def test_the_b_sublattice_check_passes_resolved_scenes_and_refuses_unresolved_ones():
+    from rewardscope.workflow import judge_b_sublattice
+
+    for overrides in ({}, {"dose": 5.0, "size": 384, "polarization_pm": 15.0}):
+        columns = find_columns(synthesize("quadrants", seed=2, **overrides).image.data)
+        figures, warnings = judge_b_sublattice(columns, index_columns(columns), force=False)
+        assert figures["resolved"] and warnings == ()
+    # An ABF scene read as bright columns: the "B" found are the bright gaps between the columns.
+    columns = find_columns(synthesize("paraelectric", seed=4, contrast="abf").image.data, contrast="bright")
+    with pytest.raises(RewardscopeError, match="the B sublattice is not resolved"):
+        judge_b_sublattice(columns, index_columns(columns), force=False)
+    figures, warnings = judge_b_sublattice(columns, index_columns(columns), force=True)
+    assert not figures["resolved"] and warnings[0].startswith("B sublattice not resolved")

@@ -94,10 +94,11 @@ def test_atoms_command(tmp_path, stripes):
     out = tmp_path / "atoms"
     assert main(["atoms", str(image), "--out", str(out), "--tune", "4", "--quiet"]) == 0
     lines = (out / "atoms.csv").read_text().splitlines()
-    assert lines[0] == "x,y,sublattice,i,j,amplitude,sigma,uncertainty,residual"
-    assert all(len(line.split(",")) == 9 for line in lines[1:])
+    assert lines[0] == "x,y,sublattice,i,j,amplitude,sigma,uncertainty,residual,fit_ok"
+    assert all(len(line.split(",")) == 10 for line in lines[1:])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["detector"]["tuned_trials"] == 4
+    assert summary["decisions"]["contrast"] == "bright" and summary["decisions"]["b_site"] == [0.5, 0.5]
     assert summary["pareto_front"]
     assert summary["quality"]["quality"] > 0.9
     assert (out / "columns.png").exists()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
+from rewardscope import RewardscopeError
 from rewardscope.io import read_image
 from rewardscope.lattice import index_columns
 from rewardscope.workflow import analyze, locate
@@ -26,7 +27,8 @@ def nearest_spacing(xy):
     ("pmn_idpc_singleorigin.tif", 17.7 / np.sqrt(2)),  # period ~17.7 px; A-B spacing is period / sqrt 2
 ])
 def test_columns_and_lattice_of_real_images(name, spacing):
-    located = locate(read_image(REAL / name), progress=False, force=True)
+    # iDPC shows its columns bright, as the data README says; auto would read it as dark (quality 0.75 against 0.52).
+    located = locate(read_image(REAL / name), progress=False, force=True, contrast="bright")
     a = located.columns.xy[located.columns.sublattice == "A"]
     assert len(a) > 200
     # The nearest-column spacing matches the lattice the data README states.
@@ -40,7 +42,33 @@ def test_lattice_period_of_the_low_dose_image():
     assert located.columns.period == pytest.approx(25.5, rel=0.05)
 
 
-@pytest.mark.parametrize("name", ["nsmo110_cryo_haadf_registered.tif", "sto_lowdose_hrstem_tkrem.npy"])
+def test_the_low_dose_image_is_refused_b_unresolved(tmp_path):
+    # Its two cation columns are about equally bright and the B columns are not resolved: the B found sit
+    # 24% of a period from their sites (noise peaks), which no polarization does. A clear refusal, no "polar" map.
+    with pytest.raises(RewardscopeError, match=r"the B sublattice is not resolved: the median B displacement is 2\d\.\d% of the period"):
+        analyze(read_image(REAL / "sto_lowdose_hrstem_tkrem.npy"), out=tmp_path / "out", n_trials=2, progress=False)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
+    forced = analyze(read_image(REAL / "sto_lowdose_hrstem_tkrem.npy"), n_trials=2, progress=False, force=True)
+    assert any(w.startswith("B sublattice not resolved") for w in forced.warnings)
+
+
+def test_abf_is_read_as_dark_columns_on_the_adf_columns():
+    # The ABF and ADF images were recorded together: the same Sr columns, dark in one, bright in the other.
+    adf = locate(read_image(REAL / "sto110_adf_atomap.hdf5"), progress=False).columns
+    abf_located = locate(read_image(REAL / "sto110_abf_atomap.hdf5"), progress=False)
+    abf = abf_located.columns
+    assert abf.decisions["contrast"] == "dark" and abf.b_site == (0.5, 0.0)
+    distance, _ = cKDTree(adf.xy[adf.sublattice == "A"]).query(abf.xy[abf.sublattice == "A"])
+    assert np.median(distance) < 1.5 and np.mean(distance < 3) > 0.95  # px, on a 29.5 px period
+    distance, _ = cKDTree(adf.xy[adf.sublattice == "B"]).query(abf.xy[abf.sublattice == "B"])
+    assert np.median(distance) < 2.5 and np.mean(distance < 4) > 0.9  # 94%: the others lie where the ADF list has no B (edge cells)
+    # Paraelectric: what is left of P after the frame-wide offset (ABF's mistilt sensitivity) is <= 2% of the period.
+    p = abf_located.lattice.polarization[abf.sublattice == "B"]
+    p = p[np.all(np.isfinite(p), axis=1)]
+    assert np.median(np.hypot(*(p - p.mean(axis=0)).T)) <= 0.02 * abf.period
+
+
+@pytest.mark.parametrize("name", ["nsmo110_cryo_haadf_registered.tif"])
 def test_analyze_runs_end_to_end_on_real_images(name, tmp_path):
     analysis = analyze(read_image(REAL / name), out=tmp_path / "out", n_trials=4, progress=False)
     assert (tmp_path / "out" / "report.html").exists()

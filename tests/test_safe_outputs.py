@@ -184,16 +184,20 @@ def test_an_interrupted_run_resumes_only_with_the_same_image_and_options(capsys,
 # --- what was assumed ----------------------------------------------------------------------------------------------
 
 def test_low_detection_quality_stops_the_run_unless_forced(capsys, tmp_path, scene):
-    inverted = tmp_path / "inverted.npy"  # dark columns on a bright background: the bright gaps are taken for columns
+    inverted = tmp_path / "inverted.npy"  # dark columns on a bright background, read as bright: the gaps are taken for columns
     np.save(inverted, -scene.image.data)
     before = snapshot(tmp_path)
     for command in ("analyze", "atoms"):
-        refused(capsys, [command, inverted, "--out", tmp_path / command, "--quiet"],
+        refused(capsys, [command, inverted, "--out", tmp_path / command, "--contrast", "bright", "--quiet"],
                 r"detection quality 0\.\d\d is below 0\.5 \(count .*\): the columns found do not form a clean lattice.*; --force goes on anyway")
     assert snapshot(tmp_path) == before
-    assert main(["atoms", str(inverted), "--out", str(tmp_path / "forced"), "--force", "--quiet"]) == 0
+    assert main(["atoms", str(inverted), "--out", str(tmp_path / "forced"), "--contrast", "bright", "--force", "--quiet"]) == 0
     summary = json.loads((tmp_path / "forced" / "summary.json").read_text())
     assert summary["quality"]["quality"] < 0.5 and summary["warnings"][0].startswith("low detection quality")
+    # Left to decide (--contrast auto), the same image is read as dark columns, at a clean lattice's quality.
+    assert main(["atoms", str(inverted), "--out", str(tmp_path / "auto"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "auto" / "summary.json").read_text())
+    assert summary["decisions"]["contrast"] == "dark" and summary["quality"]["quality"] > 0.9 and summary["warnings"] == []
 
 
 def test_the_detection_quality_is_printed(tmp_path, scene):

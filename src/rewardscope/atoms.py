@@ -19,7 +19,7 @@ jitter is then estimated against the fitted model, undone, and the fit repeated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage, sparse
@@ -28,18 +28,23 @@ from skimage.feature import peak_local_max
 from skimage.morphology import disk
 
 from . import gaussians
+from .config import A_SITES, CONTRASTS
 from .errors import RewardscopeError
 from .geometry import estimate_basis, fractional, lattice_links, orient_basis, walk_indices
 
 
 REFINEMENTS = ("gaussian", "com", "none")
-A_SITES = ("bright", "dim")  # which cation sublattice is A: the brighter on average (HAADF: the heavier A) or the dimmer
+
 
 
 @dataclass(frozen=True)
 class Columns:
     """Atom columns: xy (n, 2) px, sublattice 'A'/'B', fit results (amplitude, width ``sigma`` px,
-    1-sigma position ``uncertainty`` px, relative ``residual``), and the lattice basis."""
+    1-sigma position ``uncertainty`` px, relative ``residual``), and the lattice basis.
+
+    ``fit_ok`` is False where the Gaussian refinement did not converge (it ran away by more than a
+    quarter period, or to an unphysical width or amplitude): such a column keeps its start position,
+    which is not a measurement, so its cell gets no polarization and no class."""
 
     xy: np.ndarray
     sublattice: np.ndarray
@@ -49,6 +54,13 @@ class Columns:
     basis: np.ndarray
     residual: np.ndarray | None = None  # rms fit residual / amplitude (Gaussian refinement only)
     b_site: tuple[float, float] = (0.5, 0.5)  # ideal B position in the A cell, lattice coordinates
+    fit_ok: np.ndarray | None = None  # None: not fitted (centre of mass or detected pixels), all usable
+    decisions: dict | None = None  # what was decided and why: contrast (with each one's LoG* quality), the B site
+
+    @property
+    def usable(self) -> np.ndarray:
+        """Where the position is a measurement: the fit converged (every column when not fitted)."""
+        return np.ones(len(self.xy), bool) if self.fit_ok is None else np.asarray(self.fit_ok, bool)
 
     @property
     def period(self) -> float:
@@ -78,6 +90,7 @@ class Detection:
     basis: np.ndarray
     width: float
     b_site: tuple[float, float] = (0.5, 0.5)
+    sites: dict | None = None  # the other sites searched: their columns' median response relative to A, and which is B
 
     @property
     def period(self) -> float:
@@ -85,7 +98,7 @@ class Detection:
 
 
 def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: float = 0.3, refine: str = "gaussian",
-                 a_site: str = "bright") -> Columns:
+                 a_site: str = "bright", contrast: str = "auto") -> Columns:
     """Find, classify and refine the atom columns of a perovskite [001] HAADF image.
 
     ``column_sigma`` is the column width as a fraction of the lattice period
@@ -93,12 +106,37 @@ def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: fl
     of the 90th percentile of column responses; ``refine`` is ``"gaussian"``
     (batched 2-D Gaussian fit), ``"com"`` (centre of mass) or ``"none"``
     (the detected pixel positions); ``a_site`` which cation sublattice is A,
-    the ``"bright"`` one on average or the ``"dim"`` one.
+    the ``"bright"`` one on average or the ``"dim"`` one (of the columns'
+    signal: in dark contrast, the darker); ``contrast``: ``"bright"`` columns
+    (HAADF), ``"dark"`` columns (ABF: analysed on the inverted signal, so
+    amplitudes are of the inverted signal), or ``"auto"``: both are
+    detected and the one whose columns form the cleaner lattice (the higher
+    LoG* detection quality) is kept. ``Columns.decisions`` says what was decided.
     """
+    from .detection import detection_quality  # (detection builds on this module)
+
     if refine not in REFINEMENTS:
         raise RewardscopeError(f"`refine` must be one of {', '.join(REFINEMENTS)}, got {refine=}")
+    if contrast not in CONTRASTS:
+        raise RewardscopeError(f"`contrast` must be one of {', '.join(CONTRASTS)}, got {contrast=}")
     image = np.asarray(image, float)
-    return refine_columns(image, detect_columns(image, column_sigma=column_sigma, threshold=threshold, a_site=a_site), refine)
+    tried, quality, failure = {}, {}, None
+    for kind in ("bright", "dark") if contrast == "auto" else (contrast,):
+        signal = image if kind == "bright" else image.max() - image
+        try:
+            tried[kind] = signal, detect_columns(signal, column_sigma=column_sigma, threshold=threshold, a_site=a_site)
+        except RewardscopeError as error:
+            failure = failure or error
+            continue
+        quality[kind] = detection_quality(refine_columns(signal, tried[kind][1], "none"), image.shape)["quality"]
+    if not tried:
+        raise failure
+    # Bright columns unless dark ones form a clearly cleaner lattice (iDPC, near a tie, shows its cations bright).
+    decided = "dark" if quality.get("dark", -1) > quality.get("bright", -1) + DARK_MARGIN else min(quality, key=("bright", "dark").index)
+    signal, detection = tried[decided]
+    decisions = {"contrast": decided, "contrast_asked": contrast, "quality_by_contrast": quality, "b_site": list(detection.b_site),
+                 "sites": detection.sites}
+    return replace(refine_columns(signal, detection, refine), decisions=decisions)
 
 
 def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: float = 0.3, a_site: str = "bright") -> Detection:
@@ -129,12 +167,17 @@ def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: 
     # bright tails (and LoG side lobes) would otherwise swamp them.
     a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=sigma)
     width = float(np.clip(np.median(a_fit.sigma[a_fit.converged]), 0.5 * sigma, 2 * sigma)) if a_fit.converged.any() else sigma
-    split = split_by_contrast(a_xy, a_fit.amplitude, basis)
+    # Brightness as the smoothed signal at each column: robust where overlapping columns make the fitted amplitudes scatter.
+    smoothed = ndimage.gaussian_filter(image, width)
+    split = split_by_contrast(a_xy, ndimage.map_coordinates(smoothed, a_xy[:, ::-1].T, order=1), basis)
     if split is not None:  # both cation columns were found on one lattice: no B to look for
         bright, basis, b_site = split
         is_a = bright if a_site == "bright" else ~bright
-        return Detection(a_xy=a_xy[is_a], b_xy=a_xy[~is_a], basis=basis, width=width, b_site=b_site)
-    b_xy = _find_b_columns(column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis)
+        return Detection(a_xy=a_xy[is_a], b_xy=a_xy[~is_a], basis=basis, width=width, b_site=b_site,
+                         sites={"split_by_contrast": "both cations found on one lattice, alternating in brightness"})
+    b_xy, b_site, sites = _find_b_columns(column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis)
+    if b_site != (0.5, 0.5):  # B on an edge ([110]): the first-found columns are A, no checkerboard to walk
+        return Detection(a_xy=a_xy, b_xy=b_xy, basis=basis, width=width, b_site=b_site, sites=sites)
     # Parity on the cation checkerboard: True on the sublattice of the largest lattice of first-found columns.
     first = np.concatenate([same_sublattice(a_xy, basis), np.zeros(len(b_xy), bool)])
     if len(b_xy):
@@ -146,10 +189,10 @@ def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: 
         if len(filled) == len(xy):
             break
         xy, even = filled, even_filled
-    brightness = ndimage.map_coordinates(ndimage.gaussian_filter(image, width), xy[:, ::-1].T, order=1)
+    brightness = ndimage.map_coordinates(smoothed, xy[:, ::-1].T, order=1)
     even_brighter = brightness[even].mean() >= brightness[~even].mean() if even.any() and (~even).any() else True
     is_a = even if even_brighter == (a_site == "bright") else ~even
-    return Detection(a_xy=xy[is_a], b_xy=xy[~is_a], basis=basis, width=width)
+    return Detection(a_xy=xy[is_a], b_xy=xy[~is_a], basis=basis, width=width, b_site=b_site, sites=sites)
 
 
 def same_sublattice(xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
@@ -257,6 +300,7 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
         basis=detection.basis,
         residual=np.concatenate([a_fit.residual, b_fit.residual]),
         b_site=detection.b_site,
+        fit_ok=np.concatenate([a_fit.converged, b_fit.converged]),
     )
 
 
@@ -425,23 +469,50 @@ def _strongest_near(response: np.ndarray, centres: np.ndarray, radius: float) ->
     return np.column_stack([cx[pick, best], cy[pick, best]]).astype(float), values[pick, best]
 
 
-def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """Search the strongest response near every cell centre next to an A column."""
+B_SITES = ((0.5, 0.5), (0.5, 0.0), (0.0, 0.5))
+DARK_MARGIN = 0.1  # how much higher the dark reading's detection quality must be (bright: 0.70, dark: 0.70 on iDPC; ABF 0.71 vs 0.95)  # cell centre ([001]), the midpoints of the a and b edges ([110])
+
+
+def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray):
+    """The B columns: the site of the cell, among ``B_SITES``, whose columns respond most strongly.
+
+    In a [001] HAADF image the B (with its O) sits at the cell centre; in a
+    [110] image or with the O columns visible (ABF) other sites hold columns
+    too, the B-O column being the strongest of them and a pure O column the
+    weakest. Returns (B positions, the B site, per site the median response of
+    its columns relative to the strongest site's and whether it holds B), so
+    that what was decided is said; the columns of the other sites are left out.
+    """
+    found = {site: _find_site_columns(response, a_xy, basis, site) for site in B_SITES}
+    strength = {site: float(np.median(value)) if len(value) else 0.0 for site, (_, value) in found.items()}
+    strongest = max(max(strength.values()), 1e-300)
+    # A site holds columns where most of its predicted positions respond; the B site is the strongest such.
+    held = [site for site in B_SITES if len(found[site][0]) >= 0.5 * len(a_xy)] or [B_SITES[0]]
+    b_site = max(held, key=lambda site: strength[site])
+    sites = {f"({site[0]:g}, {site[1]:g})": {"columns": len(found[site][0]), "relative_response": strength[site] / strongest,
+                                             "b": site == b_site}
+             for site in B_SITES}
+    return found[b_site][0], b_site, sites
+
+
+def _find_site_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray, site) -> tuple[np.ndarray, np.ndarray]:
+    """Search the strongest response near every position of ``site`` (lattice coordinates) next to an A column;
+    (positions, responses) of those that respond."""
     period = float(np.linalg.norm(basis, axis=1).min())
-    corners = np.array([[1, 1], [-1, 1], [1, -1], [-1, -1]]) * 0.5
+    corners = np.unique(np.array([[sx * site[0], sy * site[1]] for sx in (1, -1) for sy in (1, -1)]), axis=0)
     predictions = (a_xy[:, None, :] + (corners @ basis)[None]).reshape(-1, 2)
     predictions = predictions[~_near_edge(predictions, response.shape, 0.1 * period)]
     if len(predictions) == 0:
-        return np.zeros((0, 2))
-    # Up to four A corners predict each centre: merge predictions closer than 0.3 periods.
+        return np.zeros((0, 2)), np.zeros(0)
+    # Up to four A corners predict each centre (two each edge midpoint): merge predictions closer than 0.3 periods.
     centres, counts = _merge(predictions, 0.3 * period)
-    # A cell needs three of its four A corners, unless the frame cuts it: half a cell
-    # hanging over vacuum has no B column.
-    centres = centres[(counts >= 3) | _near_edge(centres, response.shape, 0.75 * period)]
+    # A cell needs three of its four A corners (an edge both its ends), unless the frame cuts it: half a
+    # cell hanging over vacuum has no B column.
+    centres = centres[(counts >= max(2, len(corners) - 1)) | _near_edge(centres, response.shape, 0.75 * period)]
     found, strength = _strongest_near(response, centres, 0.25 * period)
     # A cell centre with no column (vacuum beyond the crystal edge) has no positive response.
     keep = strength > 0.5 * np.median(strength[strength > 0]) if (strength > 0).any() else np.zeros(len(found), bool)
-    return found[keep]
+    return found[keep], strength[keep]
 
 
 def centre_of_mass(image: np.ndarray, xy: np.ndarray, radius: float, n_iter: int = 3) -> np.ndarray:

@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     _option(atoms, "--tune-detector", "--tune", type=_non_negative_int, default=0, metavar="N",
             help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
     atoms.add_argument("--refine", choices=REFINEMENTS, default="gaussian", help="sub-pixel refinement (default gaussian)")
+    _add_column_options(atoms)
     atoms.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     _add_force_option(atoms)
 
@@ -246,6 +247,15 @@ def _add_output_options(parser, contents: str, default: Path | None = None) -> N
                         help="replace an earlier rewardscope result in --out (never a file, nor a folder holding anything else)")
 
 
+def _add_column_options(parser) -> None:
+    from .config import A_SITES, CONTRASTS
+
+    parser.add_argument("--contrast", choices=CONTRASTS, default="auto",
+                        help="bright columns (HAADF, ADF), dark columns (ABF), or auto: the one whose columns form the cleaner lattice (default auto)")
+    parser.add_argument("--a-site", choices=A_SITES, default="bright",
+                        help="which cation sublattice is A: the brighter on average (default; HAADF), or the dimmer")
+
+
 def _add_force_option(parser) -> None:
     from .config import MIN_DETECTION_QUALITY
 
@@ -297,6 +307,7 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
         parser.add_argument("--study", default="rewardscope", metavar="NAME", help="study name in --storage (default rewardscope)")
     parser.add_argument("--tune-detector", type=_non_negative_int, default=0, metavar="N",
                         help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
+    _add_column_options(parser)
     parser.add_argument("--restart", action="store_true",
                         help="start an interrupted run afresh (a rerun into the same --out resumes it when its image and options are the same)")
     _add_force_option(parser)
@@ -326,11 +337,13 @@ def main(argv=None) -> int:
 
 def _analysis_options(args) -> dict:
     """The keyword arguments of ``workflow.analyze`` that analyze and demo share."""
+    from .config import Config
+
     return {"out": args.out, "n_trials": args.trials, "seed": args.seed, "n_classes": args.classes, "window": args.window,
             "descriptors": args.descriptors, "weights": args.reward_weights, "tune_detector": args.tune_detector,
             "objectives": args.objectives, "storage": getattr(args, "storage", None), "study_name": getattr(args, "study", None), "learners": args.learner, "latent_dim": args.latent_dim, "betas": args.beta,
             "epochs": args.epochs, "symmetry": args.symmetry, "overwrite": args.overwrite, "restart": args.restart,
-            "force": args.force, "progress": not args.quiet}
+            "force": args.force, "progress": not args.quiet, "base": Config(contrast=args.contrast, a_site=args.a_site)}
 
 
 def _analyze(args) -> int:
@@ -344,12 +357,12 @@ def _analyze(args) -> int:
 def _atoms(args) -> int:
     from .workflow import locate
 
-    summary = locate(_read(args), out=args.out, tune=args.tune_detector, seed=args.seed, refine=args.refine,
-                     overwrite=args.overwrite, force=args.force, progress=not args.quiet).summary
+    summary = locate(_read(args), out=args.out, tune=args.tune_detector, seed=args.seed, refine=args.refine, contrast=args.contrast,
+                     a_site=args.a_site, overwrite=args.overwrite, force=args.force, progress=not args.quiet).summary
     if not args.quiet:
         counts = summary["lattice"]["columns"]
-        print(f"{counts['A']} A and {counts['B']} B columns, period {summary['lattice']['period_px']:.2f} px,"
-              f" detection quality {summary['quality']['quality']:.3f} ({summary['seconds']:.1f} s)")
+        print(f"{counts['A']} A and {counts['B']} B columns ({summary['decisions']['contrast']} contrast), period"
+              f" {summary['lattice']['period_px']:.2f} px, detection quality {summary['quality']['quality']:.3f} ({summary['seconds']:.1f} s)")
     print(f"columns: {args.out / 'atoms.csv'}")
     return 0
 

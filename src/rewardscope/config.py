@@ -7,12 +7,20 @@ from dataclasses import asdict, dataclass
 from .errors import RewardscopeError
 
 
+CONTRASTS = ("auto", "bright", "dark")  # bright columns (HAADF, ADF), dark columns (ABF), or decided from the lattice
+A_SITES = ("bright", "dim")  # which cation sublattice is A: the brighter on average (HAADF: the heavier A) or the dimmer
 # The rotation orders a crystal lattice can have (crystallographic restriction).
 SYMMETRIES = (1, 2, 3, 4, 6)
 # Below this LoG* detection quality the columns found do not form a clean lattice (inverted contrast, noise,
 # a third sublattice taken for cations): measured 0.90-1.00 on synthetic scenes and on the clean real HAADF
 # images, 0.41 on the iDPC image, 0.08-0.19 on inverted-contrast images (README, "Detection quality").
 MIN_DETECTION_QUALITY = 0.5
+# The B sublattice counts as resolved when the median B displacement stays within this fraction of the period
+# (perovskite polar displacements reach about 10%: beyond, the B found are not the B sublattice; measured:
+# 1-9% on the synthetic scenes down to 5 e/px and on the resolved real images, 27% low-dose SrTiO3, 35% ABF
+# read as bright columns) and at most this share of the B fits failed.
+MAX_B_DISPLACEMENT = 0.15
+MAX_B_FITS_FAILED = 0.5
 
 
 @dataclass(frozen=True)
@@ -21,7 +29,8 @@ class Config:
 
     ``column_sigma`` is the column width as a fraction of the lattice period,
     ``threshold`` the A-column detection threshold, ``refine`` the sub-pixel
-    method, ``window`` the patch side in px (None: 1.5 lattice periods),
+    method, ``contrast`` bright or dark columns (or ``auto``), ``a_site`` which
+    cation sublattice is A (the ``bright`` or ``dim`` one), ``window`` the patch side in px (None: 1.5 lattice periods),
     ``descriptor`` what the learner sees (``descriptors.KINDS``),
     ``n_classes`` the number of classes, ``n_components`` the PCA dimension,
     ``learner`` what classifies (``gmm``: PCA + Gaussian mixture; ``vae``,
@@ -34,6 +43,8 @@ class Config:
     column_sigma: float = 0.12
     threshold: float = 0.3
     refine: str = "gaussian"
+    contrast: str = "auto"
+    a_site: str = "bright"
     window: int | None = None
     descriptor: str = "patch"
     n_classes: int = 2
@@ -46,6 +57,10 @@ class Config:
     seed: int = 0
 
     def __post_init__(self):
+        if self.contrast not in CONTRASTS:
+            raise RewardscopeError(f"`contrast` must be one of {', '.join(CONTRASTS)}, got contrast={self.contrast!r}")
+        if self.a_site not in A_SITES:
+            raise RewardscopeError(f"`a_site` must be one of {', '.join(A_SITES)}, got a_site={self.a_site!r}")
         if self.window is not None and self.window < 3:
             raise RewardscopeError(f"`window` must be >= 3 px, got window={self.window}")
         from .descriptors import KINDS
@@ -78,7 +93,7 @@ class Config:
 
 # The fields each stage reads itself; a stage's cache key adds those of the stages before it.
 STAGE_FIELDS = {
-    "atoms": ("column_sigma", "threshold", "refine"),
+    "atoms": ("column_sigma", "threshold", "refine", "contrast", "a_site"),
     "lattice": (),
     "geometry": (),
     "descriptors": ("window", "descriptor"),

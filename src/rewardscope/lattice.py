@@ -86,7 +86,10 @@ def index_columns(columns: Columns) -> Lattice:
         neighbours[indexed_b, corner] = corner_row[ij[indexed_b, 1] + dj, ij[indexed_b, 0] + di]
     polarization = np.zeros((len(columns), 2))
     polarization[b_rows] = np.nan
+    # A polarization needs five measured positions: the B and its four A corners (failed fits are not measurements).
+    usable = columns.usable
     complete = indexed_b[np.all(neighbours[indexed_b] >= 0, axis=1)]
+    complete = complete[usable[complete] & np.all(usable[neighbours[complete]], axis=1)]
     (fx, fy) = site
     weights = np.array([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])  # corner order above
     polarization[complete] = columns.xy[complete] - np.einsum("k,nkd->nd", weights, columns.xy[neighbours[complete]])
@@ -145,7 +148,9 @@ def cell_geometry(columns: Columns, lattice: Lattice) -> CellGeometry:
     """Lattice parameters, strain, antipolar order and polarization of every complete B cell."""
     n = len(columns)
     nan = np.full(n, np.nan)
-    rows = np.flatnonzero(np.all(lattice.neighbours >= 0, axis=1))
+    corners = np.all(lattice.neighbours >= 0, axis=1)
+    rows = np.flatnonzero(corners & columns.usable)
+    rows = rows[np.all(columns.usable[lattice.neighbours[rows]], axis=1)]  # measured corners only
     if len(rows) == 0:
         return CellGeometry(*(nan.copy() for _ in range(10)))
     corner = columns.xy[lattice.neighbours[rows]]  # (m, 4, 2): corners (0,0), (1,0), (0,1), (1,1)

@@ -12,7 +12,8 @@ import numpy as np
 
 from .errors import RewardscopeError
 
-ATOMS_HEADER = ["x", "y", "sublattice", "i", "j", "label", "px", "py", "amplitude", "sigma", "uncertainty", "a", "b", "angle", "antipolar", "residual"]
+ATOMS_HEADER = ["x", "y", "sublattice", "i", "j", "label", "px", "py", "amplitude", "sigma", "uncertainty", "a", "b", "angle", "antipolar", "residual",
+                "fit_ok"]
 FIGURES = {
     "columns.png": "Atom columns: A sublattice (orange) and B sublattice (blue).",
     "classes.png": "Classes of the B-centred unit cells, on the image and on the (i, j) cell grid.",
@@ -52,7 +53,7 @@ def write(analysis, out_dir) -> None:
     (out / "report.html").write_text(render_html(summary, figures))
 
 
-COLUMNS_HEADER = ["x", "y", "sublattice", "i", "j", "amplitude", "sigma", "uncertainty", "residual"]
+COLUMNS_HEADER = ["x", "y", "sublattice", "i", "j", "amplitude", "sigma", "uncertainty", "residual", "fit_ok"]
 
 
 def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
@@ -70,7 +71,7 @@ def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
                 f"{columns.xy[row, 0]:.3f}", f"{columns.xy[row, 1]:.3f}", columns.sublattice[row],
                 int(lattice.ij[row, 0]), int(lattice.ij[row, 1]),
                 f"{columns.amplitude[row]:.5g}", f"{columns.sigma[row]:.4f}", f"{columns.uncertainty[row]:.4f}",
-                f"{residual[row]:.4f}",
+                f"{residual[row]:.4f}", int(columns.usable[row]),
             ])
     plot_columns_on(image, columns, out / "columns.png")
     write_json(out / "summary.json", {**summary, "versions": versions()})
@@ -90,7 +91,7 @@ def write_atoms_csv(result, geometry, path) -> None:
                 f"{p[0]:.4f}", f"{p[1]:.4f}",
                 f"{columns.amplitude[row]:.5g}", f"{columns.sigma[row]:.4f}", f"{columns.uncertainty[row]:.4f}",
                 f"{geometry.a[row]:.4f}", f"{geometry.b[row]:.4f}", f"{geometry.angle[row]:.3f}", f"{geometry.antipolar[row]:.4f}",
-                f"{residual[row]:.4f}",
+                f"{residual[row]:.4f}", int(columns.usable[row]),
             ])
 
 
@@ -132,6 +133,7 @@ def summarize(analysis) -> dict:
             "basis_px": result.lattice.basis.tolist(),
             "period_px": result.columns.period,
             "columns": result.columns.counts,
+            "fits_failed": fits_failed(result.columns),
             "cells_classified": int(len(b)),
             "median_polarization_px": float(np.median(magnitude)) if len(magnitude) else None,
             "mean_polarization_px": float(np.mean(magnitude)) if len(magnitude) else None,
@@ -148,6 +150,12 @@ def summarize(analysis) -> dict:
         "seed": analysis.seed,
         "versions": versions(),
     }
+
+
+def fits_failed(columns) -> dict:
+    """Columns per sublattice whose fit did not converge (kept in atoms.csv with fit_ok 0, never measured)."""
+    failed = ~columns.usable
+    return {site: int(np.sum(failed & (columns.sublattice == site))) for site in ("A", "B")}
 
 
 def write_json(path, content) -> None:
@@ -515,7 +523,8 @@ figcaption {{ font-size: 0.9em; color: #555; }}
 <h1>rewardscope report</h1>
 {warnings}
 <p>Source: {html.escape(str(summary['image']['source']))}; image {summary['image']['shape']};
-lattice period {summary['lattice']['period_px']:.2f} px; {summary['lattice']['columns']['A']} A and {summary['lattice']['columns']['B']} B columns.</p>
+lattice period {summary['lattice']['period_px']:.2f} px; {summary['lattice']['columns']['A']} A and {summary['lattice']['columns']['B']} B columns;
+fits that did not converge (no polarization, no class): {summary['lattice']['fits_failed']['A']} A, {summary['lattice']['fits_failed']['B']} B.</p>
 <h2>Chosen setting: reward {summary['reward']:.4f}</h2>
 {table([(k, fmt(v)) for k, v in summary['config'].items()])}
 <h2>Reward components</h2>

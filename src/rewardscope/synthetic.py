@@ -48,7 +48,7 @@ PARAELECTRIC = 5
 POLAR_DIRECTIONS = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]]) / np.sqrt(2)
 Z_BI, Z_SM, Z_FE, Z_O = 83, 62, 26, 8
 Z_SR, Z_RU = 38, 44  # the superlattice's non-polar layers
-ABF_EXPONENT = 0.5  # ABF column contrast grows about as Z**0.5: light O columns show
+ABF_EXPONENT = 0.5  # ABF column contrast grows about as (column Z)**0.5: light O columns show
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,9 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
     exponent = ABF_EXPONENT if spec.contrast == "abf" else spec.z_exponent
     layered = variants == PARAELECTRIC if spec.layout == "superlattice" else np.zeros(n_cells, bool)
     a_intensity = np.where(layered, Z_SR, np.where(is_sm, Z_SM, Z_BI)) ** exponent
-    b_intensity = np.where(layered, Z_RU, Z_FE) ** exponent + Z_O**exponent
+    b_z = np.where(layered, Z_RU, Z_FE)
+    # HAADF is incoherent: a mixed column adds its atoms' Z**n. ABF grows sublinearly with the column's whole scattering.
+    b_intensity = (b_z + Z_O) ** exponent if spec.contrast == "abf" else b_z**exponent + Z_O**exponent
     # O-only columns at the cell's edge midpoints: visible in ABF only.
     o_xy = np.vstack([a_xy + 0.5 * basis[0], centre + ii[:, None] * basis[0] + (along_b + 0.5 * cell_b)[:, None] * basis[1]])
     if spec.bend_periods:

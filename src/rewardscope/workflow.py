@@ -18,7 +18,7 @@ import numpy as np
 
 from . import rewards
 from .atoms import Columns, find_columns
-from .config import MIN_DETECTION_QUALITY, Config, stage_key
+from .config import MAX_B_DISPLACEMENT, MAX_B_FITS_FAILED, MIN_DETECTION_QUALITY, Config, stage_key
 from .descriptors import balanced, patches, physical, within_frame
 from .errors import RewardscopeError
 from .io import Image, as_image
@@ -71,7 +71,8 @@ class Pipeline:
         return self._cached(
             "atoms",
             config,
-            lambda: find_columns(self.image.data, column_sigma=config.column_sigma, threshold=config.threshold, refine=config.refine),
+            lambda: find_columns(self.image.data, column_sigma=config.column_sigma, threshold=config.threshold, refine=config.refine,
+                                 contrast=config.contrast, a_site=config.a_site),
         )
 
     def lattice(self, config: Config) -> Lattice:
@@ -87,10 +88,10 @@ class Pipeline:
         return self._cached("geometry", config, lambda: cell_geometry(self.columns(config), self.lattice(config)))
 
     def classified_rows(self, config: Config) -> np.ndarray:
-        """Rows of the columns that get a class: the indexed B columns (with all four A corners
-        when the descriptor is physical)."""
+        """Rows of the columns that get a class: the indexed B columns whose fit converged (with all four
+        A corners when the descriptor is physical)."""
         columns, lattice = self.columns(config), self.lattice(config)
-        rows = (columns.sublattice == "B") & (lattice.ij[:, 0] >= 0)
+        rows = (columns.sublattice == "B") & (lattice.ij[:, 0] >= 0) & columns.usable
         if config.descriptor != "patch":
             rows &= np.all(np.isfinite(lattice.polarization), axis=1) & np.isfinite(self.geometry(config).a)
         rows = np.flatnonzero(rows)
@@ -286,7 +287,10 @@ def analyze(
     columns = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
     logger.info("%(A)d A and %(B)d B columns", columns.counts)
     logger.info("lattice period %.2f px", columns.period)
+    detector["decisions"] = columns.decisions
     detector["quality"], warnings = judge_detection(columns, image.shape, force)
+    detector["b_sublattice"], unresolved = judge_b_sublattice(columns, pipeline.lattice(base), force)
+    warnings += unresolved
     pipeline.classified_rows(base)
     space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes, descriptors=descriptors, window=window,
                                    learners=tuple(learners), latent_dim=tuple(latent_dim), betas=tuple(betas))
@@ -345,6 +349,10 @@ def judge_detection(columns: Columns, shape, force: bool) -> tuple[dict, tuple]:
     """The LoG* detection quality, logged; below ``MIN_DETECTION_QUALITY`` an error, or with ``force`` a warning."""
     from .detection import OBJECTIVES, detection_quality
 
+    decided = columns.decisions or {}
+    if decided.get("contrast_asked") == "auto":
+        logger.info("%s-column contrast (detection quality %s)", decided["contrast"],
+                    ", ".join(f"{kind} {q:.2f}" for kind, q in decided["quality_by_contrast"].items()))
     quality = detection_quality(columns, shape)
     terms = ", ".join(f"{name} {quality[name]:.2f}" for name in OBJECTIVES)
     logger.info("detection quality %.2f (%s)", quality["quality"], terms)
@@ -356,6 +364,29 @@ def judge_detection(columns: Columns, shape, force: bool) -> tuple[dict, tuple]:
         raise RewardscopeError(f"{message}; force=True goes on anyway", cli=f"{message}; --force goes on anyway")
     logger.warning("warning: %s; going on (forced)", message)
     return quality, (f"low detection quality: {quality['quality']:.2f} < {MIN_DETECTION_QUALITY} ({terms})",)
+
+
+def judge_b_sublattice(columns: Columns, lattice: Lattice, force: bool) -> tuple[dict, tuple]:
+    """Whether the B sublattice is resolved: the median B displacement (in periods) and the share of failed B
+    fits against ``MAX_B_DISPLACEMENT`` and ``MAX_B_FITS_FAILED``; an error when not, or with ``force`` a warning."""
+    b = columns.sublattice == "B"
+    p = lattice.polarization[b]
+    p = p[np.all(np.isfinite(p), axis=1)]
+    displacement = float(np.median(np.hypot(*p.T)) / columns.period) if len(p) else float("nan")
+    failed = float(np.mean(~columns.usable[b])) if b.any() else 1.0
+    resolved = bool(displacement <= MAX_B_DISPLACEMENT and failed <= MAX_B_FITS_FAILED)
+    figures = {"median_displacement_periods": displacement, "fits_failed_share": failed, "resolved": resolved}
+    logger.info("B sublattice: median displacement %.1f%% of the period, %.0f%% of the fits failed", 100 * displacement, 100 * failed)
+    if resolved:
+        return figures, ()
+    message = (f"the B sublattice is not resolved: the median B displacement is {100 * displacement:.1f}% of the period"
+               f" (at most {100 * MAX_B_DISPLACEMENT:.0f}%: no perovskite's B is displaced that far) and {100 * failed:.0f}% of"
+               f" the B fits failed (at most {100 * MAX_B_FITS_FAILED:.0f}%)")
+    if not force:
+        raise RewardscopeError(f"{message}; force=True goes on anyway", cli=f"{message}; --force goes on anyway")
+    logger.warning("warning: %s; going on (forced)", message)
+    return figures, (f"B sublattice not resolved: median B displacement {100 * displacement:.1f}% of the period,"
+                     f" {100 * failed:.0f}% of the B fits failed",)
 
 
 def image_digest(image: Image) -> str:
@@ -473,14 +504,15 @@ class Located:
     summary: dict
 
 
-def locate(image: Image | np.ndarray, *, out=None, tune: int = 0, seed: int = 0, refine: str = "gaussian", overwrite: bool = False,
-           force: bool = False, progress: bool = True) -> Located:
+def locate(image: Image | np.ndarray, *, out=None, tune: int = 0, seed: int = 0, refine: str = "gaussian", contrast: str = "auto",
+           a_site: str = "bright", overwrite: bool = False, force: bool = False, progress: bool = True) -> Located:
     """Find, classify and index the atom columns only; with ``tune`` > 0, tune the detector by LoG* first.
 
     The summary holds the detector parameters, the detection quality, the
     Pareto front when tuned, the lattice and the time taken. With ``out``,
     writes atoms.csv, columns.png and summary.json there (``out`` and
     ``overwrite`` as for ``analyze``; so is ``force``, for a low detection quality).
+    ``contrast`` and ``a_site`` as for ``atoms.find_columns``.
     """
     from . import outputs, report
     from .detection import tune_detector
@@ -496,11 +528,12 @@ def locate(image: Image | np.ndarray, *, out=None, tune: int = 0, seed: int = 0,
     if tune:
         params, _, front = tune_detector(image.data, n_trials=tune, seed=seed, refine=refine, progress=progress)
     logger.info("finding atom columns in a %d x %d image", *image.shape)
-    columns = find_columns(image.data, refine=refine, **params)
+    columns = find_columns(image.data, refine=refine, contrast=contrast, a_site=a_site, **params)
     quality, warnings = judge_detection(columns, image.shape, force)
     lattice = index_columns(columns)
     summary = {
-        "detector": {**params, "refine": refine, "tuned_trials": tune},
+        "detector": {**params, "refine": refine, "tuned_trials": tune, "a_site": a_site},
+        "decisions": columns.decisions,
         "quality": quality,
         "warnings": list(warnings),
         "pareto_front": front,
@@ -508,6 +541,7 @@ def locate(image: Image | np.ndarray, *, out=None, tune: int = 0, seed: int = 0,
             "basis_px": lattice.basis.tolist(),
             "period_px": columns.period,
             "columns": columns.counts,
+            "fits_failed": report.fits_failed(columns),
         },
         "image": image.summary(),
         "seconds": time.perf_counter() - start,
