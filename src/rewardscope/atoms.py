@@ -56,6 +56,37 @@ class Columns:
     b_site: tuple[float, float] = (0.5, 0.5)  # ideal B position in the A cell, lattice coordinates
     fit_ok: np.ndarray | None = None  # None: not fitted (centre of mass or detected pixels), all usable
     decisions: dict | None = None  # what was decided and why: contrast (with each one's LoG* quality), the B site
+    extra: dict | None = None  # per-column values brought with given positions (name -> array), written to atoms.csv
+
+    @classmethod
+    def from_positions(cls, xy, sublattice, image: np.ndarray | None = None, extra: dict | None = None, source: str | None = None) -> "Columns":
+        """Columns found by another program (atomap, TEMUL, quantem, your own): positions ``xy`` (n, 2) px
+        (x = column, y = row) and ``sublattice`` 'A'/'B' per row; ``image`` (optional) gives the amplitudes.
+
+        The lattice basis and the B site (cell centre or an edge midpoint) are measured from the positions;
+        the positions are used as given, so the polarization is exactly B minus the mean of its four A corners.
+        """
+        xy = np.asarray(xy, float)
+        sublattice = np.asarray(sublattice).astype(str)
+        if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) != len(sublattice):
+            raise RewardscopeError(f"positions must be (n, 2) with one sublattice per row, got {xy.shape} and {len(sublattice)} sublattices")
+        if not np.all(np.isfinite(xy)):
+            raise RewardscopeError(f"{int(np.sum(~np.isfinite(xy).all(axis=1)))} positions are not finite numbers (NaN or inf)")
+        unknown = sorted(set(sublattice) - {"A", "B"})
+        if unknown:
+            raise RewardscopeError(f"sublattice must be A or B, got {str(unknown[0])!r}")
+        counts = {site: int(np.sum(sublattice == site)) for site in "AB"}
+        if min(counts.values()) < MIN_GIVEN_COLUMNS:
+            raise RewardscopeError(f"positions need at least {MIN_GIVEN_COLUMNS} columns of each sublattice, got {counts['A']} A and {counts['B']} B")
+        a, b = xy[sublattice == "A"], xy[sublattice == "B"]
+        basis = basis_from_positions(a)
+        _, nearest = cKDTree(a).query(b)
+        offset = np.mod(fractional(b - a[nearest], np.zeros(2), basis) + 0.25, 1.0) - 0.25  # in [-1/4, 3/4)
+        b_site = min(B_SITES, key=lambda site: float(np.median(np.hypot(*(offset - np.array(site)).T))))
+        n = len(xy)
+        amplitude = ndimage.map_coordinates(np.asarray(image, float), xy[:, ::-1].T, order=1) if image is not None else np.full(n, np.nan)
+        return cls(xy=xy, sublattice=sublattice, amplitude=amplitude, sigma=np.full(n, np.nan), uncertainty=np.full(n, np.nan),
+                   basis=basis, b_site=b_site, decisions={"given": source or "positions", "b_site": list(b_site)}, extra=extra)
 
     @property
     def usable(self) -> np.ndarray:
@@ -73,6 +104,36 @@ class Columns:
     def counts(self) -> dict:
         """Number of columns per sublattice: {"A": n_A, "B": n_B}."""
         return {site: int(np.sum(self.sublattice == site)) for site in ("A", "B")}
+
+
+MIN_GIVEN_COLUMNS = 16  # of each sublattice, for a lattice from given positions
+
+
+def basis_from_positions(xy: np.ndarray) -> np.ndarray:
+    """The lattice basis of points on one lattice: the two most common nearest-neighbour directions, each the
+    median of the neighbour vectors along it."""
+    distance, index = cKDTree(xy).query(xy, k=5)
+    vectors = (xy[index[:, 1:]] - xy[:, None, :]).reshape(-1, 2)
+    lengths = distance[:, 1:].ravel()
+    vectors = vectors[lengths < 1.6 * np.median(distance[:, 1])]  # [110] cells are sqrt 2 longer one way; diagonals beyond
+    vectors = np.where((vectors[:, 1] < 0)[:, None] | ((vectors[:, 1] == 0) & (vectors[:, 0] < 0))[:, None], -vectors, vectors)
+    angle = np.rad2deg(np.arctan2(vectors[:, 1], vectors[:, 0])) % 180
+    first = _dominant(angle)
+    a1 = np.median(vectors[_near_angle(angle, first)], axis=0)
+    rest = ~_near_angle(angle, first, 30)
+    if not rest.any():
+        raise RewardscopeError("the positions lie along one line: no two-dimensional lattice")
+    a2 = np.median(vectors[rest & _near_angle(angle, _dominant(angle[rest]))], axis=0)
+    return orient_basis(np.array([a1, a2]))
+
+
+def _dominant(angle: np.ndarray) -> float:
+    histogram, edges = np.histogram(angle, bins=36, range=(0, 180))
+    return float(edges[np.argmax(histogram)] + 2.5)
+
+
+def _near_angle(angle: np.ndarray, centre: float, within: float = 10.0) -> np.ndarray:
+    return np.abs((angle - centre + 90) % 180 - 90) <= within
 
 
 def column_response(image: np.ndarray, sigma: float) -> np.ndarray:

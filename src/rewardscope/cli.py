@@ -133,7 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = commands.add_parser("analyze", parents=[common], help="analyze an image (.npy, .tif) and write a report",
                                   description="Find columns, classify unit cells, and choose window and number of classes by maximizing the reward.")
-    analyze.add_argument("image", type=Path, help="image file (.npy, .npz, .tif, .png, .h5/.hdf5/.hspy; .dm3/.dm4/.emd/.ser/.mrc with rewardscope[io])")
+    analyze.add_argument("image", type=Path, help="image file (.npy, .npz, .tif, .png, .h5/.hdf5/.hspy; .dm3/.dm4/.emd/.ser/.mrc with"
+                                                  " rewardscope[io]), or a table of columns found elsewhere (.csv: x, y, sublattice)")
+    analyze.add_argument("--image", dest="with_image", type=Path, metavar="IMAGE",
+                         help="with a positions table: the image they were found in (patches and figures need it)")
     _add_reading_options(analyze)
     _add_output_options(analyze, "atoms.csv, summary.json, report.html")
     _add_analysis_options(analyze)
@@ -349,7 +352,19 @@ def _analysis_options(args) -> dict:
 def _analyze(args) -> int:
     from .workflow import analyze
 
-    analysis = analyze(_read(args), **_analysis_options(args))
+    if args.image.suffix.lower() == ".csv":
+        from .atoms import Columns
+        from .io import read_image, read_positions
+
+        image = read_image(args.with_image, **_reading(args)) if args.with_image else None
+        xy, sublattice, extra = read_positions(args.image)
+        columns = Columns.from_positions(xy, sublattice, image=None if image is None else image.data, extra=extra,
+                                         source=str(args.image.resolve()))
+        analysis = analyze(image, columns=columns, **_analysis_options(args))
+    elif args.with_image:
+        raise RewardscopeError(f"--image goes with a positions table (.csv), not with the image {str(args.image)!r}")
+    else:
+        analysis = analyze(_read(args), **_analysis_options(args))
     _print_outcome(analysis, args.out, args.quiet)
     return 0
 

@@ -361,3 +361,51 @@ def write_image(path: str | Path, data: np.ndarray, *, pixel_size_pm: float | No
         per_nm = 1e3 / pixel_size_pm
         kwargs = {"resolution": (per_nm, per_nm), "metadata": {"unit": "nm"}}
     tifffile.imwrite(path, np.asarray(data, dtype=np.float32), imagej=True, **kwargs)
+
+
+POSITION_COLUMNS = ("x", "y", "sublattice")
+
+
+def read_positions(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """A table of atom columns found by another program: a CSV with a header naming at least ``x``, ``y``
+    (px; x = column, y = row) and ``sublattice`` (A or B); other columns are kept and written back.
+
+    Returns (xy (n, 2), sublattice (n,), {other column: values}); a bad table is one clear line.
+    """
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise RewardscopeError(f"no such file: {str(path)!r}")
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise RewardscopeError(f"cannot read {str(path)!r} as a CSV table: {exc}") from None
+    header = list(rows[0]) if rows else []
+    missing = [name for name in POSITION_COLUMNS if name not in header]
+    if missing:
+        raise RewardscopeError(f"{path.name}: a positions table needs the columns x, y, sublattice; missing {', '.join(missing)}"
+                               f" (header: {', '.join(map(str, header)) or 'none'})")
+    try:
+        xy = np.array([[float(row["x"]), float(row["y"])] for row in rows])
+    except (TypeError, ValueError):
+        bad = next(i for i, row in enumerate(rows) if not _is_number(row["x"]) or not _is_number(row["y"]))
+        raise RewardscopeError(f"{path.name}: row {bad + 2} has x={rows[bad]['x']!r}, y={rows[bad]['y']!r}, not numbers") from None
+    sublattice = np.array([str(row["sublattice"]).strip() for row in rows])
+    extra = {}
+    for name in header:
+        if name in POSITION_COLUMNS or name in (None, ""):
+            continue
+        values = [row[name] for row in rows]
+        extra[name] = np.array([float(v) for v in values]) if all(_is_number(v) for v in values) else np.array(values)
+    return xy, sublattice, extra
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+

@@ -80,9 +80,11 @@ def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
 def write_atoms_csv(result, geometry, path) -> None:
     columns, lattice = result.columns, result.lattice
     residual = columns.residual if columns.residual is not None else np.full(len(columns), np.nan)
+    # Columns brought with given positions follow ours, under their own names (none may shadow ours).
+    extra = {name: values for name, values in (columns.extra or {}).items() if name not in ATOMS_HEADER}
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(ATOMS_HEADER)
+        writer.writerow(ATOMS_HEADER + list(extra))
         for row in range(len(columns)):
             p = lattice.polarization[row]
             writer.writerow([
@@ -91,7 +93,7 @@ def write_atoms_csv(result, geometry, path) -> None:
                 f"{p[0]:.4f}", f"{p[1]:.4f}",
                 f"{columns.amplitude[row]:.5g}", f"{columns.sigma[row]:.4f}", f"{columns.uncertainty[row]:.4f}",
                 f"{geometry.a[row]:.4f}", f"{geometry.b[row]:.4f}", f"{geometry.angle[row]:.3f}", f"{geometry.antipolar[row]:.4f}",
-                f"{residual[row]:.4f}", int(columns.usable[row]),
+                f"{residual[row]:.4f}", int(columns.usable[row]), *(values[row] for values in extra.values()),
             ])
 
 

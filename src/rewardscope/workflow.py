@@ -48,8 +48,10 @@ class Result:
 class Pipeline:
     """The stages of the workflow on one image, each cached on the config fields it reads."""
 
-    def __init__(self, image: Image, *, weights: dict | None = None, objectives=None, all_components: bool = False):
+    def __init__(self, image: Image, *, weights: dict | None = None, objectives=None, all_components: bool = False,
+                 columns: Columns | None = None):
         self.image = image
+        self.given = columns  # columns brought from elsewhere (positions): used as they are, whatever the detector settings
         self.weights = weights
         # The class-evidence components fit mixtures of every k: only when weighted, optimized, or asked for.
         needed = {name for name, w in (weights or {}).items() if w > 0} | set(objectives or ())
@@ -68,6 +70,8 @@ class Pipeline:
         return self._cache[key]
 
     def columns(self, config: Config) -> Columns:
+        if self.given is not None:
+            return self.given
         return self._cached(
             "atoms",
             config,
@@ -93,7 +97,10 @@ class Pipeline:
         columns, lattice = self.columns(config), self.lattice(config)
         rows = (columns.sublattice == "B") & (lattice.ij[:, 0] >= 0) & columns.usable
         if config.descriptor != "patch":
-            rows &= np.all(np.isfinite(lattice.polarization), axis=1) & np.isfinite(self.geometry(config).a)
+            geometry = self.geometry(config)
+            rows &= np.all(np.isfinite(lattice.polarization), axis=1) & np.isfinite(geometry.a)
+            if "lattice" in config.descriptor:  # the antipolar order needs a neighbouring cell along a
+                rows &= np.isfinite(geometry.antipolar)
         rows = np.flatnonzero(rows)
         if len(rows) < 4:
             raise RewardscopeError(f"only {len(rows)} B columns could be indexed; too few unit cells to classify")
@@ -197,8 +204,9 @@ class Analysis:
 
 
 def analyze(
-    image: Image | np.ndarray,
+    image: Image | np.ndarray | None,
     *,
+    columns: Columns | None = None,
     out=None,
     n_trials: int = 30,
     seed: int = 0,
@@ -242,6 +250,9 @@ def analyze(
     with ``overwrite``; see ``outputs``). An interrupted run is resumed only
     with the same image and options; ``restart`` starts it afresh instead.
 
+    ``columns`` (``Columns.from_positions``) are used instead of finding them; ``image`` may then be
+    None, and the physical descriptors (polarization, lattice) are searched, patches needing the image.
+
     ``weights`` change the named reward components' weights; the others keep
     their defaults (``rewards.DEFAULT_WEIGHTS``; a weight of 0 drops one).
     Below ``MIN_DETECTION_QUALITY`` the run stops with an error, unless
@@ -254,7 +265,17 @@ def analyze(
                            optimize, startup_trials, trial_records)
 
     start = time.perf_counter()
+    if image is None:
+        if columns is None:
+            raise RewardscopeError("give an image, or columns (Columns.from_positions) to analyze")
+        image = canvas(columns)
     image = as_image(image)
+    blank = bool(image.meta.get("blank"))
+    if blank and descriptors is None:
+        descriptors = ("polarization", "lattice")
+    if blank and any("patch" in d for d in descriptors) or blank and any(learner != "gmm" for learner in learners):
+        raise RewardscopeError("patch descriptors and VAE learners need the image: give it with the positions",
+                               cli="patch descriptors and VAE learners need the image: give it with --image")
     learning = {"learner": learners[0], "latent_dim": latent_dim[0], "beta": betas[0], "epochs": epochs, "symmetry": symmetry, "seed": seed}
     if descriptors is None and any(learner != "gmm" for learner in learners):
         descriptors = ("patch",)  # a VAE encodes patches
@@ -273,7 +294,8 @@ def analyze(
     if any(learner != "gmm" for learner in learners):
         require_torch()
     if out is not None:
-        out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files)
+        given = (columns.decisions or {}).get("given") if columns is not None else None
+        out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files + ((given,) if given else ()))
     shared = open_storage(storage) if storage is not None else None  # an unreachable database fails here, before any work
     if shared is not None and not image.meta.get("read"):
         raise RewardscopeError("a shared study needs the image as a file that its workers can read: pass read_image(path), not an array")
@@ -282,8 +304,8 @@ def analyze(
         params, _, front = tune_detector_by_quality(image.data, n_trials=tune_detector, seed=seed, refine=base.refine, progress=progress)
         base = replace(base, **params)
         detector["pareto_front"] = front
-    pipeline = Pipeline(image, weights=weights, objectives=objectives)
-    logger.info("finding atom columns in a %d x %d image", *image.shape)
+    pipeline = Pipeline(image, weights=weights, objectives=objectives, columns=columns)
+    logger.info("finding atom columns in a %d x %d image" if columns is None else "columns given; a %d x %d frame", *image.shape)
     columns = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
     logger.info("%(A)d A and %(B)d B columns", columns.counts)
     logger.info("lattice period %.2f px", columns.period)
@@ -343,6 +365,13 @@ def analyze(
         outputs.move_into_place(staging, out, "analyze")
         logger.info("results written to %s", out)
     return analysis
+
+
+def canvas(columns: Columns) -> Image:
+    """A blank frame that holds the given columns, for their figures when no image comes with them."""
+    shape = tuple(int(np.ceil(v)) + 1 for v in columns.xy[:, ::-1].max(axis=0) + 0.5 * columns.period)
+    source = (columns.decisions or {}).get("given", "positions")
+    return Image(np.zeros(shape), meta={"source": source, "blank": True})
 
 
 def judge_detection(columns: Columns, shape, force: bool) -> tuple[dict, tuple]:
