@@ -24,8 +24,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import ndimage, sparse
 from scipy.spatial import cKDTree
-from skimage.feature import peak_local_max
-from skimage.morphology import disk
 
 from . import gaussians
 from .config import A_SITES, CONTRASTS
@@ -183,6 +181,8 @@ def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: fl
     image = np.asarray(image, float)
     tried, quality, failure = {}, {}, None
     for kind in ("bright", "dark") if contrast == "auto" else (contrast,):
+        if contrast == "auto" and quality.get("bright", 0) >= CLEAN_QUALITY:
+            break  # bright columns on a clean lattice: the dark reading cannot be clearly better
         signal = image if kind == "bright" else image.max() - image
         try:
             tried[kind] = signal, detect_columns(signal, column_sigma=column_sigma, threshold=threshold, a_site=a_site)
@@ -441,14 +441,41 @@ def _sublattice_labels(n_a: int, n_b: int) -> np.ndarray:
 
 
 def _find_a_columns(response: np.ndarray, period: float, threshold: float) -> np.ndarray:
-    footprint = disk(max(int(0.75 * period), 1))
-    margin = max(int(0.15 * period), 1)
-    peaks = peak_local_max(response, footprint=footprint, exclude_border=margin, threshold_abs=0.0)
+    peaks = _disc_maxima(response, max(int(0.75 * period), 1), margin=max(int(0.15 * period), 1))
     if len(peaks) == 0:
         return np.zeros((0, 2))
     values = response[peaks[:, 0], peaks[:, 1]]
     keep = values > threshold * np.percentile(values, 90)
     return peaks[keep][:, ::-1].astype(float)
+
+
+def _disc_maxima(response: np.ndarray, radius: int, margin: int) -> np.ndarray:
+    """(row, col) of the positive pixels that are the maximum of the disc of ``radius`` around them, ``margin``
+    px or more from the border: what a maximum filter with a disc footprint finds, at a fraction of its cost.
+
+    A disc maximum is also the maximum of the square inscribed in the disc, which a separable filter finds
+    fast at any radius; only those candidates are then checked against their whole disc (beyond the frame
+    the edge pixel counts, as in the filter's "nearest" mode).
+    """
+    side = max(2 * int(radius / np.sqrt(2)) + 1, 3)
+    peaks = np.argwhere((response == ndimage.maximum_filter(response, size=side, mode="nearest")) & (response > 0))
+    rows, cols = response.shape
+    peaks = peaks[(peaks[:, 0] >= margin) & (peaks[:, 0] < rows - margin) & (peaks[:, 1] >= margin) & (peaks[:, 1] < cols - margin)]
+    oy, ox = np.nonzero(_disc(radius))
+    oy, ox = oy - radius, ox - radius
+    keep = np.zeros(len(peaks), bool)
+    for start in range(0, len(peaks), 4096):  # bounded memory: 4096 candidates x the disc's pixels at a time
+        chunk = peaks[start:start + 4096]
+        around = response[np.clip(chunk[:, :1] + oy, 0, rows - 1), np.clip(chunk[:, 1:] + ox, 0, cols - 1)]
+        keep[start:start + 4096] = response[chunk[:, 0], chunk[:, 1]] >= around.max(axis=1)
+    peaks = peaks[keep]
+    return peaks[np.argsort(-response[peaks[:, 0], peaks[:, 1]], kind="stable")]  # strongest first, as peak_local_max
+
+
+def _disc(radius: int) -> np.ndarray:
+    """The disc footprint of ``radius`` (as skimage.morphology.disk)."""
+    y, x = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    return x * x + y * y <= radius * radius
 
 
 def _on_lattice(xy: np.ndarray, basis: np.ndarray, shape) -> np.ndarray:
@@ -531,6 +558,7 @@ def _strongest_near(response: np.ndarray, centres: np.ndarray, radius: float) ->
 
 
 B_SITES = ((0.5, 0.5), (0.5, 0.0), (0.0, 0.5))
+CLEAN_QUALITY = 0.9  # a bright reading this clean is kept without trying the dark one (it could not beat it by DARK_MARGIN)
 DARK_MARGIN = 0.1  # how much higher the dark reading's detection quality must be (bright: 0.70, dark: 0.70 on iDPC; ABF 0.71 vs 0.95)  # cell centre ([001]), the midpoints of the a and b edges ([110])
 
 

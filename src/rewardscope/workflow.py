@@ -408,14 +408,14 @@ def judge_b_sublattice(columns: Columns, lattice: Lattice, force: bool) -> tuple
     logger.info("B sublattice: median displacement %.1f%% of the period, %.0f%% of the fits failed", 100 * displacement, 100 * failed)
     if resolved:
         return figures, ()
-    message = (f"the B sublattice is not resolved: the median B displacement is {100 * displacement:.1f}% of the period"
-               f" (at most {100 * MAX_B_DISPLACEMENT:.0f}%: no perovskite's B is displaced that far) and {100 * failed:.0f}% of"
-               f" the B fits failed (at most {100 * MAX_B_FITS_FAILED:.0f}%)")
+    shift = (f"the median B displacement is {100 * displacement:.1f}% of the period" if np.isfinite(displacement)
+             else "no B displacement could be measured (no B with four measured A corners)")
+    message = (f"the B sublattice is not resolved: {shift} (at most {100 * MAX_B_DISPLACEMENT:.0f}%: no perovskite's B is displaced"
+               f" that far) and {100 * failed:.0f}% of the B fits failed (at most {100 * MAX_B_FITS_FAILED:.0f}%)")
     if not force:
         raise RewardscopeError(f"{message}; force=True goes on anyway", cli=f"{message}; --force goes on anyway")
     logger.warning("warning: %s; going on (forced)", message)
-    return figures, (f"B sublattice not resolved: median B displacement {100 * displacement:.1f}% of the period,"
-                     f" {100 * failed:.0f}% of the B fits failed",)
+    return figures, (f"B sublattice not resolved: {shift}, {100 * failed:.0f}% of the B fits failed",)
 
 
 def image_digest(image: Image) -> str:
