@@ -26,12 +26,11 @@ from scipy import ndimage, sparse
 from scipy.spatial import cKDTree
 
 from . import gaussians
-from .config import A_SITES, CONTRASTS
+from .config import A_SITES, CONTRASTS, REFINEMENTS
 from .errors import RewardscopeError
 from .geometry import estimate_basis, fractional, lattice_links, orient_basis, walk_indices
 
 
-REFINEMENTS = ("gaussian", "com", "none")
 
 
 

@@ -115,9 +115,8 @@ def _option(parser, name: str, *old_names: str, **kwargs):
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .atoms import REFINEMENTS
+    from .config import DESCRIPTORS, REFINEMENTS
     from .datasets import NAMES as DATASETS
-    from .descriptors import KINDS as DESCRIPTORS
     from .synthetic import LAYOUTS
 
     common = argparse.ArgumentParser(add_help=False)
@@ -277,8 +276,7 @@ def _add_weights_option(parser) -> None:
 
 def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None:
     from .config import SYMMETRIES
-    from .descriptors import KINDS as DESCRIPTORS
-    from .learn import LEARNERS
+    from .config import DESCRIPTORS, LEARNERS
 
     parser.add_argument("--trials", type=_positive_int, default=trials, help=f"optimization trials (default {trials})")
     parser.add_argument("--seed", type=int, default=0, help="random seed of sampler and learner (default 0)")

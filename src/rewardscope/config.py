@@ -7,6 +7,11 @@ from dataclasses import asdict, dataclass
 from .errors import RewardscopeError
 
 
+# The choices of the workflow's named settings, here so that the command line lists them without importing the stages.
+REFINEMENTS = ("gaussian", "com", "none")
+DESCRIPTORS = ("patch", "polarization", "lattice", "patch+polarization")
+VAE_LEARNERS = ("vae", "rvae", "crvae", "jrvae")
+LEARNERS = ("gmm", *VAE_LEARNERS)
 CONTRASTS = ("auto", "bright", "dark")  # bright columns (HAADF, ADF), dark columns (ABF), or decided from the lattice
 A_SITES = ("bright", "dim")  # which cation sublattice is A: the brighter on average (HAADF: the heavier A) or the dimmer
 # The rotation orders a crystal lattice can have (crystallographic restriction).
@@ -63,16 +68,12 @@ class Config:
             raise RewardscopeError(f"`a_site` must be one of {', '.join(A_SITES)}, got a_site={self.a_site!r}")
         if self.window is not None and self.window < 3:
             raise RewardscopeError(f"`window` must be >= 3 px, got window={self.window}")
-        from .descriptors import KINDS
-
-        if self.descriptor not in KINDS:
-            raise RewardscopeError(f"unknown descriptor {self.descriptor!r}; choose one of {', '.join(KINDS)}")
+        if self.descriptor not in DESCRIPTORS:
+            raise RewardscopeError(f"unknown descriptor {self.descriptor!r}; choose one of {', '.join(DESCRIPTORS)}")
         if self.n_classes < 1:
             raise RewardscopeError(f"`n_classes` must be >= 1, got n_classes={self.n_classes}")
         if self.n_components < 1:
             raise RewardscopeError(f"`n_components` must be >= 1, got n_components={self.n_components}")
-        from .learn import LEARNERS
-
         if self.learner not in LEARNERS:
             raise RewardscopeError(f"unknown learner {self.learner!r}; choose one of {', '.join(LEARNERS)}")
         if self.learner != "gmm" and self.descriptor != "patch":

@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .config import DESCRIPTORS as KINDS
 from .errors import RewardscopeError
 
-KINDS = ("patch", "polarization", "lattice", "patch+polarization")
+
 
 
 def patches(image: np.ndarray, centres: np.ndarray, window: int) -> np.ndarray:

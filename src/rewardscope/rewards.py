@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from sklearn.metrics import silhouette_score
 
 from .errors import RewardscopeError
 from .walls import Walls
@@ -159,6 +158,8 @@ def separation(scores: np.ndarray, labels: np.ndarray, *, max_samples: int = 200
     if len(np.unique(labels)) < 2:
         return 0.0
     size = min(max_samples, len(labels))
+    from sklearn.metrics import silhouette_score  # (imported here: the command line lists the components without it)
+
     return float(max(0.0, silhouette_score(scores, labels, sample_size=size, random_state=random_state)))
 
 

@@ -4,10 +4,9 @@
 ``PatchVAE``, ``VAEClassifier``) need PyTorch and import it when used.
 """
 
+from ..config import LEARNERS
+from ..config import VAE_LEARNERS as VAE_KINDS
 from .gmm import ClassEvidence, PCAGaussianMixture, class_evidence
-from .vae import KINDS as VAE_KINDS
 from .vae import PatchVAE, VAEClassifier
-
-LEARNERS = ("gmm", *VAE_KINDS)
 
 __all__ = ["LEARNERS", "VAE_KINDS", "ClassEvidence", "PCAGaussianMixture", "PatchVAE", "VAEClassifier", "class_evidence"]

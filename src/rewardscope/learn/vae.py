@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import VAE_LEARNERS as KINDS
 from ..errors import RewardscopeError
 
-KINDS = ("vae", "rvae", "crvae", "jrvae")
 # The angle's prior (rad) when the symmetry's turns are searched: wider priors (0.3, pi) let the
 # angle drift between turns instead (exploratory runs, see the README's VAE benchmark).
 SYMMETRIC_ROTATION_PRIOR = 0.15
