@@ -15,14 +15,24 @@ from .errors import RewardscopeError
 EXIT_ERROR = 1
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _whole_number(minimum: int, note: str = ""):
+    """An argparse type: a whole number >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}{note}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _whole_number(1)
+_count = _whole_number(0)
+_index = _whole_number(0, " (numbered from 0)")
 
 
 def _int_range(text: str) -> tuple[int, int]:
@@ -85,16 +95,6 @@ def _weights(text: str) -> dict:
     return weights
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 (numbered from 0), got {value}")
-    return value
-
-
 def _int_range_step(text: str) -> list[int]:
     """``LOW:HIGH[:STEP]`` (inclusive, STEP default 2) -> the values, at least two."""
     from .landscape import parse_range
@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     atoms.add_argument("image", type=Path, help="image file (as for analyze)")
     _add_reading_options(atoms)
     _add_output_options(atoms, "atoms.csv, columns.png, summary.json")
-    _option(atoms, "--tune-detector", "--tune", type=_non_negative_int, default=0, metavar="N",
+    _option(atoms, "--tune-detector", "--tune", type=_count, default=0, metavar="N",
             help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
     atoms.add_argument("--refine", choices=REFINEMENTS, default="gaussian", help="sub-pixel refinement (default gaussian)")
     _add_column_options(atoms)
@@ -223,7 +223,7 @@ def _add_reading_options(parser) -> None:
 
     parser.add_argument("--entry", help="array in a .npz, dataset in an HDF5 file, or entry (e.g. Sm_7_0) of a composition-series dict")
     parser.add_argument("--allow-pickle", action="store_true", help="read a pickled .npy dict (runs code from the file: trusted sources only)")
-    parser.add_argument("--frame", type=_non_negative_int, help="frame of a stack to analyze (0-based)")
+    parser.add_argument("--frame", type=_index, help="frame of a stack to analyze (0-based)")
     _option(parser, "--pixel-size", "--pixel-size-pm", type=float, metavar="PM", help="pixel size in pm, overriding the file's calibration")
     parser.add_argument("--channel", choices=CHANNELS, help="of a colour image, the one channel to analyze (default: the mean of R, G and B)")
 
@@ -306,7 +306,7 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
                             help="keep the study in this database (postgresql://user:password@host:port/db) so that"
                                  " `rewardscope worker` processes on any machine can join it (default: a journal file in OUT)")
         parser.add_argument("--study", default="rewardscope", metavar="NAME", help="study name in --storage (default rewardscope)")
-    parser.add_argument("--tune-detector", type=_non_negative_int, default=0, metavar="N",
+    parser.add_argument("--tune-detector", type=_count, default=0, metavar="N",
                         help="first tune the column detector with N LoG* trials (default 0: detector defaults)")
     _add_column_options(parser)
     parser.add_argument("--restart", action="store_true",
