@@ -98,9 +98,29 @@ def test_bad_tables_are_one_line(tmp_path, capsys, rows, header, message):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("rotation", [0.0, 45.0, 90.0])
+def test_the_basis_of_an_unrotated_or_turned_table(rotation):
+    rng = np.random.default_rng(0)
+    turn = np.deg2rad(rotation)
+    rotate = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    i, j = np.meshgrid(np.arange(12), np.arange(12))
+    a = np.column_stack([i.ravel(), j.ravel()]) * 15.0 @ rotate.T + rng.normal(0, 0.3, (144, 2)) + 200
+    b = a + np.array([7.5, 7.5]) @ rotate.T
+    columns = Columns.from_positions(np.vstack([a, b]), ["A"] * 144 + ["B"] * 144)
+    np.testing.assert_allclose(np.linalg.norm(columns.basis, axis=1), 15.0, rtol=0.02)
+    assert columns.b_site == (0.5, 0.5)
+
+
 def test_read_positions_keeps_the_other_columns(tmp_path, scene):
     xy, sublattice, extra = read_positions(truth_table(tmp_path, scene))
     assert xy.shape == (len(scene.truth.xy), 2) and set(sublattice) == {"A", "B"}
     assert extra["intensity"].dtype == float and set(extra["source"]) == {"atomap"}
     with pytest.raises(RewardscopeError, match="no such file"):
         read_positions(tmp_path / "missing.csv")
+    # A spreadsheet's "CSV UTF-8" starts with a byte-order mark; a header alone is no table.
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes(b"\xef\xbb\xbfx,y,sublattice\n1,2,A\n")
+    assert read_positions(bom)[0].tolist() == [[1.0, 2.0]]
+    (tmp_path / "empty.csv").write_text("x,y,sublattice\n")
+    with pytest.raises(RewardscopeError, match="a header but no rows"):
+        read_positions(tmp_path / "empty.csv")

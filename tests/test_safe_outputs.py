@@ -293,3 +293,56 @@ def test_batch_takes_files_folders_and_globs(tmp_path):
         image_files([str(tmp_path / "missing.npy")])
     with pytest.raises(RewardscopeError, match="no files match"):
         image_files([str(tmp_path / "*.dm4")])
+
+
+@pytest.mark.parametrize("marker", ["{}", '{"files": null}', '{"written_by": "rewardscope 0.1.0", "command": "analyze", "files": null}',
+                                    "not json"])
+def test_a_marker_that_rewardscope_did_not_write_unlocks_nothing(capsys, data_folder, tmp_path, marker):
+    thesis = tmp_path / "thesis"
+    thesis.mkdir()
+    (thesis / "chapter1.tex").write_text("precious")
+    (thesis / ".rewardscope").write_text(marker)
+    before = snapshot(tmp_path)
+    refused(capsys, ["analyze", data_folder / "copy.npy", "--out", thesis, "--overwrite", "--quiet"], "is not a rewardscope result")
+    assert snapshot(tmp_path) == before
+
+
+def test_another_commands_interrupted_run_is_not_taken_over(capsys, data_folder, tmp_path, scene):
+    from rewardscope import analyze
+
+    out = tmp_path / "results"
+    analyze(scene.image, out=out, n_trials=2, progress=False)
+    out.rename(tmp_path / "results.partial")  # an analyze run stopped while writing its report
+    before = snapshot(tmp_path)
+    refused(capsys, ["atoms", data_folder / "copy.npy", "--out", out, "--quiet"],
+            r"results.partial' holds an interrupted `analyze` run; add --overwrite to discard it")
+    assert snapshot(tmp_path) == before
+    assert main(["atoms", str(data_folder / "copy.npy"), "--out", str(out), "--overwrite", "--quiet"]) == 0
+    assert not (out / "study.journal").exists() and not (tmp_path / "results.partial").exists()
+
+
+def test_batch_takes_up_only_a_batch_and_keeps_it_until_the_cluster_is_reached(capsys, data_folder, tmp_path, scene):
+    from rewardscope import analyze
+    from rewardscope.batch import run_batch
+    from rewardscope.outputs import write_marker
+
+    result = tmp_path / "analysis"
+    analyze(scene.image, out=result, n_trials=2, progress=False)
+    before = snapshot(tmp_path)
+    refused(capsys, ["batch", data_folder / "copy.npy", "--out", result, "--quiet"], "holds an earlier rewardscope result")
+    earlier = tmp_path / "series"
+    earlier.mkdir()
+    for name in ("batch.csv", "index.html"):
+        (earlier / name).write_text("earlier batch")
+    write_marker(earlier, "batch", ["batch.csv", "index.html"])
+    before = snapshot(tmp_path)
+    with pytest.raises(RewardscopeError, match="could not reach the Dask scheduler"):
+        run_batch([str(data_folder / "copy.npy")], earlier, scheduler="tcp://127.0.0.1:9", overwrite=True, progress=False)
+    assert snapshot(tmp_path) == before  # begun afresh only once there is a cluster to do it
+
+
+def test_batch_frames_get_distinct_folders():
+    from rewardscope.batch import frame_names
+
+    names = frame_names([Path("s/image.tif"), Path("s/image.npy"), Path("t/image.tif"), Path("a.tif"), Path("x/s/b.tif"), Path("y/s/b.tif")])
+    assert len(set(names)) == len(names) and names[3] == "a"

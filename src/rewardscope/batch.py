@@ -26,9 +26,17 @@ TABLE = ["file", "status", "reason", "descriptor", "window", "n_classes", "learn
 
 
 def frame_names(files: list[Path]) -> list[str]:
-    """One folder name per file: its stem, with the parent folder's name added where stems repeat."""
+    """One distinct folder name per file: its stem; where stems repeat, the parent folder's name before it,
+    then the suffix after it, then a count."""
     stems = [f.stem for f in files]
-    return [f"{f.parent.name}_{f.stem}" if stems.count(f.stem) > 1 else f.stem for f in files]
+    names = [f"{f.parent.name}_{f.stem}" if stems.count(f.stem) > 1 else f.stem for f in files]
+    names = [f"{n}_{f.suffix.lstrip('.')}" if names.count(n) > 1 else n for n, f in zip(names, files)]
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return unique
 
 
 def image_files(images) -> list[Path]:
@@ -49,7 +57,7 @@ def image_files(images) -> list[Path]:
             files += matches
         else:
             raise RewardscopeError(f"no such file: {str(item)!r}")
-    files = list(dict.fromkeys(files))
+    files = list({f.resolve(): f for f in files}.values())  # one task per file, however it was named
     if not files:
         raise RewardscopeError(f"no image files in {', '.join(map(str, [images] if isinstance(images, (str, Path)) else images))}")
     return files
@@ -104,12 +112,11 @@ def run_batch(images, out, *, scheduler: str | None = None, n_workers: int | Non
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
     files = image_files(images)
-    out = outputs.check_output_folder(out, overwrite=overwrite, inputs=files, resumable=True)
-    if overwrite:
-        outputs.remove_result(out)
+    out = outputs.check_output_folder(out, overwrite=overwrite, inputs=files, resumable="batch", command="batch")
     frames = out / "frames"
     targets = {str(f): frames / name for f, name in zip(files, frame_names(files))}
-    rows = {path: finished_row(path, target) for path, target in targets.items() if (target / "summary.json").is_file()}
+    # Frames finished by an earlier batch are kept, unless it is begun afresh (overwrite: removed once the cluster is reached).
+    rows = {} if overwrite else {path: finished_row(path, target) for path, target in targets.items() if (target / "summary.json").is_file()}
     todo = [path for path in targets if path not in rows]
     if progress and rows:
         print(f"{len(rows)} of {len(files)} frames already done; analyzing the other {len(todo)}")
@@ -129,6 +136,8 @@ def run_batch(images, out, *, scheduler: str | None = None, n_workers: int | Non
         workers = n_workers or os.cpu_count() or 1
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
+    if overwrite:
+        outputs.remove_result(out)
     frames.mkdir(parents=True, exist_ok=True)
     outputs.write_marker(out, "batch", ["batch.csv", "index.html"])
     write_table(rows, targets, out)

@@ -100,7 +100,7 @@ def _int_range_step(text: str) -> list[int]:
     from .landscape import parse_range
 
     try:
-        return parse_range(text, step=2)
+        return parse_range(text, step=2, minimum=3)
     except RewardscopeError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -358,7 +358,7 @@ def _analyze(args) -> int:
         xy, sublattice, extra = read_positions(args.image)
         columns = Columns.from_positions(xy, sublattice, image=None if image is None else image.data, extra=extra,
                                          source=str(args.image.resolve()))
-        analysis = analyze(image, columns=columns, **_analysis_options(args))
+        analysis = analyze(image, columns=columns, pixel_size=args.pixel_size, **_analysis_options(args))
     elif args.with_image:
         raise RewardscopeError(f"--image goes with a positions table (.csv), not with the image {str(args.image)!r}")
     else:

@@ -54,7 +54,8 @@ def detection_quality(columns: Columns, shape: tuple[int, int]) -> dict:
     return {**terms, "quality": quality, "fill": float(min(fill, 1.5))}
 
 
-def tune_detector(image: np.ndarray, *, n_trials: int = 20, seed: int = 0, refine: str = "gaussian", progress: bool = False):
+def tune_detector(image: np.ndarray, *, n_trials: int = 20, seed: int = 0, refine: str = "gaussian", progress: bool = False,
+                  contrast: str = "auto", a_site: str = "bright"):
     """Multi-objective Optuna search over the detector's ``column_sigma`` and ``threshold``.
 
     Returns ``(best_params, best_quality, front)``: the setting with the highest
@@ -75,7 +76,7 @@ def tune_detector(image: np.ndarray, *, n_trials: int = 20, seed: int = 0, refin
             "threshold": optuna.distributions.FloatDistribution(0.1, 0.7),
         })
         try:
-            columns = find_columns(image, refine=refine, **trial.params)
+            columns = find_columns(image, refine=refine, contrast=contrast, a_site=a_site, **trial.params)
         except RewardscopeError as exc:
             logger.debug("detector setting %s failed: %s", trial.params, exc)
             study.tell(trial, state=optuna.trial.TrialState.FAIL)

@@ -93,18 +93,11 @@ def fractional(xy: np.ndarray, origin: np.ndarray, basis: np.ndarray) -> np.ndar
     return np.linalg.solve(basis.T, (np.asarray(xy, float) - origin).T).T
 
 
-def fit_lattice(xy: np.ndarray, origin: np.ndarray, basis: np.ndarray, n_rounds: int = 3):
-    """Refine (origin, basis) by least squares on points that sit on lattice nodes.
-
-    Returns (origin, basis, integer indices (n, 2)).
-    """
-    xy = np.asarray(xy, float)
-    for _ in range(n_rounds):
-        index = np.rint(fractional(xy, origin, basis))
-        design = np.column_stack([np.ones(len(xy)), index])
-        solution, *_ = np.linalg.lstsq(design, xy, rcond=None)
-        origin, basis = solution[0], solution[1:]
-    return origin, basis, np.rint(fractional(xy, origin, basis)).astype(int)
+def affine_lattice(xy: np.ndarray, ij: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (origin, basis) that best put points ``xy`` at ``origin + ij @ basis`` (least squares)."""
+    design = np.column_stack([np.ones(len(xy)), ij])
+    solution, *_ = np.linalg.lstsq(design, np.asarray(xy, float), rcond=None)
+    return solution[0], solution[1:]
 
 
 def lattice_links(xy: np.ndarray, steps: np.ndarray, tolerance: float = 0.25):

@@ -378,15 +378,18 @@ def read_positions(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
     if not path.is_file():
         raise RewardscopeError(f"no such file: {str(path)!r}")
     try:
-        with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # (-sig: spreadsheets write a byte-order mark)
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            header = list(reader.fieldnames or [])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise RewardscopeError(f"cannot read {str(path)!r} as a CSV table: {exc}") from None
-    header = list(rows[0]) if rows else []
     missing = [name for name in POSITION_COLUMNS if name not in header]
     if missing:
         raise RewardscopeError(f"{path.name}: a positions table needs the columns x, y, sublattice; missing {', '.join(missing)}"
                                f" (header: {', '.join(map(str, header)) or 'none'})")
+    if not rows:
+        raise RewardscopeError(f"{path.name}: the table has a header but no rows")
     try:
         xy = np.array([[float(row["x"]), float(row["y"])] for row in rows])
     except (TypeError, ValueError):

@@ -84,7 +84,7 @@ def run(image, out, windows: list[int] | None, classes: list[int], *, base: Conf
     if not windows and "patch" in base.descriptor:
         raise RewardscopeError("give the windows for a patch descriptor, e.g. windows=[8, 12, 16]",
                                cli="give the windows for a patch descriptor, e.g. --window 8:48:4")
-    out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files)
+    out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files, command="landscape")
     rows = compute(image, list(windows or [None]), list(classes), base=base, weights=weights)
     staging = outputs.staging_folder(out, "landscape")
     write(rows, staging, base.descriptor)

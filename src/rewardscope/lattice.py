@@ -17,7 +17,7 @@ import numpy as np
 from .atoms import Columns
 from scipy.spatial import cKDTree
 
-from .geometry import fractional, walk_indices
+from .geometry import affine_lattice, fractional, walk_indices
 
 NOT_INDEXED = -1
 
@@ -55,9 +55,7 @@ def index_columns(columns: Columns) -> Lattice:
     a_xy = columns.xy[is_a]
     a_index = walk_indices(a_xy, columns.basis)
     # The best affine lattice for the walked indices: the origin and basis reported, and each column's misfit.
-    design = np.column_stack([np.ones(len(a_xy)), a_index])
-    solution, *_ = np.linalg.lstsq(design, a_xy, rcond=None)
-    origin, basis = solution[0], solution[1:]
+    origin, basis = affine_lattice(a_xy, a_index)
 
     ij = np.zeros((len(columns), 2), int)
     ij[is_a] = a_index

@@ -23,12 +23,17 @@ MARKER = ".rewardscope"
 
 
 def read_marker(folder: Path) -> dict | None:
-    """The marker of ``folder``, or None where it has none (or an unreadable one)."""
+    """The marker of ``folder``, or None where it has none, or one rewardscope did not write (unreadable, or
+    without the fields it writes: a files list, or None only for a staging folder ``*.partial``)."""
     try:
         marker = json.loads((folder / MARKER).read_text())
     except (OSError, ValueError):
         return None
-    return marker if isinstance(marker, dict) else None
+    if not isinstance(marker, dict) or not str(marker.get("written_by", "")).startswith("rewardscope") or "command" not in marker:
+        return None
+    files = marker.get("files", ())
+    listed = isinstance(files, list) and all(isinstance(name, str) for name in files)
+    return marker if listed or (files is None and folder.name.endswith(".partial")) else None
 
 
 def write_marker(folder: Path, command: str, files: list[str] | None) -> None:
@@ -71,12 +76,14 @@ def _listing(names: list[str], limit: int = 3) -> str:
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def check_output_folder(out, *, overwrite: bool = False, inputs=(), resumable: bool = False) -> Path:
+def check_output_folder(out, *, overwrite: bool = False, inputs=(), resumable: str | None = None, command: str | None = None) -> Path:
     """Refuse, in one line, an ``out`` that writing or replacing could lose data; return it as a Path.
 
     ``inputs`` are the files the run reads: ``out`` may be neither one of them
-    nor a folder that holds one. With ``resumable`` (batch), an earlier
-    rewardscope result in ``out`` is taken up again rather than refused.
+    nor a folder that holds one. With ``resumable`` (a command's name: batch),
+    an earlier result of that command in ``out`` is taken up again rather than
+    refused. A staging folder ``OUT.partial`` left by another command is
+    refused unless ``overwrite`` (which discards it).
     """
     out = Path(out)
     where = out.resolve()
@@ -94,6 +101,10 @@ def check_output_folder(out, *, overwrite: bool = False, inputs=(), resumable: b
     staging = staging_path(out)
     if staging.exists() and (staging.is_symlink() or not staging.is_dir() or (any(staging.iterdir()) and read_marker(staging) is None)):
         raise RewardscopeError(f"{str(staging)!r} exists and was not made by rewardscope; move it away or choose another folder")
+    left = read_marker(staging) if staging.is_dir() else None
+    if left and command and left["command"] != command and not overwrite:
+        message = f"{str(staging)!r} holds an interrupted `{left['command']}` run"
+        raise RewardscopeError(f"{message}; pass overwrite=True to discard it", cli=f"{message}; add --overwrite to discard it")
     if out.is_dir() and any(out.iterdir()):
         foreign = foreign_files(out)
         if read_marker(out) is None:
@@ -102,7 +113,7 @@ def check_output_folder(out, *, overwrite: bool = False, inputs=(), resumable: b
         if foreign:
             raise RewardscopeError(f"output folder {str(out)!r} holds files rewardscope did not write ({_listing(foreign)});"
                                    " it will not replace them: move them away or choose another folder")
-        if not overwrite and not resumable:
+        if not overwrite and not (resumable and read_marker(out)["command"] == resumable):
             message = f"output folder {str(out)!r} holds an earlier rewardscope result"
             raise RewardscopeError(f"{message}; pass overwrite=True to replace it", cli=f"{message}; add --overwrite to replace it")
     return out
@@ -114,9 +125,14 @@ def staging_path(out: Path) -> Path:
     return out.with_name(out.name + ".partial")
 
 
-def staging_folder(out: Path, command: str) -> Path:
-    """``OUT.partial``, made and marked as work in progress (an earlier one is kept: it may hold a study to resume)."""
+def staging_folder(out: Path, command: str, *, keep: bool = False) -> Path:
+    """``OUT.partial``, made and marked as work in progress. With ``keep`` an earlier one of the same command
+    is kept (it holds a study to resume); anything else left there is discarded (``check_output_folder``
+    vetted it: rewardscope's own work in progress)."""
     staging = staging_path(out)
+    left = read_marker(staging) if staging.is_dir() else None
+    if staging.is_dir() and not (keep and left and left["command"] == command):
+        remove_result(staging)
     staging.mkdir(parents=True, exist_ok=True)
     if read_marker(staging) is None:
         write_marker(staging, command, None)

@@ -298,7 +298,7 @@ def write_scene(scene: Scene, out_dir, *, overwrite: bool = False) -> Path:
     earlier rewardscope output there with ``overwrite``; see ``outputs``)."""
     from . import outputs
 
-    out = outputs.check_output_folder(out_dir, overwrite=overwrite)
+    out = outputs.check_output_folder(out_dir, overwrite=overwrite, command="synth")
     staging = outputs.staging_folder(out, "synth")
     write_image(staging / "image.tif", scene.image.data, pixel_size_pm=scene.spec.pixel_size_pm)
     write_image(staging / "image.npy", scene.image.data.astype(np.float32))

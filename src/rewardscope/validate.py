@@ -110,7 +110,7 @@ def run(out: Path, *, seeds: int = 2, budget: int = 30, layouts=LAYOUTS, levels=
 
     from . import outputs
 
-    final = outputs.check_output_folder(out, overwrite=overwrite)
+    final = outputs.check_output_folder(out, overwrite=overwrite, command="validate")
     out = outputs.staging_folder(final, "validate")
 
     jobs = [(layout, level, 100 + seed) for level in levels for layout in layouts for seed in range(seeds)]

@@ -207,6 +207,7 @@ def analyze(
     image: Image | np.ndarray | None,
     *,
     columns: Columns | None = None,
+    pixel_size: float | None = None,
     out=None,
     n_trials: int = 30,
     seed: int = 0,
@@ -251,7 +252,8 @@ def analyze(
     with the same image and options; ``restart`` starts it afresh instead.
 
     ``columns`` (``Columns.from_positions``) are used instead of finding them; ``image`` may then be
-    None, and the physical descriptors (polarization, lattice) are searched, patches needing the image.
+    None (``pixel_size`` in pm then calibrates them), and the physical descriptors (polarization,
+    lattice) are searched, patches needing the image.
 
     ``weights`` change the named reward components' weights; the others keep
     their defaults (``rewards.DEFAULT_WEIGHTS``; a weight of 0 drops one).
@@ -268,7 +270,7 @@ def analyze(
     if image is None:
         if columns is None:
             raise RewardscopeError("give an image, or columns (Columns.from_positions) to analyze")
-        image = canvas(columns)
+        image = canvas(columns, pixel_size)
     image = as_image(image)
     blank = bool(image.meta.get("blank"))
     if blank and descriptors is None:
@@ -295,13 +297,19 @@ def analyze(
         require_torch()
     if out is not None:
         given = (columns.decisions or {}).get("given") if columns is not None else None
-        out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files + ((given,) if given else ()))
+        out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files + ((given,) if given else ()),
+                                          command="analyze")
     shared = open_storage(storage) if storage is not None else None  # an unreachable database fails here, before any work
     if shared is not None and not image.meta.get("read"):
         raise RewardscopeError("a shared study needs the image as a file that its workers can read: pass read_image(path), not an array")
+    if shared is not None and columns is not None:
+        raise RewardscopeError("a shared study finds its columns in the image: its workers cannot share given positions")
+    if columns is not None and tune_detector:
+        raise RewardscopeError("the columns are given: there is no detector to tune")
     detector = {"tuned_trials": tune_detector, "pareto_front": None}
     if tune_detector:
-        params, _, front = tune_detector_by_quality(image.data, n_trials=tune_detector, seed=seed, refine=base.refine, progress=progress)
+        params, _, front = tune_detector_by_quality(image.data, n_trials=tune_detector, seed=seed, refine=base.refine, progress=progress,
+                                                    contrast=base.contrast, a_site=base.a_site)
         base = replace(base, **params)
         detector["pareto_front"] = front
     pipeline = Pipeline(image, weights=weights, objectives=objectives, columns=columns)
@@ -317,7 +325,7 @@ def analyze(
     space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes, descriptors=descriptors, window=window,
                                    learners=tuple(learners), latent_dim=tuple(latent_dim), betas=tuple(betas))
 
-    spec = study_spec(image, base, space, n_trials, weights, objectives, seed)
+    spec = study_spec(image, base, space, n_trials, weights, objectives, seed, columns)
     study = None
     if shared is not None:
         study = open_study(shared, seed=seed, n_startup=startup_trials(n_trials), n_objectives=len(objectives or (None,)),
@@ -367,11 +375,11 @@ def analyze(
     return analysis
 
 
-def canvas(columns: Columns) -> Image:
-    """A blank frame that holds the given columns, for their figures when no image comes with them."""
+def canvas(columns: Columns, pixel_size: float | None = None) -> Image:
+    """A blank frame that holds the given columns, for their figures when no image comes with them (``pixel_size`` in pm)."""
     shape = tuple(int(np.ceil(v)) + 1 for v in columns.xy[:, ::-1].max(axis=0) + 0.5 * columns.period)
     source = (columns.decisions or {}).get("given", "positions")
-    return Image(np.zeros(shape), meta={"source": source, "blank": True})
+    return Image(np.zeros(shape), pixel_size=pixel_size, unit="pm" if pixel_size else "px", meta={"source": source, "blank": True})
 
 
 def judge_detection(columns: Columns, shape, force: bool) -> tuple[dict, tuple]:
@@ -389,10 +397,16 @@ def judge_detection(columns: Columns, shape, force: bool) -> tuple[dict, tuple]:
         return quality, ()
     message = (f"detection quality {quality['quality']:.2f} is below {MIN_DETECTION_QUALITY} ({terms}): the columns found do not"
                " form a clean lattice (dark-column contrast such as ABF, unresolved or very noisy data, or no crystal)")
+    return quality, (forced(message, force, f"low detection quality: {quality['quality']:.2f} < {MIN_DETECTION_QUALITY} ({terms})"),)
+
+
+def forced(message: str, force: bool, warning: str) -> str:
+    """A gate's failure: an error naming ``message``, or with ``force`` a logged warning; returns the ``warning``
+    that marks the result."""
     if not force:
         raise RewardscopeError(f"{message}; force=True goes on anyway", cli=f"{message}; --force goes on anyway")
     logger.warning("warning: %s; going on (forced)", message)
-    return quality, (f"low detection quality: {quality['quality']:.2f} < {MIN_DETECTION_QUALITY} ({terms})",)
+    return warning
 
 
 def judge_b_sublattice(columns: Columns, lattice: Lattice, force: bool) -> tuple[dict, tuple]:
@@ -412,28 +426,29 @@ def judge_b_sublattice(columns: Columns, lattice: Lattice, force: bool) -> tuple
              else "no B displacement could be measured (no B with four measured A corners)")
     message = (f"the B sublattice is not resolved: {shift} (at most {100 * MAX_B_DISPLACEMENT:.0f}%: no perovskite's B is displaced"
                f" that far) and {100 * failed:.0f}% of the B fits failed (at most {100 * MAX_B_FITS_FAILED:.0f}%)")
-    if not force:
-        raise RewardscopeError(f"{message}; force=True goes on anyway", cli=f"{message}; --force goes on anyway")
-    logger.warning("warning: %s; going on (forced)", message)
-    return figures, (f"B sublattice not resolved: {shift}, {100 * failed:.0f}% of the B fits failed",)
+    return figures, (forced(message, force, f"B sublattice not resolved: {shift}, {100 * failed:.0f}% of the B fits failed"),)
 
 
-def image_digest(image: Image) -> str:
-    """sha256 of the pixels and the calibration: the same image however it was read."""
+def image_digest(image: Image, columns: Columns | None = None) -> str:
+    """sha256 of the pixels and the calibration (and of given columns' positions and sublattices): the same
+    data however it was read."""
     import hashlib
 
     digest = hashlib.sha256(np.ascontiguousarray(image.data).tobytes())
     digest.update(repr((image.shape, image.pixel_size)).encode())
+    if columns is not None:
+        digest.update(np.ascontiguousarray(columns.xy).tobytes())
+        digest.update("".join(columns.sublattice).encode())
     return digest.hexdigest()
 
 
-def study_spec(image: Image, base: Config, space, n_trials: int, weights, objectives, seed: int) -> dict:
-    """What defines a study (the image's digest, the base config, the search space, the budget, the reward),
+def study_spec(image: Image, base: Config, space, n_trials: int, weights, objectives, seed: int, columns: Columns | None = None) -> dict:
+    """What defines a study (the data's digest, the base config, the search space, the budget, the reward),
     and how a worker reads the image again (``read``, not compared), in JSON's terms."""
     import json
     from dataclasses import asdict
 
-    spec = {"image": image_digest(image), "read": image.meta.get("read"), "base": base.to_dict(),
+    spec = {"image": image_digest(image, columns), "read": image.meta.get("read"), "base": base.to_dict(),
             "space": {k: list(v) for k, v in asdict(space).items()}, "n_trials": n_trials, "weights": weights,
             "objectives": list(objectives) if objectives else None, "seed": seed}
     return json.loads(json.dumps(spec))
@@ -465,17 +480,19 @@ def resume_folder(out, spec: dict, restart: bool):
 
     from . import outputs
 
-    staging = outputs.staging_folder(out, "analyze")
+    staging = outputs.staging_folder(out, "analyze", keep=not restart)
     journal, recorded = staging / "study.journal", staging / "study.json"
-    if restart:
-        outputs.remove_result(staging)  # check_output_folder vetted it: a marked staging folder
-        staging = outputs.staging_folder(out, "analyze")
-    elif journal.exists():
-        changed = spec_differences(json.loads(recorded.read_text()), spec) if recorded.is_file() else "unrecorded options"
+    if journal.exists():
+        try:
+            changed = spec_differences(json.loads(recorded.read_text()), spec)
+        except (OSError, ValueError):  # missing, or cut short: nothing says what the journal holds
+            changed = "unrecorded options"
         if changed:
             message = f"{str(staging)!r} holds an interrupted run with another {changed}; rerun with the same options to resume it"
             raise RewardscopeError(f"{message}, or pass restart=True to start afresh", cli=f"{message}, or add --restart to start afresh")
-    recorded.write_text(json.dumps(spec, indent=1))
+    partial = recorded.with_name(recorded.name + ".partial")
+    partial.write_text(json.dumps(spec, indent=1))
+    partial.replace(recorded)  # whole or not at all
     return staging
 
 
@@ -495,11 +512,14 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     spec = study.user_attrs.get("rewardscope")
     if spec is None:
         raise RewardscopeError(f"study {study_name!r} was not made by rewardscope analyze --storage (it has no rewardscope settings)")
-    read = spec["read"]
+    read = spec.get("read")
+    if not read:
+        raise RewardscopeError(f"study {study_name!r} was begun by an older rewardscope that did not record how to read its image;"
+                               " begin it again")
     path = Path(read["path"])
     if not path.is_file():
         raise RewardscopeError(f"study {study_name!r} analyzes {str(path)!r}, which this machine cannot read")
-    image = read_image(path, entry=read["entry"], frame=read["frame"], pixel_size=read["pixel_size"], allow_pickle=read["allow_pickle"])
+    image = read_image(path, **{name: value for name, value in read.items() if name != "path"})
     if image_digest(image) != spec["image"]:
         raise RewardscopeError(f"{str(path)!r} has changed since study {study_name!r} began (sha256 differs)")
     seed, n_trials = spec["seed"], spec["n_trials"]
@@ -551,11 +571,12 @@ def locate(image: Image | np.ndarray, *, out=None, tune: int = 0, seed: int = 0,
     if tune < 0:
         raise RewardscopeError(f"`tune` must be >= 0, got tune={tune}", cli=f"--tune-detector must be >= 0, got {tune}")
     if out is not None:
-        out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files)
+        out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files, command="atoms")
     params = {"column_sigma": Config.column_sigma, "threshold": Config.threshold}
     front = None
     if tune:
-        params, _, front = tune_detector(image.data, n_trials=tune, seed=seed, refine=refine, progress=progress)
+        params, _, front = tune_detector(image.data, n_trials=tune, seed=seed, refine=refine, progress=progress, contrast=contrast,
+                                         a_site=a_site)
     logger.info("finding atom columns in a %d x %d image", *image.shape)
     columns = find_columns(image.data, refine=refine, contrast=contrast, a_site=a_site, **params)
     quality, warnings = judge_detection(columns, image.shape, force)
