@@ -346,3 +346,16 @@ def test_batch_frames_get_distinct_folders():
 
     names = frame_names([Path("s/image.tif"), Path("s/image.npy"), Path("t/image.tif"), Path("a.tif"), Path("x/s/b.tif"), Path("y/s/b.tif")])
     assert len(set(names)) == len(names) and names[3] == "a"
+
+
+def test_the_recorded_digest_is_the_one_a_worker_recomputes(data_folder, tmp_path):
+    # A worker reads the image again and compares this digest: it must be of the data, not of what was found in it.
+    from rewardscope import analyze
+    from rewardscope.io import read_image
+    from rewardscope.workflow import image_digest
+
+    image = read_image(data_folder / "copy.npy")
+    analyze(image, out=tmp_path / "results", n_trials=2, progress=False)
+    recorded = json.loads((tmp_path / "results" / "study.json").read_text())
+    assert recorded["image"] == image_digest(read_image(data_folder / "copy.npy"))
+    assert recorded["read"]["path"] == str((data_folder / "copy.npy").resolve())

@@ -314,15 +314,15 @@ def analyze(
         detector["pareto_front"] = front
     pipeline = Pipeline(image, weights=weights, objectives=objectives, columns=columns)
     logger.info("finding atom columns in a %d x %d image" if columns is None else "columns given; a %d x %d frame", *image.shape)
-    columns = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
-    logger.info("%(A)d A and %(B)d B columns", columns.counts)
-    logger.info("lattice period %.2f px", columns.period)
-    detector["decisions"] = columns.decisions
-    detector["quality"], warnings = judge_detection(columns, image.shape, force)
-    detector["b_sublattice"], unresolved = judge_b_sublattice(columns, pipeline.lattice(base), force)
+    found = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
+    logger.info("%(A)d A and %(B)d B columns", found.counts)
+    logger.info("lattice period %.2f px", found.period)
+    detector["decisions"] = found.decisions
+    detector["quality"], warnings = judge_detection(found, image.shape, force)
+    detector["b_sublattice"], unresolved = judge_b_sublattice(found, pipeline.lattice(base), force)
     warnings += unresolved
     pipeline.classified_rows(base)
-    space = SearchSpace.for_period(columns.period, min(image.shape), n_classes=n_classes, descriptors=descriptors, window=window,
+    space = SearchSpace.for_period(found.period, min(image.shape), n_classes=n_classes, descriptors=descriptors, window=window,
                                    learners=tuple(learners), latent_dim=tuple(latent_dim), betas=tuple(betas))
 
     spec = study_spec(image, base, space, n_trials, weights, objectives, seed, columns)
