@@ -307,20 +307,30 @@ def _fill_checkerboard(response: np.ndarray, xy: np.ndarray, even: np.ndarray, h
     steps = np.vstack([half, -half])
     predicted = (xy[:, None, :] + steps[None]).reshape(-1, 2)
     site_even = np.repeat(~even, len(steps))
-    distance, _ = cKDTree(xy).query(predicted, distance_upper_bound=0.3 * period)
-    empty = ~np.isfinite(distance) & ~_near_edge(predicted, response.shape, 0.3 * period)
     added, added_even = [xy], [even]
     for parity in (True, False):
-        sites = predicted[empty & (site_even == parity)]
-        if len(sites) == 0 or not np.any(even == parity):
+        if not np.any(even == parity):
             continue
-        centres, counts = _merge(sites, 0.3 * period)
-        centres = centres[counts >= 2]
-        found, value = _strongest_near(response, centres, 0.25 * period)
-        keep = (np.hypot(*(found - centres).T) <= 0.15 * period) & (value > 0.2 * np.median(strength[even == parity]))
+        found, value = _peaks_at_empty_sites(response, predicted[site_even == parity], xy, period)
+        keep = value > 0.2 * np.median(strength[even == parity])
         added.append(found[keep])
         added_even.append(np.full(int(keep.sum()), parity))
     return _distinct(np.vstack(added), response, 0.3 * period, np.concatenate(added_even))
+
+
+def _peaks_at_empty_sites(response: np.ndarray, sites: np.ndarray, xy: np.ndarray, period: float):
+    """Of the predicted ``sites``, those with no column of ``xy`` (within 0.3 periods), off the frame's edge and
+    predicted by two neighbours or more: the strongest pixel near each that peaks on the site (within 0.15
+    periods: a real column peaks where the lattice says, noise anywhere in the search disc), and its response."""
+    distance, _ = cKDTree(xy).query(sites, distance_upper_bound=0.3 * period)
+    sites = sites[~np.isfinite(distance) & ~_near_edge(sites, response.shape, 0.3 * period)]
+    if len(sites) == 0:
+        return np.zeros((0, 2)), np.zeros(0)
+    centres, counts = _merge(sites, 0.3 * period)
+    centres = centres[counts >= 2]
+    found, value = _strongest_near(response, centres, 0.25 * period)
+    on_site = np.hypot(*(found - centres).T) <= 0.15 * period
+    return found[on_site], value[on_site]
 
 
 def _distinct(xy: np.ndarray, response: np.ndarray, radius: float, labels: np.ndarray):
@@ -518,22 +528,10 @@ def _search_missing_a(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray,
     half the response the first pass asked for, peaking within 0.15 periods of the site.
     """
     period = float(np.linalg.norm(basis, axis=1).min())
-    tree = cKDTree(a_xy)
     steps = np.vstack([basis, -basis])
-    predicted = (a_xy[:, None, :] + steps[None]).reshape(-1, 2)
-    distance, _ = tree.query(predicted, distance_upper_bound=0.3 * period)
-    predicted = predicted[~np.isfinite(distance)]
-    predicted = predicted[~_near_edge(predicted, response.shape, 0.3 * period)]
-    if len(predicted) == 0:
-        return a_xy
-    # Two neighbours predict the same missing site: merge, then require both.
-    centres, counts = _merge(predicted, 0.3 * period)
-    centres = centres[counts >= 2]
-    found, strength = _strongest_near(response, centres, 0.25 * period)
+    found, strength = _peaks_at_empty_sites(response, (a_xy[:, None, :] + steps[None]).reshape(-1, 2), a_xy, period)
     reference = np.percentile(response[np.rint(a_xy[:, 1]).astype(int), np.rint(a_xy[:, 0]).astype(int)], 90)
-    # A real column peaks where the lattice says; noise peaks anywhere in the search disc.
-    on_site = np.hypot(*(found - centres).T) <= 0.15 * period
-    extra = found[(strength > 0.5 * threshold * reference) & on_site]
+    extra = found[strength > 0.5 * threshold * reference]
     return np.vstack([a_xy, extra]) if len(extra) else a_xy
 
 
