@@ -7,11 +7,15 @@ found. The other sublattice is looked for at the centre of every cell with
 three corners, on the image without the fitted first columns, so a dim column
 is found where the lattice says it must be, not where the noise happens to
 peak. Which column is A and which B is then decided by geometry, not
-brightness: walking the checkerboard of all cation columns from neighbour to
-neighbour gives each its parity (cell corner or cell centre), and the parity
-brighter on average is A (``a_site="dim"`` says the other), once for the
-whole image. So a layer where B outshines A (Ru in SrRuO3 next to Sr) keeps
-its B columns as B, and a mixed A site (Bi/Sm) never moves a column. Refinement (``refine_columns``) fits a 2-D Gaussian to
+brightness: the first columns form groups linked by lattice steps, each put
+on one cation sublattice or the other by its neighbours' lattice offsets (a
+layer whose brightest columns are B sits half a cell diagonal off), empty
+sites at the seams are filled, and the sublattice brighter on average is A
+(``a_site="dim"`` says the other), once for the whole image. So a layer where
+B outshines A (Ru in SrRuO3 next to Sr) keeps its B columns as B, and a mixed
+A site (Bi/Sm) never moves a column. The B site itself is the cell centre or
+an edge midpoint, whichever holds the strongest columns.
+Refinement (``refine_columns``) fits a 2-D Gaussian to
 every column at once; each sublattice is fitted on the image minus the fitted
 model of the other, so the bright A tails do not pull the B; the scan-line
 jitter is then estimated against the fitted model, undone, and the fit repeated.
@@ -24,6 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import ndimage, sparse
 from scipy.spatial import cKDTree
+from skimage.morphology import disk
 
 from . import gaussians
 from .config import A_SITES, CONTRASTS, REFINEMENTS
@@ -476,7 +481,7 @@ def _disc_maxima(response: np.ndarray, radius: int, margin: int) -> np.ndarray:
     peaks = np.argwhere((response == ndimage.maximum_filter(response, size=side, mode="nearest")) & (response > 0))
     rows, cols = response.shape
     peaks = peaks[(peaks[:, 0] >= margin) & (peaks[:, 0] < rows - margin) & (peaks[:, 1] >= margin) & (peaks[:, 1] < cols - margin)]
-    oy, ox = np.nonzero(_disc(radius))
+    oy, ox = np.nonzero(disk(radius))
     oy, ox = oy - radius, ox - radius
     keep = np.zeros(len(peaks), bool)
     for start in range(0, len(peaks), 4096):  # bounded memory: 4096 candidates x the disc's pixels at a time
@@ -485,12 +490,6 @@ def _disc_maxima(response: np.ndarray, radius: int, margin: int) -> np.ndarray:
         keep[start:start + 4096] = response[chunk[:, 0], chunk[:, 1]] >= around.max(axis=1)
     peaks = peaks[keep]
     return peaks[np.argsort(-response[peaks[:, 0], peaks[:, 1]], kind="stable")]  # strongest first, as peak_local_max
-
-
-def _disc(radius: int) -> np.ndarray:
-    """The disc footprint of ``radius`` (as skimage.morphology.disk)."""
-    y, x = np.mgrid[-radius:radius + 1, -radius:radius + 1]
-    return x * x + y * y <= radius * radius
 
 
 def _on_lattice(xy: np.ndarray, basis: np.ndarray, shape) -> np.ndarray:

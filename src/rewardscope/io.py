@@ -87,8 +87,9 @@ def validate_image_data(data, *, source: str = "image") -> np.ndarray:
     bad = ~np.isfinite(array)
     if bad.any():
         raise RewardscopeError(f"{source}: image has {int(bad.sum())} non-finite pixels (NaN or inf)")
-    if np.abs(array).max() > MAX_ABS_VALUE:
-        raise RewardscopeError(f"{source}: pixel values reach {np.abs(array).max():.3g}, beyond what the fits can square"
+    largest = np.abs(array).max()
+    if largest > MAX_ABS_VALUE:
+        raise RewardscopeError(f"{source}: pixel values reach {largest:.3g}, beyond what the fits can square"
                                f" (|value| <= {MAX_ABS_VALUE:g}); the file is corrupt or needs rescaling")
     if np.ptp(array) == 0:
         raise RewardscopeError(f"{source}: image is constant (every pixel is {array.flat[0]:g})")

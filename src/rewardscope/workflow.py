@@ -196,7 +196,7 @@ class Analysis:
     classes: list  # explain.explain_classes of the best result
     objectives: tuple | None = None  # the components optimized jointly (Pareto front), None for the combined reward
     model: object = None  # the fitted learner of the best result (PCAGaussianMixture or VAEClassifier)
-    warnings: tuple = ()  # what the result must be read with (a low detection quality let through by force=True)
+    warnings: tuple = ()  # what the result must be read with (a failed gate let through by force=True)
 
     @property
     def config(self) -> Config:
@@ -275,7 +275,7 @@ def analyze(
     blank = bool(image.meta.get("blank"))
     if blank and descriptors is None:
         descriptors = ("polarization", "lattice")
-    if blank and any("patch" in d for d in descriptors) or blank and any(learner != "gmm" for learner in learners):
+    if blank and (any("patch" in d for d in descriptors) or any(learner != "gmm" for learner in learners)):
         raise RewardscopeError("patch descriptors and VAE learners need the image: give it with the positions",
                                cli="patch descriptors and VAE learners need the image: give it with --image")
     learning = {"learner": learners[0], "latent_dim": latent_dim[0], "beta": betas[0], "epochs": epochs, "symmetry": symmetry, "seed": seed}
