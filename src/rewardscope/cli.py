@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .errors import RewardscopeError
@@ -318,6 +320,15 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    pressed = []
+
+    def on_interrupt(signum, frame):
+        pressed.append(signum)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # one Ctrl-C stops the run; the clean-up after it is not cut short
+        raise KeyboardInterrupt
+
+    # (Only the main thread may set handlers; main() called from another thread keeps Python's own.)
+    previous = signal.signal(signal.SIGINT, on_interrupt) if threading.current_thread() is threading.main_thread() else None
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
@@ -326,6 +337,9 @@ def main(argv=None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI owns the terminal: one line, unless --debug
         if args.debug:
             raise
+        if pressed:  # a library (the GP sampler's torch, a worker pool) turned the Ctrl-C into an error of its own
+            print("rewardscope: interrupted", file=sys.stderr)
+            return 130
         if isinstance(exc, RewardscopeError):
             message = exc.cli_message
         elif isinstance(exc, OSError):
@@ -334,6 +348,9 @@ def main(argv=None) -> int:
             message = f"internal error ({type(exc).__name__}): {exc}; rerun with --debug and report it"
         print(f"rewardscope: error: {message}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _analysis_options(args) -> dict:
