@@ -249,3 +249,45 @@ def test_the_b_sublattice_check_passes_resolved_scenes_and_refuses_unresolved_on
         judge_b_sublattice(columns, index_columns(columns), force=False)
     figures, warnings = judge_b_sublattice(columns, index_columns(columns), force=True)
     assert not figures["resolved"] and warnings[0].startswith("B sublattice not resolved")
+
+
+def test_the_fast_render_equals_the_jittered_render_without_jitter(rng):
+    xy = rng.uniform(-15, 140, (300, 2))  # some beyond the frame, whose tails still reach into it
+    amplitude, sigma = rng.uniform(0.5, 2, 300), rng.uniform(1, 3, 300)
+    fast = gaussians.render((120, 130), xy, amplitude, sigma)
+    general = gaussians.render((120, 130), xy, amplitude, sigma, row_shift=np.zeros((120, 2)))
+    np.testing.assert_allclose(fast, general, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("overrides, limit", [
+    ({}, {"A": 1.3, "B": 1.3}),
+    ({"dose": 20.0}, {"A": 1.3, "B": 1.3}),
+    ({"pixel_size_pm": 49.5, "rotation_deg": 11.0}, {"A": 1.3, "B": 1.3}),  # period 8 px
+    ({"contrast": "abf"}, {"A": 1.3, "B": 1.9}),  # B: the O columns beside it are not modelled (1.5-1.8 measured)
+])
+def test_column_positions_near_the_cramer_rao_bound(overrides, limit):
+    """Without scan jitter or drift (errors the bound does not hold), the refined positions are near the
+    physical limit: no estimator beats the bound by much (else the bound is wrong), and ours is within
+    ``limit`` of it."""
+    from rewardscope.metrics import limit_ratios
+
+    scene = synthesize("stripes", seed=5, size=256, jitter_px=0.0, drift_px=(0.0, 0.0), **overrides)
+    columns = find_columns(scene.image.data)
+    for site, measured in limit_ratios(columns.xy, columns.sublattice, scene).items():
+        assert 0.9 <= measured["ratio"] <= limit[site], (site, measured)
+
+
+def test_the_bound_grows_as_the_dose_falls():
+    from rewardscope.metrics import cramer_rao_bound
+
+    bounds = [np.median(cramer_rao_bound(synthesize("single", seed=0, size=128, dose=dose))) for dose in (25.0, 400.0)]
+    assert bounds[0] / bounds[1] == pytest.approx(4.0, rel=0.15)  # sqrt(400 / 25): shot noise
+
+
+def test_a_wide_frames_contrast_is_judged_on_its_centre():
+    scene = synthesize("paraelectric", seed=1, size=1100, contrast="abf")
+    columns = find_columns(scene.image.data)
+    assert columns.decisions["contrast"] == "dark"
+    assert columns.decisions["contrast_judged_on"] == "the central 1024 x 1024 px"
+    keep, index = matched(columns, scene.truth, columns.period)
+    assert np.mean(index[interior(scene.truth, scene.image.shape, 0.6 * columns.period)[keep]] >= 0) >= 0.99

@@ -7,10 +7,21 @@ A *basis* is a (2, 2) array whose rows are the lattice vectors a1, a2 in
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 from scipy.spatial import cKDTree
-from skimage.feature import peak_local_max
 
 from .errors import RewardscopeError
+
+
+def _local_maxima(image: np.ndarray, threshold: float) -> np.ndarray:
+    """(row, col) of the pixels above ``threshold`` that are the maximum of their 5 x 5 neighbourhood, one pixel
+    or more from the border, strongest first: skimage's peak_local_max(min_distance=2) without its spacing pass,
+    which costs seconds on the autocorrelation of a small period (tens of thousands of peaks) and has nothing
+    to do where the values are distinct."""
+    peaks = np.argwhere((image == ndimage.maximum_filter(image, size=5, mode="nearest")) & (image > threshold))
+    rows, cols = image.shape
+    peaks = peaks[(peaks[:, 0] >= 1) & (peaks[:, 0] < rows - 1) & (peaks[:, 1] >= 1) & (peaks[:, 1] < cols - 1)]
+    return peaks[np.argsort(-image[peaks[:, 0], peaks[:, 1]], kind="stable")]
 
 
 def estimate_basis(image: np.ndarray) -> np.ndarray:
@@ -35,7 +46,7 @@ def estimate_basis(image: np.ndarray) -> np.ndarray:
     auto = np.fft.fftshift(np.fft.ifft2(spectrum).real)
     centre = np.array([rows // 2, cols // 2])
     auto /= auto[tuple(centre)]
-    peaks = peak_local_max(auto, min_distance=2, threshold_abs=0.05, exclude_border=1)
+    peaks = _local_maxima(auto, threshold=0.05)
     vectors = (peaks - centre)[:, ::-1].astype(float)  # (row, col) -> (x, y)
     length = np.hypot(*vectors.T)
     # The central peak has a width of about one column; keep translations beyond it.

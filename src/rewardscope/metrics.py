@@ -9,7 +9,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from sklearn.metrics import adjusted_rand_score
 
-from .synthetic import ANTIPOLAR, Truth
+from .synthetic import ANTIPOLAR, Scene, Truth
 
 
 def match(found_xy: np.ndarray, truth_xy: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
@@ -26,6 +26,60 @@ def interior(truth: Truth, shape, margin: float) -> np.ndarray:
     """Truth columns at least ``margin`` px inside the frame (columns cut by the edge are not findable)."""
     x, y = truth.xy[:, 0], truth.xy[:, 1]
     return (x >= margin) & (y >= margin) & (x <= shape[1] - 1 - margin) & (y <= shape[0] - 1 - margin)
+
+
+def cramer_rao_bound(scene: Scene) -> np.ndarray:
+    """The Cramer-Rao bound of every truth column's position (px, radial: sqrt(var x + var y)), from the
+    generator's expected counts: the least error any unbiased estimator can reach on that column.
+
+    Each column is a Gaussian of the probe's width with unknown position, height, width and local
+    background (the model rewardscope fits), seen on the pixels within half a lattice period of it (beyond,
+    its neighbours dominate); each pixel's noise is Poisson on its expected counts plus the read noise.
+    The scan-line jitter is not in the bound: it is an error the data carries, not noise.
+    """
+    if scene.expected is None or scene.truth.peak_counts is None:
+        raise ValueError("the scene carries no expected counts: make it with rewardscope.synthetic")
+    spec, truth = scene.spec, scene.truth
+    sigma = spec.probe_sigma_pm / spec.pixel_size_pm
+    radius = 0.5 * spec.lattice_pm / spec.pixel_size_pm
+    reach = int(np.ceil(radius))
+    oy, ox = np.mgrid[-reach:reach + 1, -reach:reach + 1]
+    disc = ox**2 + oy**2 <= radius**2
+    rows, cols = scene.expected.shape
+    px = np.rint(truth.xy[:, :1]).astype(int) + ox[disc]
+    py = np.rint(truth.xy[:, 1:]).astype(int) + oy[disc]
+    inside = (px >= 0) & (px < cols) & (py >= 0) & (py < rows)
+    variance = scene.expected[np.clip(py, 0, rows - 1), np.clip(px, 0, cols - 1)] + spec.read_noise**2
+    dx, dy = px - truth.xy[:, :1], py - truth.xy[:, 1:]
+    r2 = dx**2 + dy**2
+    g = np.exp(-r2 / (2 * sigma**2))
+    peak = truth.peak_counts[:, None]
+    # Derivatives of the expected counts by x0, y0, height, width and background.
+    jac = (peak * g * dx / sigma**2, peak * g * dy / sigma**2, g, peak * g * r2 / sigma**3, np.ones_like(g))
+    weight = inside / np.maximum(variance, 1e-12)
+    fisher = np.empty((len(truth.xy), 5, 5))
+    for a in range(5):
+        for b in range(a, 5):
+            fisher[:, a, b] = fisher[:, b, a] = np.einsum("km,km->k", weight * jac[a], jac[b])
+    covariance = np.linalg.pinv(fisher)
+    return np.sqrt(np.abs(covariance[:, 0, 0] + covariance[:, 1, 1]))
+
+
+def limit_ratios(xy: np.ndarray, sublattice: np.ndarray, scene: Scene) -> dict:
+    """Per sublattice: the position RMSE of the found columns against the truth, the Cramer-Rao bound's rms
+    over the same (matched, interior) columns, and their ratio (1 is the physical limit)."""
+    period = scene.spec.lattice_pm / scene.spec.pixel_size_pm
+    bound = cramer_rao_bound(scene)
+    inner = interior(scene.truth, scene.image.shape, 0.3 * period)
+    out = {}
+    for site in ("A", "B"):
+        rows = np.flatnonzero((scene.truth.sublattice == site) & inner)
+        index, distance = match(xy[sublattice == site], scene.truth.xy[rows], 0.25 * period)
+        ok = index >= 0
+        rmse = float(np.sqrt(np.mean(distance[ok] ** 2))) if ok.any() else float("nan")
+        crb = float(np.sqrt(np.mean(bound[rows[ok]] ** 2))) if ok.any() else float("nan")
+        out[site] = {"rmse_px": rmse, "bound_px": crb, "ratio": rmse / crb if ok.any() else float("nan")}
+    return out
 
 
 @dataclass(frozen=True)

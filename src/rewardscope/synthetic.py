@@ -109,7 +109,9 @@ class SceneSpec:
 
 @dataclass(frozen=True)
 class Truth:
-    """Per-column ground truth: xy (n, 2) px; sublattice 'A'/'B'; i, j; variant; dxy displacement px."""
+    """Per-column ground truth: xy (n, 2) px; sublattice 'A'/'B' ('O' in ABF); i, j; variant; dxy displacement px;
+    peak_counts, the column's expected electrons per pixel at its centre above (ABF: below, negative) its
+    surroundings, for the Cramer-Rao bound."""
 
     xy: np.ndarray
     sublattice: np.ndarray
@@ -117,6 +119,7 @@ class Truth:
     j: np.ndarray
     variant: np.ndarray
     dxy: np.ndarray
+    peak_counts: np.ndarray | None = None
 
     def to_csv(self, path) -> None:
         with open(path, "w", newline="") as handle:
@@ -132,6 +135,7 @@ class Scene:
     truth: Truth
     spec: SceneSpec
     seed: int | None
+    expected: np.ndarray | None = None  # the expected counts of every pixel (the image before shot and read noise)
 
     @property
     def n_variants(self) -> int:
@@ -267,7 +271,8 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
     # ABF: the columns scatter electrons out of the bright-field disc: dark dips on a bright field.
     clean = (1 + background - 0.5 * clean) if spec.contrast == "abf" else clean + background
     clean = np.clip(clean, 0, None)
-    expected = clean * spec.dose / clean.mean()
+    counts_per_unit = spec.dose / clean.mean()
+    expected = clean * counts_per_unit
     counts = rng.poisson(expected).astype(float) + rng.normal(0, spec.read_noise, shape)
 
     keep = (xy[:, 0] >= 0) & (xy[:, 0] <= spec.size - 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= spec.size - 1)
@@ -279,9 +284,10 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
         j=cells_j[keep] - offset[1],
         variant=cell_variant[keep],
         dxy=displacement[keep],
+        peak_counts=(amplitude * counts_per_unit * (-0.5 if spec.contrast == "abf" else 1.0))[keep],
     )
     image = Image(counts, pixel_size=spec.pixel_size_pm, unit="pm", meta={"synthetic": asdict(spec), "seed": seed})
-    return Scene(image=image, truth=truth, spec=spec, seed=seed)
+    return Scene(image=image, truth=truth, spec=spec, seed=seed, expected=expected)
 
 
 def _smooth_field(shape, rng, *, scale: float) -> np.ndarray:
