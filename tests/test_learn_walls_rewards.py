@@ -209,3 +209,64 @@ def test_class_evidence_finds_the_number_of_clusters(rng):
     assert int(np.argmin(evidence.icl)) + 1 == 3
     assert evidence.k_effective == 3
     assert rewards.model_weight(evidence.bic, 3) > 0.9 > rewards.model_weight(evidence.bic, 2)
+
+
+def test_split_evidence_sees_two_clouds_not_one_of_any_shape(rng):
+    from rewardscope.learn import split_evidence
+
+    def evidence(X):
+        model = PCAGaussianMixture(2, random_state=0).fit(X)
+        return split_evidence(model.scores_, model.labels_)
+
+    n = 1500
+    assert evidence(rng.normal(size=(n, 6))) < rewards.SPLIT_EVIDENCE_MIN  # a Gaussian cloud, split in two by the mixture
+    assert evidence(rng.uniform(size=(n, 6))) < rewards.SPLIT_EVIDENCE_MIN  # a flat one (a gradient)
+    assert evidence(rng.exponential(size=(n, 6))) < rewards.SPLIT_EVIDENCE_MIN  # a skewed one
+    two = rng.normal(size=(n, 6))
+    two[: n // 3, 0] += 6.0
+    assert evidence(two) > 0.8
+
+
+def test_split_evidence_pools_neighbouring_cells_where_single_cells_cannot_tell(rng):
+    from rewardscope.learn import split_evidence
+
+    ij = np.indices((40, 40)).reshape(2, -1).T
+    truth = (ij[:, 0] // 10) % 2  # stripes 10 cells wide
+    scores = rng.normal(size=(len(ij), 2))
+    scores[:, 0] += 1.5 * truth  # 1.5 sigma apart: one cloud, cell by cell
+    labels = (scores[:, 0] > 0.75).astype(int)
+    assert split_evidence(scores, labels) < rewards.SPLIT_EVIDENCE_MIN
+    assert split_evidence(scores, labels, ij) > rewards.SPLIT_EVIDENCE_MIN  # 3 x 3 cells: 4.5 sigma apart
+
+
+def test_coherence_of_domains_and_of_scattered_cells(rng):
+    assert rewards.coherence(stripes_grid()) > 0.8
+    assert rewards.coherence(rng.integers(0, 2, (24, 24))) < 0.1
+    assert rewards.coherence(np.zeros((5, 5), int)) == 0.0  # one class: nothing to agree beyond chance
+
+
+def frame_ring_map(n=24):
+    grid = np.zeros((n, n), int)
+    grid[:2, :] = grid[-2:, :] = grid[:, :2] = grid[:, -2:] = 1
+    return grid
+
+
+@pytest.mark.parametrize("case", ["frame edge", "eight cells"])
+def test_artefact_classes_score_zero(case):
+    if case == "frame edge":
+        grid = frame_ring_map()
+        edge = (grid == 1).ravel()  # the ring's cells are the cells whose patches the frame cuts
+    else:
+        grid = np.zeros((24, 24), int)
+        grid[10:12, 10:14] = 1  # 8 cells
+        edge = np.zeros(grid.size, bool)
+    labels = grid.ravel()
+    scores = np.column_stack([labels * 10.0, np.zeros(len(labels))])  # perfectly separated
+    reward, components = rewards.evaluate(find_walls(grid), labels, scores, 2, label_grid=grid, edge=edge, split=1.0)
+    assert reward == 0.0
+    assert rewards.refusal(components).startswith("a frame-edge class" if case == "frame edge" else "too small a class")
+    # The same map without the flaw scores.
+    good = stripes_grid()
+    reward, components = rewards.evaluate(find_walls(good), good.ravel(), np.column_stack([good.ravel() * 10.0, np.zeros(good.size)]), 2,
+                                          label_grid=good, edge=np.zeros(good.size, bool), split=1.0)
+    assert reward > 0 and rewards.refusal(components) is None

@@ -96,3 +96,16 @@ def test_paraelectric_srtio3_has_no_polarization():
     p = p[np.all(np.isfinite(p), axis=1)]
     assert len(p) > 150
     assert np.median(np.hypot(*p.T)) <= 0.02 * columns.period
+
+
+@pytest.mark.parametrize("name, named", [
+    ("sto110_adf_atomap.hdf5", "paraelectric"),
+    ("sto110_abf_atomap.hdf5", "uniform offset of B"),  # the ABF frame's shared B offset (3-7% of the period): not a polar phase
+])
+def test_paraelectric_srtio3_is_one_phase(name, named, tmp_path):
+    analysis = analyze(read_image(REAL / name), out=tmp_path / "out", n_trials=12, progress=False)
+    assert analysis.phases["one_phase"] and analysis.config.n_classes == 1
+    assert analysis.result.walls.n_segments == 0
+    assert [c["name"].startswith(named) for c in analysis.classes] == [True]
+    assert not any(c["name"].startswith("polar") for c in analysis.classes)
+    assert "one phase, no domain walls" in (tmp_path / "out" / "report.html").read_text()

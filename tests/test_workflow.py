@@ -20,7 +20,8 @@ def test_changing_only_k_reuses_columns_and_patches(stripes):
     assert pipeline.calls["atoms"] == 1
     assert pipeline.calls["lattice"] == 1
     assert pipeline.calls["descriptors"] == 2
-    assert pipeline.calls["learn"] == 3
+    assert pipeline.calls["learn"] == 4  # and the two-class split of window 20, for its split evidence
+    assert pipeline.calls["split"] == 2
 
 
 def test_same_seed_same_result(stripes):
@@ -187,3 +188,28 @@ def test_a_given_window_range_is_what_is_searched(stripes, tmp_path):
     with pytest.raises(RewardscopeError, match="window range 2:4 px"):
         analyze(stripes.image, out=tmp_path / "out", window=(2, 4), progress=False)
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
+
+
+def test_one_phase_is_an_answer(tmp_path):
+    scene = synthesize("paraelectric", seed=3, size=256)
+    analysis = analyze(scene.image, out=tmp_path / "out", n_trials=10, progress=False)
+    assert analysis.phases["one_phase"] and analysis.config.n_classes == 1
+    assert analysis.result.walls.n_segments == 0 and analysis.result.reward == 0.0
+    assert [c["name"] for c in analysis.classes] == ["paraelectric"]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["phases"]["statement"].startswith("one phase, no domain walls")
+    assert all(t["refused"] for t in summary["trials"])
+
+
+def test_a_uniform_offset_is_named_so_not_polar():
+    from rewardscope.explain import explain_classes
+
+    scene = synthesize("paraelectric", seed=1, size=256, b_offset_pm=(0.0, 30.0))  # 30 pm along b: 7.6% of the period
+    pipeline = Pipeline(scene.image)
+    result = pipeline.run(Config(descriptor="polarization", n_classes=1))
+    (only,) = explain_classes(result, pipeline.geometry(result.config), scene.image.data, 24, scene.image.pixel_size)
+    assert only["name"].startswith("uniform offset of B along +b")
+    along_b = only["polarization_pm"] @ (result.lattice.basis[1] / np.linalg.norm(result.lattice.basis[1]))
+    assert along_b == pytest.approx(30.0, abs=2.0)
+    low, high = only["polarization_interval_pm"][1]
+    assert low < only["polarization_pm"][1] < high and only["polarization_error_pm"] < 1.0

@@ -419,9 +419,12 @@ def _print_outcome(analysis, out: Path, quiet: bool) -> None:
     if not quiet:
         window = f", window {config.window} px" if config.window is not None else ""
         learner = f", {config.learner} learner (latent {config.latent_dim}, beta {config.beta:g})" if config.learner != "gmm" else ""
-        print(f"chosen: {config.descriptor} descriptor{window}{learner}, {config.n_classes} classes, reward {analysis.result.reward:.3f}"
+        classes = "1 class" if config.n_classes == 1 else f"{config.n_classes} classes"
+        print(f"chosen: {config.descriptor} descriptor{window}{learner}, {classes}, reward {analysis.result.reward:.3f}"
               f" ({len(analysis.trials)} trials, {analysis.seconds:.1f} s)")
         print("reward weights: " + ", ".join(f"{name} {weight:g}" for name, weight in analysis.weights.items() if weight))
+        if analysis.phases:
+            print(analysis.phases["statement"])
     for warning in analysis.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"report: {out / 'report.html'}")

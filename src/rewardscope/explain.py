@@ -5,9 +5,14 @@ polar displacement and its spread, the mean lattice parameters and antipolar
 order, and a plain name derived from them:
 
 * ``polar, P along +a+b`` (or ``+a``, ``-b``, ...) when the mean displacement
-  exceeds ``POLAR_THRESHOLD`` lattice periods; the direction is named by the
-  signs of its components along a1 and a2, a component under 40% of the
-  magnitude (beyond ~22 deg from the axis) left out;
+  exceeds ``POLAR_THRESHOLD`` lattice periods and three times its standard
+  error (a bootstrap over the class's cells), and the classes differ in it; the
+  direction is named by the signs of its components along a1 and a2, a
+  component under 40% of the magnitude (beyond ~22 deg from the axis) left out;
+* ``uniform offset of B along ...`` when such a displacement is shared by the
+  whole frame (one class, or classes whose mean displacements differ by less
+  than the threshold): one polar domain, or a specimen mistilt or probe tails,
+  which one frame cannot tell apart;
 * ``antipolar`` when the staggered A-site displacement exceeds
   ``ANTIPOLAR_THRESHOLD`` periods and the cell is not polar;
 * ``paraelectric`` otherwise;
@@ -33,15 +38,31 @@ def direction_name(p: np.ndarray, basis: np.ndarray) -> str:
     return "".join(parts)
 
 
-def name_class(mean_p: np.ndarray, antipolar: float, basis: np.ndarray) -> str:
+def name_class(mean_p: np.ndarray, antipolar: float, basis: np.ndarray, error: float = 0.0, shared: bool = False) -> str:
+    """The plain name of a class from its mean displacement ``mean_p`` (px; ``error`` its standard error),
+    its antipolar order, and whether the displacement is ``shared`` by the whole frame."""
     period = float(np.linalg.norm(basis, axis=1).min())
     if not np.all(np.isfinite(mean_p)) and not np.isfinite(antipolar):
         return "unmeasured (incomplete cells)"
-    if np.all(np.isfinite(mean_p)) and np.hypot(*mean_p) >= POLAR_THRESHOLD * period:
+    magnitude = np.hypot(*mean_p) if np.all(np.isfinite(mean_p)) else 0.0
+    if magnitude >= POLAR_THRESHOLD * period and magnitude >= 3 * np.nan_to_num(error):
+        if shared:
+            return f"uniform offset of B along {direction_name(mean_p, basis)} (one polar domain, or specimen mistilt or probe tails)"
         return f"polar, P along {direction_name(mean_p, basis)}"
     if np.isfinite(antipolar) and antipolar >= ANTIPOLAR_THRESHOLD * period:
         return "antipolar"
     return "paraelectric"
+
+
+def mean_and_interval(p: np.ndarray, seed: int = 0, n_boot: int = 400) -> tuple[np.ndarray, float, np.ndarray]:
+    """The mean of displacements ``p`` (n, 2), the standard error of the mean (px, both components
+    together) and its 95% interval per component (2, 2), from a bootstrap over the cells."""
+    if len(p) == 0:
+        return np.full(2, np.nan), float("nan"), np.full((2, 2), np.nan)
+    rng = np.random.default_rng(seed)
+    boot = p[rng.integers(0, len(p), (n_boot, len(p)))].mean(axis=1) if len(p) > 1 else np.repeat(p, 2, axis=0)
+    error = float(np.sqrt(np.sum(boot.var(axis=0))))
+    return p.mean(axis=0), error, np.percentile(boot, [2.5, 97.5], axis=0).T
 
 
 def explain_classes(result, geometry, image: np.ndarray, window: int, pixel_size: float | None = None) -> list[dict]:
@@ -50,19 +71,26 @@ def explain_classes(result, geometry, image: np.ndarray, window: int, pixel_size
     classified = np.flatnonzero(labels >= 0)
     period = result.columns.period
     means = patches(image, result.columns.xy[classified], window) if len(classified) else np.zeros((0, window * window))
-    classes = []
+    measured = []
     for k in range(result.config.n_classes):
         rows = classified[labels[classified] == k]
         p = result.lattice.polarization[rows]
-        p = p[np.all(np.isfinite(p), axis=1)]
-        mean_p = p.mean(axis=0) if len(p) else np.full(2, np.nan)
+        measured.append((rows, p[np.all(np.isfinite(p), axis=1)]))
+    stats = [mean_and_interval(p, seed=k) for k, (_, p) in enumerate(measured)]
+    # A displacement every class shares is the frame's, not a polar variant's.
+    centres = [mean for mean, _, _ in stats if np.all(np.isfinite(mean))]
+    shared = all(np.hypot(*(a - b)) < POLAR_THRESHOLD * period for a in centres for b in centres)
+    classes = []
+    for k, ((rows, p), (mean_p, error, interval)) in enumerate(zip(measured, stats)):
         antipolar = float(np.nanmedian(np.abs(geometry.antipolar[rows]))) if np.isfinite(geometry.antipolar[rows]).any() else float("nan")
         entry = {
             "label": k,
-            "name": name_class(mean_p, antipolar, result.lattice.basis),
+            "name": name_class(mean_p, antipolar, result.lattice.basis, error, shared),
             "share": float(len(rows) / max(len(classified), 1)),
             "cells": int(len(rows)),
             "polarization_px": [float(v) for v in mean_p],
+            "polarization_error_px": error,  # standard error of the mean (bootstrap over the cells)
+            "polarization_interval_px": interval.tolist(),  # 95% interval of each component
             "polarization_spread_px": float(np.sqrt(np.mean(np.sum((p - mean_p) ** 2, axis=1)))) if len(p) > 1 else float("nan"),
             "polarization_magnitude_over_period": float(np.hypot(*mean_p) / period),
             "antipolar_px": antipolar,
@@ -73,5 +101,7 @@ def explain_classes(result, geometry, image: np.ndarray, window: int, pixel_size
         }
         if pixel_size:
             entry["polarization_pm"] = [v * pixel_size for v in entry["polarization_px"]]
+            entry["polarization_error_pm"] = error * pixel_size
+            entry["polarization_interval_pm"] = (interval * pixel_size).tolist()
         classes.append(entry)
     return classes

@@ -17,7 +17,7 @@ import numpy as np
 
 from .config import Config
 from .errors import RewardscopeError
-from .rewards import COMPONENTS
+from .rewards import COMPONENTS, GATES
 
 GRID_NAMES = {"window": "window", "classes": "n_classes", "k": "n_classes", "n_classes": "n_classes"}
 
@@ -96,7 +96,7 @@ def write(rows: list[dict], out: Path, descriptor: str) -> None:
     """landscape.csv, landscape.json and landscape.png (one heat map per component, maxima marked)."""
     names = ["reward", *COMPONENTS]
     with open(out / "landscape.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["window", "n_classes", *names])
+        writer = csv.DictWriter(handle, fieldnames=["window", "n_classes", *names, *GATES])
         writer.writeheader()
         writer.writerows(rows)
     best = max(rows, key=lambda r: r["reward"])

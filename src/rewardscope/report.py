@@ -143,6 +143,7 @@ def summarize(analysis) -> dict:
             "median_polarization_pm": float(np.median(magnitude) * pixel_size) if len(magnitude) and pixel_size else None,
         },
         "detector": analysis.detector,
+        "phases": analysis.phases,
         "classes": [{k: v for k, v in c.items() if k != "mean_patch"} for c in analysis.classes],
         "walls": {"cells": int(result.walls.mask.sum()), "segments": result.walls.n_segments},
         "search_space": {"window": list(analysis.space.window), "n_classes": list(analysis.space.n_classes), "descriptors": list(analysis.space.descriptors)},
@@ -479,18 +480,19 @@ def render_html(summary: dict, figure_names=None) -> str:
     trials = "".join(
         f"<tr><td>{t['number']}{' *' if summary['objectives'] and t['pareto'] else ''}</td><td>{t['params'].get('descriptor', summary['search_space']['descriptors'][0])}</td><td>{t['params'].get('window')}</td><td>{t['params'].get('n_classes')}</td><td>{t['reward']:.4f}</td>"
         + "".join(f"<td>{t['components'].get(c, float('nan')):.3f}</td>" for c in summary["components"])
-        + f"<td>{t['seconds']:.2f}</td></tr>"
+        + f"<td>{t['seconds']:.2f}</td><td>{html.escape(t.get('refused') or '')}</td></tr>"
         for t in summary["trials"]
     )
     tuned = summary["detector"]["tuned_trials"]
     detector_note = f", tuned over {tuned} trials ({len(summary['detector']['pareto_front'] or [])} on the Pareto front)" if tuned else " (defaults)"
     class_rows = "".join(
         f"<tr><td>{c['label']}</td><td>{html.escape(c['name'])}</td><td>{100 * c['share']:.1f}%</td>"
-        f"<td>({c['polarization_px'][0]:.2f}, {c['polarization_px'][1]:.2f})</td><td>{c['polarization_spread_px']:.2f}</td>"
+        f"<td>({c['polarization_px'][0]:.2f}, {c['polarization_px'][1]:.2f}) &plusmn; {c['polarization_error_px']:.2f}</td>"
+        f"<td>{c['polarization_spread_px']:.2f}</td>"
         f"<td>{c['antipolar_px']:.2f}</td><td>{c['a_px']:.2f}</td><td>{c['b_px']:.2f}</td><td>{c['angle_deg']:.1f}</td></tr>"
         for c in summary["classes"]
     )
-    class_table = ("<table><tr><th>class</th><th>name</th><th>share</th><th>mean P (px)</th><th>P spread (px)</th>"
+    class_table = ("<table><tr><th>class</th><th>name</th><th>share</th><th>mean P &plusmn; standard error (px)</th><th>P spread (px)</th>"
                    f"<th>antipolar (px)</th><th>a (px)</th><th>b (px)</th><th>angle (deg)</th></tr>{class_rows}</table>")
     front = summary["detector"].get("pareto_front") or []
     front_table = ""
@@ -527,6 +529,7 @@ figcaption {{ font-size: 0.9em; color: #555; }}
 <p>Source: {html.escape(str(summary['image']['source']))}; image {summary['image']['shape']};
 lattice period {summary['lattice']['period_px']:.2f} px; {summary['lattice']['columns']['A']} A and {summary['lattice']['columns']['B']} B columns;
 fits that did not converge (no polarization, no class): {summary['lattice']['fits_failed']['A']} A, {summary['lattice']['fits_failed']['B']} B.</p>
+<p><b>{html.escape(summary['phases']['statement']) if summary.get('phases') else ''}</b></p>
 <h2>Chosen setting: reward {summary['reward']:.4f}</h2>
 {table([(k, fmt(v)) for k, v in summary['config'].items()])}
 <h2>Reward components</h2>
@@ -542,7 +545,7 @@ fits that did not converge (no polarization, no class): {summary['lattice']['fit
 {figures}
 <h2>Trials</h2>
 {objectives_note}
-<table><tr><th>#</th><th>descriptor</th><th>window</th><th>classes</th><th>reward</th>{component_heads}<th>s</th></tr>{trials}</table>
+<table><tr><th>#</th><th>descriptor</th><th>window</th><th>classes</th><th>reward</th>{component_heads}<th>s</th><th>scored 0 because</th></tr>{trials}</table>
 <h2>Timings (s)</h2>
 {table([(k, f"{v:.2f}") for k, v in summary['timings_s'].items()])}
 <h2>Versions</h2>

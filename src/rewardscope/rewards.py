@@ -50,6 +50,21 @@ Three more components are computed for every map and weighted 0 by default
 The reward is the weighted geometric mean ``R = prod_c c^(w_c / sum w)``: a
 zero in any component zeroes the reward. The degenerate labellings score 0:
 one class or no walls (nothing to explain), no classified cells.
+
+Gates: a map also scores 0, whatever its components, when it fails one of four
+tests of whether its classes are real (``gates``, ``refusal``; their figures are
+kept with the components):
+
+* ``split_evidence`` (``learn.split_evidence`` of the best two-class split of the
+  same descriptors) below ``SPLIT_EVIDENCE_MIN``: the cells form one cloud, and
+  no number of classes is warranted; when every map fails, the answer is one phase;
+* ``edge_share``: a class of which ``EDGE_SHARE_MAX`` or more of the cells lie
+  within half a window of the frame's border (patches cut by the frame);
+* ``smallest_class``: a class of fewer than max(``MIN_CLASS_CELLS``, ``MIN_SHARE``
+  of the cells) cells, a fit to a handful of outliers;
+* ``coherence`` (``coherence``: neighbouring cells' agreement beyond chance) below
+  ``COHERENCE_MIN``: classes of scattered cells (cells beside a substituted column,
+  noise) are not domains, however well separated.
 """
 
 from __future__ import annotations
@@ -62,12 +77,18 @@ from .walls import Walls
 
 COMPONENTS = ("continuity", "straightness", "economy", "separation", "balance", "chord_straightness", "orientation", "potts",
               "confidence", "line_fit", "curvature", "bic", "icl", "bgmm")
+GATES = ("split_evidence", "edge_share", "smallest_class", "cells", "coherence")  # figures of the gates, kept with the components
 EVIDENCE = ("bic", "icl", "bgmm")  # need mixtures of every k: computed only when weighted or asked for
 # Chosen by `rewardscope validate` (README): of the weightings tried, separation x3
 # with the wall terms kept has the lowest regret (normal dose 0.000, low dose 0.009
 # against 0.151 with separation x2: the straightness prior misleads at low dose).
 DEFAULT_WEIGHTS = {"continuity": 1.0, "straightness": 1.0, "economy": 1.0, "separation": 3.0, "balance": 1.0}
 MIN_SHARE = 0.03
+SPLIT_EVIDENCE_MIN = 0.2  # two equal Gaussian clouds about 2.9 sigma apart; one cloud of any unimodal shape: < 0.07
+EDGE_SHARE_MAX = 0.8
+MIN_CLASS_CELLS = 20
+# Measured on 7 layouts at 400 and 60 e/px: domain maps 0.59-0.93, maps of Sm-substituted cells in one phase 0.18-0.36.
+COHERENCE_MIN = 0.5
 
 
 def continuity(walls: Walls) -> float:
@@ -145,6 +166,21 @@ def potts(label_grid: np.ndarray) -> float:
         pairs += int(both.sum())
         unlike += int((both & (a != b)).sum())
     return float(1 - unlike / pairs) if pairs else 0.0
+
+
+def coherence(label_grid: np.ndarray) -> float:
+    """How much more often 4-neighbour cells share a class than chance would have them: ``(agree - chance) /
+    (1 - chance)``, chance the agreement of the same labels shuffled (sum of squared class shares). Domains
+    are many cells wide (near 1); classes of scattered cells, such as cells next to a substituted column,
+    are not (near 0)."""
+    labels = np.asarray(label_grid)
+    classified = labels[labels >= 0]
+    if len(classified) == 0:
+        return 0.0
+    chance = float(np.sum((np.bincount(classified) / len(classified)) ** 2))
+    if chance >= 1:
+        return 0.0
+    return float(max(0.0, (potts(labels) - chance) / (1 - chance)))
 
 
 def economy(walls: Walls) -> float:
@@ -255,10 +291,41 @@ def combine(components: dict, weights: dict | None = None) -> float:
     return float(value)
 
 
+def gates(labels: np.ndarray, n_classes: int, edge: np.ndarray | None = None, split: float | None = None,
+          label_grid: np.ndarray | None = None) -> dict:
+    """The figures of the gates for a map (``labels`` of the classified cells, ``edge`` True for the cells
+    within half a window of the frame's border, ``split`` the split evidence of its descriptors,
+    ``label_grid`` the map on the cell grid)."""
+    counts = np.bincount(labels[labels >= 0], minlength=n_classes) if len(labels) else np.zeros(n_classes, int)
+    edge_share = 0.0
+    if edge is not None and len(labels):
+        edge_share = max((float(edge[labels == k].mean()) for k in range(n_classes) if counts[k]), default=0.0)
+    return {"split_evidence": float("nan") if split is None else float(split), "edge_share": edge_share,
+            "smallest_class": int(counts.min()) if len(counts) else 0, "cells": int(counts.sum()),
+            "coherence": coherence(label_grid) if label_grid is not None else float("nan")}
+
+
+def refusal(components: dict) -> str | None:
+    """Why a map scores 0 whatever its components (one line: the kind of failure, a colon, the figures), or
+    None when it passes the gates."""
+    split, cells = components.get("split_evidence", float("nan")), components.get("cells", 0)
+    if np.isfinite(split) and split < SPLIT_EVIDENCE_MIN:
+        return f"no evidence of more than one class: split evidence {split:.2f} < {SPLIT_EVIDENCE_MIN}"
+    if components.get("edge_share", 0.0) >= EDGE_SHARE_MAX:
+        return f"a frame-edge class: {components['edge_share']:.0%} of its cells within half a window of the border"
+    least = max(MIN_CLASS_CELLS, MIN_SHARE * cells)
+    if cells and components.get("smallest_class", cells) < least:
+        return f"too small a class: {components['smallest_class']} cells, fewer than max({MIN_CLASS_CELLS}, {MIN_SHARE:.0%}) = {least:.0f}"
+    if components.get("coherence", 1.0) < COHERENCE_MIN:
+        return f"scattered classes, not domains: neighbouring cells agree {components['coherence']:.2f} of the way from chance to certainty (< {COHERENCE_MIN})"
+    return None
+
+
 def evaluate(walls: Walls, labels: np.ndarray, scores: np.ndarray, n_classes: int, weights: dict | None = None,
              label_grid: np.ndarray | None = None, probabilities: np.ndarray | None = None,
-             evidence=None) -> tuple[float, dict]:
-    """All components and the combined reward for one class map; degenerate maps score 0.
+             evidence=None, edge: np.ndarray | None = None, split: float | None = None) -> tuple[float, dict]:
+    """All components and the combined reward for one class map; degenerate maps, and maps that fail a
+    gate (``gates``: with ``edge`` and ``split`` given), score 0.
 
     ``evidence`` (a ``learn.ClassEvidence``) gives the bic, icl and bgmm
     components; without it, and without ``label_grid`` or ``probabilities``,
@@ -282,6 +349,7 @@ def evaluate(walls: Walls, labels: np.ndarray, scores: np.ndarray, n_classes: in
         "icl": model_weight(evidence.icl, n_classes) if evidence is not None else nan,
         "bgmm": bgmm_agreement(evidence.k_effective, n_classes) if evidence is not None else nan,
     }
-    if present < 2 or not walls.mask.any():
+    components.update(gates(labels, n_classes, edge, split, label_grid))
+    if present < 2 or not walls.mask.any() or refusal(components):
         return 0.0, components
     return combine(components, weights), components

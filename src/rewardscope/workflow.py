@@ -23,7 +23,7 @@ from .descriptors import balanced, patches, physical, within_frame
 from .errors import RewardscopeError
 from .io import Image, as_image
 from .lattice import CellGeometry, Lattice, cell_geometry, index_columns, to_grid
-from .learn import ClassEvidence, PatchVAE, PCAGaussianMixture, VAEClassifier, class_evidence
+from .learn import ClassEvidence, PatchVAE, PCAGaussianMixture, VAEClassifier, class_evidence, split_evidence
 from .learn.vae import require_torch
 from .walls import Walls, find_walls
 
@@ -60,13 +60,15 @@ class Pipeline:
         self.calls: Counter = Counter()
         self._cache: dict[tuple, object] = {}
 
-    def _cached(self, stage: str, config: Config, compute):
-        key = (stage, stage_key(config, stage))
+    def _cached(self, stage: str, config: Config, compute, name: str | None = None):
+        """``compute()``, once per value of the config fields ``stage`` depends on; kept (and timed) as ``name``."""
+        name = name or stage
+        key = (name, stage_key(config, stage))
         if key not in self._cache:
             start = time.perf_counter()
             self._cache[key] = compute()
-            self.timings[stage] += time.perf_counter() - start
-            self.calls[stage] += 1
+            self.timings[name] += time.perf_counter() - start
+            self.calls[name] += 1
         return self._cache[key]
 
     def columns(self, config: Config) -> Columns:
@@ -134,6 +136,22 @@ class Pipeline:
         """For each classified cell, whether its patch lies wholly inside the frame."""
         return within_frame(self.columns(config).xy[self.classified_rows(config)], self.window(config), self.image.shape)
 
+    def reference(self, config: Config) -> np.ndarray:
+        """The classified cells a learner is fitted on (the others are assigned): those whose patch lies
+        wholly in the frame, for descriptors with patches; every cell for the physical ones."""
+        if "patch" in config.descriptor:
+            return self.whole_patches(config)
+        return np.ones(len(self.classified_rows(config)), bool)
+
+    def split(self, config: Config) -> float:
+        """Evidence that the cells form more than one class: ``learn.split_evidence`` of the best two-class
+        split of the same descriptors (and learner), on the cells the learner was fitted on."""
+        model = self.learner(replace(config, n_classes=2))
+        reference = self.reference(config)
+        ij = self.lattice(config).ij[self.classified_rows(config)]
+        return self._cached("evidence", config, lambda: split_evidence(model.scores_[reference], model.labels_[reference], ij[reference]),
+                            name="split")
+
     def embedding(self, config: Config) -> np.ndarray:
         """What the classes are found in: the descriptors, or the VAE's embedding of the patches."""
         vae = self.autoencoder(config)
@@ -150,7 +168,7 @@ class Pipeline:
             if config.n_classes > len(X):
                 raise RewardscopeError(f"`n_classes`={config.n_classes} exceeds the {len(X)} classified cells")
             if config.learner == "gmm":
-                return PCAGaussianMixture(config.n_classes, n_components=config.n_components, random_state=config.seed).fit(X)
+                return PCAGaussianMixture(config.n_classes, n_components=config.n_components, random_state=config.seed).fit(X, self.reference(config))
             return VAEClassifier(config.n_classes, kind=config.learner, vae=self.autoencoder(config), random_state=config.seed,
                                  latent_dim=config.latent_dim, beta=config.beta, epochs=config.epochs, symmetry=config.symmetry).fit(X, self.whole_patches(config))
 
@@ -171,9 +189,12 @@ class Pipeline:
         walls = find_walls(grid)
         self.timings["walls"] += time.perf_counter() - start
         evidence = self.evidence(config) if self.with_evidence else None  # timed as its own stage
+        split = self.split(config) if config.n_classes >= 2 else None
         start = time.perf_counter()
+        edge = ~within_frame(columns.xy[rows], self.window(config), self.image.shape)
         reward, components = rewards.evaluate(walls, model.labels_, model.scores_, config.n_classes, self.weights,
-                                              label_grid=grid, probabilities=model.probabilities_, evidence=evidence)
+                                              label_grid=grid, probabilities=model.probabilities_, evidence=evidence,
+                                              edge=edge, split=split)
         self.timings["rewards"] += time.perf_counter() - start
         return Result(config, columns, lattice, labels, grid, walls, reward, components)
 
@@ -197,6 +218,7 @@ class Analysis:
     objectives: tuple | None = None  # the components optimized jointly (Pareto front), None for the combined reward
     model: object = None  # the fitted learner of the best result (PCAGaussianMixture or VAEClassifier)
     warnings: tuple = ()  # what the result must be read with (a failed gate let through by force=True)
+    phases: dict | None = None  # how many phases, and the evidence: see ``phase_count``
 
     @property
     def config(self) -> Config:
@@ -349,11 +371,17 @@ def analyze(
     if "patch" not in chosen.get("descriptor", space.descriptors[0]):
         chosen["window"] = None  # moot without patches: say so rather than report the trial's number
     best = pipeline.run(replace(base, **chosen))
+    trials = trial_records(study)
+    for trial in trials:
+        trial["refused"] = rewards.refusal(trial["components"]) if trial["reward"] <= 0 else None
+    phases = phase_count(best, trials)
+    if best.reward <= 0:  # no map of two or more classes passed its gates: one phase
+        best = pipeline.run(replace(base, **{**trials[0]["params"], "n_classes": 1}))  # the first setting tried, one class
     geometry = pipeline.geometry(best.config)
     display_window = pipeline.window(best.config)
     analysis = Analysis(
         result=best,
-        trials=trial_records(study),
+        trials=trials,
         space=space,
         timings=dict(pipeline.timings),
         seed=seed,
@@ -367,12 +395,32 @@ def analyze(
         objectives=objectives,
         model=pipeline.learner(best.config),
         warnings=warnings,
+        phases=phases,
     )
     if out is not None:
         report.write(analysis, staging)
         outputs.move_into_place(staging, out, "analyze")
         logger.info("results written to %s", out)
     return analysis
+
+
+def phase_count(best: Result, trials: list[dict]) -> dict:
+    """How many classes the image holds, in words and figures: the chosen map's, or one phase when no
+    map of two or more classes passed the reward's gates (``rewards.refusal``), with the strongest
+    evidence for a split that was seen and why it was not enough."""
+    if best.reward > 0:
+        k = best.config.n_classes
+        return {"count": k, "one_phase": False, "split_evidence": best.components.get("split_evidence"),
+                "coherence": best.components.get("coherence"),
+                "statement": f"{k} classes, {best.walls.n_segments} wall segment{'s' if best.walls.n_segments != 1 else ''}"}
+    refused = [t for t in trials if t["params"].get("n_classes", 2) >= 2 and t.get("refused")]
+    kinds = Counter(t["refused"].split(":")[0] for t in refused)
+    strongest = max(refused, key=lambda t: np.nan_to_num(t["components"].get("split_evidence", 0.0)), default=None)
+    why = "; ".join(f"{kind}: {n}" for kind, n in kinds.most_common()) or "no map of two or more classes was tried"
+    return {"count": 1, "one_phase": True, "refusals": dict(kinds),
+            "split_evidence": strongest["components"].get("split_evidence") if strongest else None,
+            "coherence": max((t["components"].get("coherence", 0.0) for t in refused), default=None),
+            "statement": f"one phase, no domain walls: none of the {len(refused)} maps of two or more classes passed the gates ({why})"}
 
 
 def canvas(columns: Columns, pixel_size: float | None = None) -> Image:

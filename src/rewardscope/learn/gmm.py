@@ -27,7 +27,9 @@ class PCAGaussianMixture:
         self.covariance_type = covariance_type
         self.random_state = random_state
 
-    def fit(self, X) -> "PCAGaussianMixture":
+    def fit(self, X, reference=None) -> "PCAGaussianMixture":
+        """Fit on the rows of ``X`` where ``reference`` (bool, n) is true (default all) and label every row:
+        cells whose patch the frame cuts are assigned by the mixture, not allowed to shape it."""
         X = np.asarray(X, float)
         if X.ndim != 2:
             raise RewardscopeError(f"descriptors must be a 2-D array (samples, features), got shape {X.shape}")
@@ -35,16 +37,20 @@ class PCAGaussianMixture:
             raise RewardscopeError("descriptors contain NaN or inf")
         if not 1 <= self.n_classes <= len(X):
             raise RewardscopeError(f"`n_classes` must be in [1, {len(X)}] (the number of samples), got n_classes={self.n_classes}")
-        components = max(1, min(self.n_components, X.shape[1], len(X) - 1))
-        self.pca_ = PCA(n_components=components, random_state=self.random_state)
-        self.scores_ = self.pca_.fit_transform(X)
+        fitted = np.ones(len(X), bool) if reference is None else np.asarray(reference, bool)
+        if fitted.sum() < max(2 * self.n_classes, 2):
+            fitted = np.ones(len(X), bool)  # too few whole cells to stand for the rest
+        components = max(1, min(self.n_components, X.shape[1], int(fitted.sum()) - 1))
+        self.pca_ = PCA(n_components=components, random_state=self.random_state).fit(X[fitted])
+        self.scores_ = self.pca_.transform(X)
+        self.reference_ = fitted
         self.mixture_ = GaussianMixture(
             n_components=self.n_classes,
             covariance_type=self.covariance_type,
             n_init=self.n_init,
             reg_covar=1e-4,
             random_state=self.random_state,
-        ).fit(self.scores_)
+        ).fit(self.scores_[fitted])
         raw = self.mixture_.predict(self.scores_)
         # Order classes by size so labels do not depend on the mixture's internal order.
         sizes = np.bincount(raw, minlength=self.n_classes)
@@ -70,6 +76,59 @@ class PCAGaussianMixture:
 
     def predict(self, X) -> np.ndarray:
         return np.argmax(self.predict_proba(X), axis=1)
+
+
+def split_evidence(scores: np.ndarray, labels: np.ndarray, ij: np.ndarray | None = None) -> float:
+    """How clearly two classes are two: 1 - the depth ratio of the density valley between them.
+
+    The scores are projected on the direction that best separates the two classes (Fisher's: the
+    within-class covariance applied to the difference of the means); the density of that projection
+    (a Gaussian kernel estimate) is compared between the two classes' medians. One cloud of any
+    unimodal shape, a Gaussian, a skewed or flat one (a thickness gradient), has no valley there
+    (evidence 0, whatever a mixture does to it); two separated clouds have a deep one (evidence near 1).
+
+    With the cells' ``ij`` (n, 2) the evidence is also measured on the projection averaged over each
+    cell and its eight neighbours, and the larger of the two is returned: domains many cells wide keep
+    their two modes, sharper for the averaging (the evidence of a low-dose image lies in space, not in
+    one cell); a small domain (a few cells across), blurred by it, keeps its evidence unaveraged.
+    """
+    scores, labels = np.asarray(scores, float), np.asarray(labels)
+    groups = [scores[labels == k] for k in (0, 1)]
+    if min(len(g) for g in groups) < 3:
+        return 0.0
+    d = scores.shape[1]
+    within = sum(np.cov(g.T, bias=True).reshape(d, d) * len(g) for g in groups) / sum(len(g) for g in groups)
+    within += 1e-9 * (np.trace(within) / d + 1e-300) * np.eye(d)
+    direction = np.linalg.solve(within, groups[1].mean(axis=0) - groups[0].mean(axis=0))
+    projection = scores @ direction
+    kept = (labels == 0) | (labels == 1)
+    readings = [projection] if ij is None else [projection, _neighbourhood_mean(projection, np.asarray(ij, int))]
+    return max(_valley(reading[kept], labels[kept]) for reading in readings)
+
+
+def _valley(projection: np.ndarray, labels: np.ndarray) -> float:
+    """1 - the least kernel density between the medians of classes 0 and 1 over the lesser density at them."""
+    from scipy.stats import gaussian_kde
+
+    if np.ptp(projection) <= 0:
+        return 0.0
+    density = gaussian_kde(projection)
+    ends = sorted(float(np.median(projection[labels == k])) for k in (0, 1))
+    profile = density(np.linspace(ends[0], ends[1], 101))
+    return float(np.clip(1 - profile.min() / max(min(profile[0], profile[-1]), 1e-300), 0.0, 1.0))
+
+
+def _neighbourhood_mean(values: np.ndarray, ij: np.ndarray) -> np.ndarray:
+    """Each cell's value averaged with those of its (up to eight) neighbours on the (i, j) grid."""
+    from scipy import ndimage
+
+    shape = tuple(ij.max(axis=0) + 1)
+    total, count = np.zeros(shape), np.zeros(shape)
+    np.add.at(total, (ij[:, 0], ij[:, 1]), values)
+    np.add.at(count, (ij[:, 0], ij[:, 1]), 1.0)
+    total = ndimage.uniform_filter(total, 3, mode="constant")
+    count = ndimage.uniform_filter(count, 3, mode="constant")
+    return total[ij[:, 0], ij[:, 1]] / np.maximum(count[ij[:, 0], ij[:, 1]], 1e-12)
 
 
 @dataclass(frozen=True)
