@@ -26,9 +26,9 @@ from rewardscope.metrics import accuracy
 from rewardscope.synthetic import synthesize
 from rewardscope.workflow import analyze
 
-LAYOUTS = ("stripes", "quadrants", "bubble", "rough")
+LAYOUTS = ("stripes", "quadrants", "bubble", "rough", "superlattice", "paraelectric")  # paraelectric: true k = 1
 LEVELS = {"normal": {"dose": 400.0, "polarization_pm": 35.0}, "low": {"dose": 60.0, "polarization_pm": 20.0}}
-COLUMNS = ("ari", "wall_f1", "polarization_angle_error_deg", "recall_B", "rmse_A_px", "rmse_B_px", "n_classes_found", "seconds")
+COLUMNS = ("ari", "coverage", "wall_f1", "polarization_angle_error_deg", "recall_B", "rmse_A_px", "rmse_B_px", "n_classes_found", "seconds")
 
 
 def baseline(image: np.ndarray, period: float, n_classes: int, seed: int):

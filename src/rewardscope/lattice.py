@@ -5,7 +5,10 @@ A columns sit on cell corners (i, j); the B column of cell (i, j) sits near
 midpoint such as (1/2, 0) in [110]. The polar displacement of a B column is its
 position minus that ideal site interpolated (bilinearly) from the four A
 corners (i, j), (i+1, j), (i, j+1), (i+1, j+1): for the centre, their centroid;
-for an edge midpoint, the midpoint of the two A columns on that edge.
+for an edge midpoint, the midpoint of the two A columns on that edge. Where one
+corner is missing (beyond the frame's edge, or its fit failed), it is completed
+from the other three as a parallelogram (``three_corners`` marks those cells):
+for the centre, the midpoint of the diagonal the three corners keep.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ class Lattice:
 
     ``neighbours`` (n, 4) holds the row numbers of the four A corners of each B
     column (-1 where missing, and for A rows); ``polarization`` (n, 2) is the
-    polar displacement in px (NaN where not all four corners exist; 0 for A rows).
+    polar displacement in px (NaN where fewer than three corners were measured;
+    0 for A rows); ``three_corners`` (n,) is True where it was measured with three.
     """
 
     ij: np.ndarray
@@ -36,6 +40,7 @@ class Lattice:
     polarization: np.ndarray
     origin: np.ndarray
     basis: np.ndarray
+    three_corners: np.ndarray | None = None
 
     @property
     def grid_shape(self) -> tuple[int, int]:
@@ -84,14 +89,21 @@ def index_columns(columns: Columns) -> Lattice:
         neighbours[indexed_b, corner] = corner_row[ij[indexed_b, 1] + dj, ij[indexed_b, 0] + di]
     polarization = np.zeros((len(columns), 2))
     polarization[b_rows] = np.nan
-    # A polarization needs five measured positions: the B and its four A corners (failed fits are not measurements).
+    # A polarization needs the B and four A corners measured (failed fits are not measurements), or three:
+    # the fourth completes the parallelogram, x_missing = x_u + x_v - x_opposite.
     usable = columns.usable
-    complete = indexed_b[np.all(neighbours[indexed_b] >= 0, axis=1)]
-    complete = complete[usable[complete] & np.all(usable[neighbours[complete]], axis=1)]
+    measured = (neighbours >= 0) & usable[np.maximum(neighbours, 0)]
+    cells = indexed_b[usable[indexed_b] & (measured[indexed_b].sum(axis=1) >= 3)]
+    corners = np.where(measured[cells][..., None], columns.xy[np.maximum(neighbours[cells], 0)], np.nan)
+    for missing, (u, v, opposite) in enumerate(((1, 2, 3), (0, 3, 2), (0, 3, 1), (1, 2, 0))):
+        gap = ~measured[cells, missing]
+        corners[gap, missing] = corners[gap, u] + corners[gap, v] - corners[gap, opposite]
     (fx, fy) = site
     weights = np.array([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])  # corner order above
-    polarization[complete] = columns.xy[complete] - np.einsum("k,nkd->nd", weights, columns.xy[neighbours[complete]])
-    return Lattice(ij=ij, neighbours=neighbours, polarization=polarization, origin=origin, basis=basis)
+    polarization[cells] = columns.xy[cells] - np.einsum("k,nkd->nd", weights, corners)
+    three_corners = np.zeros(len(columns), bool)
+    three_corners[cells] = measured[cells].sum(axis=1) == 3
+    return Lattice(ij=ij, neighbours=neighbours, polarization=polarization, origin=origin, basis=basis, three_corners=three_corners)
 
 
 def _unique_sites(ij: np.ndarray, sublattice: np.ndarray, error: np.ndarray) -> np.ndarray:

@@ -92,6 +92,7 @@ class Accuracy:
     polarization_angle_error_deg: float
     n_classes_true: int
     n_classes_found: int
+    coverage: float = float("nan")  # share of the truth's interior cells whose B was found and classified
 
     def to_dict(self) -> dict:
         return {
@@ -106,6 +107,7 @@ class Accuracy:
             "polarization_angle_error_deg": self.polarization_angle_error_deg,
             "n_classes_true": self.n_classes_true,
             "n_classes_found": self.n_classes_found,
+            "coverage": self.coverage,
         }
 
 
@@ -136,6 +138,7 @@ def accuracy(xy, sublattice, labels, polarization, truth: Truth, shape, period: 
     truth_b, found_b = matched_b
     angle_error = _median_angle_error(polarization[found_b], truth.dxy[truth_b], truth.variant[truth_b] != ANTIPOLAR)
     classified = labels[found_b] >= 0
+    coverage = float(classified.sum() / max(np.sum(interior(truth, shape, 0.3 * period) & (truth.sublattice == "B")), 1))
     truth_b, found_b = truth_b[classified], found_b[classified]
     ari = float(adjusted_rand_score(truth.variant[truth_b], labels[found_b])) if len(found_b) else 0.0
     wall_f1 = _wall_f1(truth, truth_b, labels[found_b])
@@ -143,6 +146,7 @@ def accuracy(xy, sublattice, labels, polarization, truth: Truth, shape, period: 
         recall, precision, rmse, ari, wall_f1, angle_error,
         n_classes_true=len(np.unique(truth.variant[truth.sublattice == "B"])),
         n_classes_found=len(np.unique(labels[labels >= 0])),
+        coverage=coverage,
     )
 
 

@@ -137,6 +137,10 @@ def summarize(analysis) -> dict:
             "columns": result.columns.counts,
             "fits_failed": fits_failed(result.columns),
             "cells_classified": int(len(b)),
+            # of the cells whose B was found, indexed and fitted
+            "cells_classified_share": float(len(b) / max(np.sum((result.columns.sublattice == "B") & (result.lattice.ij[:, 0] >= 0)
+                                                                 & result.columns.usable), 1)),
+            "cells_measured_with_three_corners": int(np.sum(result.lattice.three_corners)) if result.lattice.three_corners is not None else 0,
             "median_polarization_px": float(np.median(magnitude)) if len(magnitude) else None,
             "mean_polarization_px": float(np.mean(magnitude)) if len(magnitude) else None,
             "mean_polarization_pm": float(np.mean(magnitude) * pixel_size) if len(magnitude) and pixel_size else None,

@@ -94,15 +94,15 @@ class Pipeline:
         return self._cached("geometry", config, lambda: cell_geometry(self.columns(config), self.lattice(config)))
 
     def classified_rows(self, config: Config) -> np.ndarray:
-        """Rows of the columns that get a class: the indexed B columns whose fit converged (with all four
-        A corners when the descriptor is physical)."""
+        """Rows of the columns that get a class: the indexed B columns whose fit converged (with a measured
+        polarization, or a whole cell, where the descriptor needs them)."""
         columns, lattice = self.columns(config), self.lattice(config)
         rows = (columns.sublattice == "B") & (lattice.ij[:, 0] >= 0) & columns.usable
-        if config.descriptor != "patch":
+        if "polarization" in config.descriptor:  # measured from four A corners, or three (a cell the frame cuts)
+            rows &= np.all(np.isfinite(lattice.polarization), axis=1)
+        if "lattice" in config.descriptor:  # the cell's shape needs its four corners, the antipolar order a neighbouring cell along a
             geometry = self.geometry(config)
-            rows &= np.all(np.isfinite(lattice.polarization), axis=1) & np.isfinite(geometry.a)
-            if "lattice" in config.descriptor:  # the antipolar order needs a neighbouring cell along a
-                rows &= np.isfinite(geometry.antipolar)
+            rows &= np.isfinite(geometry.a) & np.isfinite(geometry.antipolar)
         rows = np.flatnonzero(rows)
         if len(rows) < 4:
             raise RewardscopeError(f"only {len(rows)} B columns could be indexed; too few unit cells to classify")
