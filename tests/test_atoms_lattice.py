@@ -235,9 +235,19 @@ def test_dark_column_abf_scenes_are_read_inverted_and_their_o_columns_left_out(l
     assert np.mean(index[inside] >= 0) >= 0.99
     found = index >= 0
     assert np.all(columns.sublattice[index[found]] == scene.truth.sublattice[keep][found])
-    # No column is reported on an O column (the weakest of the three sites searched).
-    o_index, _ = match(columns.xy, scene.truth.xy[scene.truth.sublattice == "O"], 0.2 * columns.period)
+    # No A or B column is reported on an O column (the weakest of the three sites searched); O columns, where
+    # kept, are on O columns and out of every measurement.
+    cations = np.isin(columns.sublattice, ("A", "B"))
+    o_truth = scene.truth.xy[scene.truth.sublattice == "O"]
+    o_index, _ = match(columns.xy[cations], o_truth, 0.2 * columns.period)
     assert np.all(o_index < 0)
+    kept_o = columns.sublattice == "O"
+    if kept_o.any():
+        assert columns.decisions["o_columns"] == kept_o.sum()
+        back, _ = match(o_truth, columns.xy[kept_o], 0.25 * columns.period)
+        assert np.mean(back >= 0) >= 0.95
+        lattice = index_columns(columns)
+        assert np.all(lattice.ij[kept_o] == -1) and np.all(np.isnan(lattice.polarization[kept_o]))
     sites = columns.decisions["sites"]  # B at the cell centre: found as such, or split from A by contrast (paraelectric)
     assert "split_by_contrast" in sites or (sites["(0.5, 0.5)"]["b"] and sites["(0.5, 0)"]["relative_response"] < 0.8)
 

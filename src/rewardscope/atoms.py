@@ -41,7 +41,8 @@ from .geometry import estimate_basis, fractional, lattice_links, orient_basis, w
 
 @dataclass(frozen=True)
 class Columns:
-    """Atom columns: xy (n, 2) px, sublattice 'A'/'B', fit results (amplitude, width ``sigma`` px,
+    """Atom columns: xy (n, 2) px, sublattice 'A'/'B' (and 'O' where O columns were found reliably, in
+    ABF: fitted so that their tails do not pull A and B, then kept out of every measurement), fit results (amplitude, width ``sigma`` px,
     1-sigma position ``uncertainty`` px, relative ``residual``), and the lattice basis.
 
     ``fit_ok`` is False where the Gaussian refinement did not converge (it ran away by more than a
@@ -74,9 +75,9 @@ class Columns:
             raise RewardscopeError(f"positions must be (n, 2) with one sublattice per row, got {xy.shape} and {len(sublattice)} sublattices")
         if not np.all(np.isfinite(xy)):
             raise RewardscopeError(f"{int(np.sum(~np.isfinite(xy).all(axis=1)))} positions are not finite numbers (NaN or inf)")
-        unknown = sorted(set(sublattice) - {"A", "B"})
+        unknown = sorted(set(sublattice) - {"A", "B", "O"})
         if unknown:
-            raise RewardscopeError(f"sublattice must be A or B, got {str(unknown[0])!r}")
+            raise RewardscopeError(f"sublattice must be A, B or O (O columns are kept, not measured), got {str(unknown[0])!r}")
         counts = {site: int(np.sum(sublattice == site)) for site in "AB"}
         if min(counts.values()) < MIN_GIVEN_COLUMNS:
             raise RewardscopeError(f"positions need at least {MIN_GIVEN_COLUMNS} columns of each sublattice, got {counts['A']} A and {counts['B']} B")
@@ -104,8 +105,9 @@ class Columns:
 
     @property
     def counts(self) -> dict:
-        """Number of columns per sublattice: {"A": n_A, "B": n_B}."""
-        return {site: int(np.sum(self.sublattice == site)) for site in ("A", "B")}
+        """Number of columns per sublattice: {"A": n_A, "B": n_B}, and "O" where O columns were found."""
+        counts = {site: int(np.sum(self.sublattice == site)) for site in ("A", "B", "O")}
+        return counts if counts["O"] else {"A": counts["A"], "B": counts["B"]}
 
 
 MIN_GIVEN_COLUMNS = 16  # of each sublattice, for a lattice from given positions
@@ -160,6 +162,7 @@ class Detection:
     width: float
     b_site: tuple[float, float] = (0.5, 0.5)
     sites: dict | None = None  # the other sites searched: their columns' median response relative to A, and which is B
+    o_xy: np.ndarray | None = None  # columns of the other sites that hold columns (O in ABF): kept out of A and B
 
     @property
     def period(self) -> float:
@@ -208,11 +211,17 @@ def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: fl
     decided = "dark" if quality.get("dark", -1) > quality.get("bright", -1) + DARK_MARGIN else min(quality, key=("bright", "dark").index)
     signal = _signal(image, decided)
     detection = tried[decided] if sample is image else detect_columns(signal, **options)
+    # O columns show in dark-column (ABF) contrast only; in HAADF an edge site's response is the A columns' tails.
+    keep_o = decided == "dark" and detection.o_xy is not None and len(detection.o_xy) > 0
+    detection = replace(detection, o_xy=detection.o_xy if keep_o else None)
+    columns = refine_columns(signal, detection, refine)
+    o_found = columns.counts.get("O", 0)
     decisions = {"contrast": decided, "contrast_asked": contrast, "quality_by_contrast": quality, "b_site": list(detection.b_site),
-                 "sites": detection.sites}
+                 "sites": detection.sites,
+                 "o_columns": o_found or (columns.decisions or {}).get("o_columns_left_out", "none (sought in dark-column contrast only)")}
     if sample is not image:
         decisions["contrast_judged_on"] = f"the central {sample.shape[1]} x {sample.shape[0]} px"
-    return replace(refine_columns(signal, detection, refine), decisions=decisions)
+    return replace(columns, decisions=decisions)
 
 
 def _signal(image: np.ndarray, contrast: str) -> np.ndarray:
@@ -265,9 +274,9 @@ def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: 
         is_a = bright if a_site == "bright" else ~bright
         return Detection(a_xy=a_xy[is_a], b_xy=a_xy[~is_a], basis=basis, width=width, b_site=b_site,
                          sites={"split_by_contrast": "both cations found on one lattice, alternating in brightness"})
-    b_xy, b_site, sites = _find_b_columns(column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis)
+    b_xy, b_site, sites, o_xy = _find_b_columns(column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis)
     if b_site != (0.5, 0.5):  # B on an edge ([110]): the first-found columns are A, no checkerboard to walk
-        return Detection(a_xy=a_xy, b_xy=b_xy, basis=basis, width=width, b_site=b_site, sites=sites)
+        return Detection(a_xy=a_xy, b_xy=b_xy, basis=basis, width=width, b_site=b_site, sites=sites, o_xy=o_xy)
     # Parity on the cation checkerboard: True on the sublattice of the largest lattice of first-found columns.
     first = np.concatenate([same_sublattice(a_xy, basis), np.zeros(len(b_xy), bool)])
     if len(b_xy):
@@ -282,7 +291,7 @@ def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: 
     brightness = ndimage.map_coordinates(smoothed, xy[:, ::-1].T, order=1)
     even_brighter = brightness[even].mean() >= brightness[~even].mean() if even.any() and (~even).any() else True
     is_a = even if even_brighter == (a_site == "bright") else ~even
-    return Detection(a_xy=xy[is_a], b_xy=xy[~is_a], basis=basis, width=width, b_site=b_site, sites=sites)
+    return Detection(a_xy=xy[is_a], b_xy=xy[~is_a], basis=basis, width=width, b_site=b_site, sites=sites, o_xy=o_xy)
 
 
 def same_sublattice(xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
@@ -377,30 +386,44 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
     image = np.asarray(image, float)
     period, width = detection.period, detection.width
     a_xy, b_xy = detection.a_xy, detection.b_xy
-    labels = _sublattice_labels(len(a_xy), len(b_xy))
+    o_xy = detection.o_xy if detection.o_xy is not None else np.zeros((0, 2))
+    labels = np.array(["A"] * len(a_xy) + ["B"] * len(b_xy) + ["O"] * len(o_xy))
     if method in ("com", "none"):
         if method == "com":
             a_xy = centre_of_mass(image, a_xy, 0.3 * period)
             b_xy = centre_of_mass(image, b_xy, 0.25 * period)
-        xy = np.vstack([a_xy, b_xy])
+            o_xy = centre_of_mass(image, o_xy, 0.25 * period) if len(o_xy) else o_xy
+        xy = np.vstack([a_xy, b_xy, o_xy])
         values = ndimage.map_coordinates(image, xy[:, ::-1].T, order=1)
         n = len(xy)
         return Columns(xy, labels, values, np.full(n, width), np.full(n, np.nan), detection.basis, b_site=detection.b_site)
-    a_fit, b_fit = _fit_sublattices(image, a_xy, b_xy, period, width)
+    fits = _fit_sublattices(image, [a_xy, b_xy, o_xy], period, width)
+    if len(o_xy) and fits[2].converged.mean() < MIN_O_CONVERGED:  # not found reliably: left out, A and B fitted without them
+        return replace(refine_columns(image, replace(detection, o_xy=None), method),
+                       decisions={"o_columns_left_out": f"{len(o_xy)} O columns found, left out: only"
+                                                        f" {fits[2].converged.mean():.0%} of their fits converged"})
+    if len(o_xy):
+        # Only O columns that were fitted are kept (a weak column's failed fit is no finding), and none that
+        # settled on a cation column (one the B search missed, at the frame's edge).
+        near, _ = cKDTree(np.vstack([fits[0].xy, fits[1].xy])).query(fits[2].xy)
+        kept = fits[2].converged & (near >= 0.3 * period)
+        if not kept.all():
+            return refine_columns(image, replace(detection, o_xy=fits[2].xy[kept]), method)
     # STEM scans line by line: each line sits slightly off in x (scan-line jitter).
     # With the fitted model as reference, shift each line back and fit again.
-    image = correct_scan_lines(image, _model(image.shape, a_fit) + _model(image.shape, b_fit))
-    a_fit, b_fit = _fit_sublattices(image, a_fit.xy, b_fit.xy, period, width)
+    image = correct_scan_lines(image, sum(_model(image.shape, fit) for fit in fits))
+    fits = _fit_sublattices(image, [fit.xy for fit in fits], period, width)
+    joined = lambda name: np.concatenate([getattr(fit, name) for fit in fits])  # noqa: E731
     return Columns(
-        xy=np.vstack([a_fit.xy, b_fit.xy]),
+        xy=np.vstack([fit.xy for fit in fits]),
         sublattice=labels,
-        amplitude=np.concatenate([a_fit.amplitude, b_fit.amplitude]),
-        sigma=np.concatenate([a_fit.sigma, b_fit.sigma]),
-        uncertainty=np.concatenate([a_fit.uncertainty, b_fit.uncertainty]),
+        amplitude=joined("amplitude"),
+        sigma=joined("sigma"),
+        uncertainty=joined("uncertainty"),
         basis=detection.basis,
-        residual=np.concatenate([a_fit.residual, b_fit.residual]),
+        residual=joined("residual"),
         b_site=detection.b_site,
-        fit_ok=np.concatenate([a_fit.converged, b_fit.converged]),
+        fit_ok=joined("converged"),
     )
 
 
@@ -440,12 +463,20 @@ def split_by_contrast(xy: np.ndarray, amplitude: np.ndarray, basis: np.ndarray, 
     return bright, cell, (float(np.round(site[0], 3)), float(np.round(site[1], 3)))
 
 
-def _fit_sublattices(image, a_xy, b_xy, period: float, width: float):
-    """Fit A, then B on the image without A, then A again on the image without B."""
-    a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=width)
-    b_fit = gaussians.fit(image - _model(image.shape, a_fit), b_xy, radius=0.35 * period, sigma=width)
-    a_fit = gaussians.fit(image - _model(image.shape, b_fit), a_fit.xy, radius=0.35 * period, sigma=width)
-    return a_fit, b_fit
+def _fit_sublattices(image, starts: list, period: float, width: float) -> list:
+    """Fit A, then each other sublattice (B, and O where found) on the image without the ones fitted before
+    it, then all but the last again on the image without the others' models: each column is fitted with
+    its neighbours' tails taken away."""
+    fit = lambda xy, others: gaussians.fit(image - sum((_model(image.shape, f) for f in others), np.zeros(image.shape)), xy,  # noqa: E731
+                                           radius=0.35 * period, sigma=width)
+    present = [k for k, xy in enumerate(starts) if len(xy)]
+    fits = {}
+    for k in present:
+        fits[k] = fit(starts[k], list(fits.values()))
+    for k in present[:-1]:
+        fits[k] = fit(fits[k].xy, [fits[other] for other in present if other != k])
+    empty = gaussians.fit(image, np.zeros((0, 2)), radius=0.35 * period, sigma=width)
+    return [fits.get(k, empty) for k in range(len(starts))]
 
 
 def correct_scan_lines(image: np.ndarray, model: np.ndarray) -> np.ndarray:
@@ -473,10 +504,6 @@ def _model(shape, fit: gaussians.GaussianFit) -> np.ndarray:
     if not ok.any():
         return np.zeros(shape)
     return gaussians.render(shape, fit.xy[ok], fit.amplitude[ok], np.median(fit.sigma[ok]), reach=3.0)
-
-
-def _sublattice_labels(n_a: int, n_b: int) -> np.ndarray:
-    return np.array(["A"] * n_a + ["B"] * n_b)
 
 
 def _find_a_columns(response: np.ndarray, period: float, threshold: float) -> np.ndarray:
@@ -579,6 +606,7 @@ def _strongest_near(response: np.ndarray, centres: np.ndarray, radius: float) ->
 
 
 B_SITES = ((0.5, 0.5), (0.5, 0.0), (0.0, 0.5))
+MIN_O_CONVERGED = 0.5  # O columns are kept (and modelled) only where most of their fits converge
 CONTRAST_SAMPLE = 1024  # px: the side of the central crop on which a wider frame's contrast is judged
 CLEAN_QUALITY = 0.9  # a bright reading this clean is kept without trying the dark one (it could not beat it by DARK_MARGIN)
 DARK_MARGIN = 0.1  # how much higher the dark reading's detection quality must be (SrTiO3 ABF: bright 0.71, dark 0.96)
@@ -591,8 +619,8 @@ def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray):
     [110] image or with the O columns visible (ABF) other sites hold columns
     too, the B-O column being the strongest of them and a pure O column the
     weakest. Returns (B positions, the B site, per site the median response of
-    its columns relative to the strongest site's and whether it holds B), so
-    that what was decided is said; the columns of the other sites are left out.
+    its columns relative to the strongest site's and whether it holds B, the
+    columns of the other sites that hold columns), so that what was decided is said.
     """
     found = {site: _find_site_columns(response, a_xy, basis, site) for site in B_SITES}
     strength = {site: float(np.median(value)) if len(value) else 0.0 for site, (_, value) in found.items()}
@@ -603,12 +631,13 @@ def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray):
     sites = {f"({site[0]:g}, {site[1]:g})": {"columns": len(found[site][0]), "relative_response": strength[site] / strongest,
                                              "b": site == b_site}
              for site in B_SITES}
-    return found[b_site][0], b_site, sites
+    others = [_find_site_columns(response, a_xy, basis, site, on_site=True)[0] for site in held if site != b_site]
+    return found[b_site][0], b_site, sites, np.vstack(others) if others else np.zeros((0, 2))
 
 
-def _find_site_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray, site) -> tuple[np.ndarray, np.ndarray]:
+def _find_site_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray, site, on_site: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Search the strongest response near every position of ``site`` (lattice coordinates) next to an A column;
-    (positions, responses) of those that respond."""
+    (positions, responses) of those that respond (``on_site``: and peak within 0.15 periods of the site)."""
     period = float(np.linalg.norm(basis, axis=1).min())
     corners = np.unique(np.array([[sx * site[0], sy * site[1]] for sx in (1, -1) for sy in (1, -1)]), axis=0)
     predictions = (a_xy[:, None, :] + (corners @ basis)[None]).reshape(-1, 2)
@@ -623,6 +652,8 @@ def _find_site_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray
     found, strength = _strongest_near(response, centres, 0.25 * period)
     # A cell centre with no column (vacuum beyond the crystal edge) has no positive response.
     keep = strength > 0.5 * np.median(strength[strength > 0]) if (strength > 0).any() else np.zeros(len(found), bool)
+    if on_site:  # peaking where the lattice puts the site, not on the slope of a brighter neighbour's column
+        keep &= np.hypot(*(found - centres).T) <= 0.15 * period
     return found[keep], strength[keep]
 
 

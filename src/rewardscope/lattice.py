@@ -64,7 +64,7 @@ def index_columns(columns: Columns) -> Lattice:
 
     ij = np.zeros((len(columns), 2), int)
     ij[is_a] = a_index
-    b_rows = np.flatnonzero(~is_a)
+    b_rows = np.flatnonzero(columns.sublattice == "B")  # O columns (ABF) are kept, not indexed
     site = np.asarray(columns.b_site, float)
     _, nearest = cKDTree(a_xy).query(columns.xy[b_rows])
     local = fractional(columns.xy[b_rows] - a_xy[nearest], np.zeros(2), basis)
@@ -73,7 +73,7 @@ def index_columns(columns: Columns) -> Lattice:
     error = np.zeros(len(columns))
     error[is_a] = np.hypot(*(fractional(a_xy, origin, basis) - a_index).T)
     error[b_rows] = np.hypot(*(local - np.rint(local - site) - site).T)
-    valid = _unique_sites(ij, columns.sublattice, error)
+    valid = _unique_sites(ij, columns.sublattice, error) & np.isin(columns.sublattice, ("A", "B"))
     # Shift so that indices start at 0; until now they were relative to the central A column.
     shift = ij[valid].min(axis=0)
     ij = np.where(valid[:, None], ij - shift, NOT_INDEXED)
@@ -88,7 +88,7 @@ def index_columns(columns: Columns) -> Lattice:
     for corner, (di, dj) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
         neighbours[indexed_b, corner] = corner_row[ij[indexed_b, 1] + dj, ij[indexed_b, 0] + di]
     polarization = np.zeros((len(columns), 2))
-    polarization[b_rows] = np.nan
+    polarization[columns.sublattice != "A"] = np.nan  # B rows until measured; O rows have none
     # A polarization needs the B and four A corners measured (failed fits are not measurements), or three:
     # the fourth completes the parallelogram, x_missing = x_u + x_v - x_opposite.
     usable = columns.usable
@@ -107,8 +107,8 @@ def index_columns(columns: Columns) -> Lattice:
 
 
 def _unique_sites(ij: np.ndarray, sublattice: np.ndarray, error: np.ndarray) -> np.ndarray:
-    """True for the column closest to its ideal site among those that share one site."""
-    site = sublattice == "A"
+    """True for the column closest to its ideal site among those of its sublattice that share one site."""
+    site = np.unique(sublattice, return_inverse=True)[1]
     order = np.lexsort((error, ij[:, 1], ij[:, 0], site))
     keys = np.column_stack([site, ij])[order]
     first = np.ones(len(order), bool)

@@ -218,8 +218,10 @@ def plot_columns_on(image, columns, path) -> None:
     ax.imshow(image.data, cmap="gray")
     ax.set_title("atom columns")
     ax.set_axis_off()
-    for site, colour in (("A", "tab:orange"), ("B", "tab:blue")):
+    for site, colour in (("A", "tab:orange"), ("B", "tab:blue"), ("O", "tab:red")):
         xy = columns.xy[columns.sublattice == site]
+        if site == "O" and not len(xy):
+            continue
         ax.scatter(xy[:, 0], xy[:, 1], s=6, c=colour, label=f"{site} ({len(xy)})")
     ax.legend(loc="upper right", fontsize=8)
     _save(fig, path)
