@@ -29,3 +29,12 @@ def test_trials_to_reach_counts_distinct_settings():
     assert reached is not None and 1 <= reached <= 6
     assert 1 <= random_mean <= 6
     assert np.isclose(random_mean, random_mean)  # a number, not NaN
+
+
+def test_the_one_phase_answer_is_within_reach():
+    _, points = fake_points()
+    silent = [{**p, "reward": 0.0} for p in points]  # no setting passes its gates: the tool answers one phase
+    regret, _ = regret_and_correlation(silent, "default", one_phase_ari=1.0)  # and the truth is one phase
+    assert regret == 0.0
+    regret, _ = regret_and_correlation(points, "default", one_phase_ari=1.0)  # a split chosen on a one-phase scene
+    assert regret == 1.0 - 0.8

@@ -213,3 +213,25 @@ def test_a_uniform_offset_is_named_so_not_polar():
     assert along_b == pytest.approx(30.0, abs=2.0)
     low, high = only["polarization_interval_pm"][1]
     assert low < only["polarization_pm"][1] < high and only["polarization_error_pm"] < 1.0
+
+
+def test_a_reference_region_is_taken_as_non_polar(tmp_path):
+    # A uniform offset over the whole frame, measured from a region of it: nothing polar is left.
+    scene = synthesize("paraelectric", seed=2, size=256, b_offset_pm=(0.0, 30.0))
+    analysis = analyze(scene.image, out=tmp_path / "out", n_trials=4, progress=False, reference=(0, 128, 0, 256))
+    assert analysis.reference["reference"] == "the region x 0:128, y 0:256 px" and analysis.reference["cells"] > 50
+    assert np.hypot(*analysis.reference["offset_pm"]) == pytest.approx(30.0, abs=2.0)
+    assert [c["name"] for c in analysis.classes] == ["paraelectric"]
+    assert abs(np.nanmedian(analysis.result.lattice.polarization[analysis.result.columns.sublattice == "B"][:, 1])) < 0.1
+    assert "Polarization is measured from the reference" in (tmp_path / "out" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("reference, message", [
+    (7, "`reference` class 7 is not among the classes searched"),
+    ((0, 900, 0, 10), "is not a region of the 256 x 256 px frame"),
+])
+def test_a_bad_reference_is_refused_before_any_work(reference, message, tmp_path):
+    scene = synthesize("paraelectric", seed=2, size=256)
+    with pytest.raises(RewardscopeError, match=message):
+        analyze(scene.image, out=tmp_path / "out", n_trials=4, progress=False, reference=reference)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()

@@ -71,6 +71,15 @@ def _names(what: str, choices: tuple[str, ...]):
     return parse
 
 
+def _region(text: str) -> tuple[float, float, float, float]:
+    """An argparse type: ``X0:X1,Y0:Y1`` in px."""
+    try:
+        (x0, x1), (y0, y1) = ([float(v) for v in part.split(":")] for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a region is X0:X1,Y0:Y1 in px, such as 0:200,0:100; got {text!r}") from None
+    return x0, x1, y0, y1
+
+
 def _name_list(text: str) -> tuple[str, ...]:
     from .optimize import check_objectives
 
@@ -141,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reading_options(analyze)
     _add_output_options(analyze, "atoms.csv, summary.json, report.html")
     _add_analysis_options(analyze)
+    reference = analyze.add_mutually_exclusive_group()
+    reference.add_argument("--reference", type=_index, metavar="CLASS",
+                           help="take this class of the chosen map as non-polar: its mean P is subtracted from every cell's (as with a substrate)")
+    reference.add_argument("--reference-region", dest="reference", type=_region, metavar="X0:X1,Y0:Y1",
+                           help="take the cells in this region (px) as non-polar: their mean P is subtracted from every cell's")
 
     atoms = commands.add_parser("atoms", parents=[common], help="find, classify and refine the atom columns only",
                                 description="Find the A and B columns, refine them by 2-D Gaussian fits, index the unit cells; optionally tune the detector by the LoG* reward.")
@@ -361,7 +375,8 @@ def _analysis_options(args) -> dict:
             "descriptors": args.descriptors, "weights": args.reward_weights, "tune_detector": args.tune_detector,
             "objectives": args.objectives, "storage": getattr(args, "storage", None), "study_name": getattr(args, "study", None), "learners": args.learner, "latent_dim": args.latent_dim, "betas": args.beta,
             "epochs": args.epochs, "symmetry": args.symmetry, "overwrite": args.overwrite, "restart": args.restart,
-            "force": args.force, "progress": not args.quiet, "base": Config(contrast=args.contrast, a_site=args.a_site)}
+            "force": args.force, "reference": getattr(args, "reference", None), "progress": not args.quiet,
+            "base": Config(contrast=args.contrast, a_site=args.a_site)}
 
 
 def _analyze(args) -> int:

@@ -65,8 +65,10 @@ def mean_and_interval(p: np.ndarray, seed: int = 0, n_boot: int = 400) -> tuple[
     return p.mean(axis=0), error, np.percentile(boot, [2.5, 97.5], axis=0).T
 
 
-def explain_classes(result, geometry, image: np.ndarray, window: int, pixel_size: float | None = None) -> list[dict]:
-    """One dict per class with its share, physics and plain name, and its mean patch (``window`` px)."""
+def explain_classes(result, geometry, image: np.ndarray, window: int, pixel_size: float | None = None,
+                    referenced: bool = False) -> list[dict]:
+    """One dict per class with its share, physics and plain name, and its mean patch (``window`` px).
+    ``referenced``: P is measured from a reference's mean, so a displacement the frame shares is polar too."""
     labels = result.labels
     classified = np.flatnonzero(labels >= 0)
     period = result.columns.period
@@ -79,7 +81,7 @@ def explain_classes(result, geometry, image: np.ndarray, window: int, pixel_size
     stats = [mean_and_interval(p, seed=k) for k, (_, p) in enumerate(measured)]
     # A displacement every class shares is the frame's, not a polar variant's.
     centres = [mean for mean, _, _ in stats if np.all(np.isfinite(mean))]
-    shared = all(np.hypot(*(a - b)) < POLAR_THRESHOLD * period for a in centres for b in centres)
+    shared = not referenced and all(np.hypot(*(a - b)) < POLAR_THRESHOLD * period for a in centres for b in centres)
     classes = []
     for k, ((rows, p), (mean_p, error, interval)) in enumerate(zip(measured, stats)):
         antipolar = float(np.nanmedian(np.abs(geometry.antipolar[rows]))) if np.isfinite(geometry.antipolar[rows]).any() else float("nan")

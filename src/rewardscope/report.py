@@ -148,6 +148,7 @@ def summarize(analysis) -> dict:
         },
         "detector": analysis.detector,
         "phases": analysis.phases,
+        "reference": analysis.reference,
         "classes": [{k: v for k, v in c.items() if k != "mean_patch"} for c in analysis.classes],
         "walls": {"cells": int(result.walls.mask.sum()), "segments": result.walls.n_segments},
         "search_space": {"window": list(analysis.space.window), "n_classes": list(analysis.space.n_classes), "descriptors": list(analysis.space.descriptors)},
@@ -520,6 +521,13 @@ def render_html(summary: dict, figure_names=None) -> str:
     component_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{fmt(v)}</td><td>{weights.get(k, 0):g}</td></tr>"
                              for k, v in summary["components"].items())
     warnings = "".join(f'<p style="background:#fdd;padding:0.5em"><b>Warning:</b> {html.escape(w)}</p>' for w in summary["warnings"])
+    reference = summary.get("reference")
+    reference_note = ""
+    if reference:
+        shift = reference["offset_pm"] or reference["offset_px"]
+        unit = "pm" if reference["offset_pm"] else "px"
+        reference_note = (f"<p>Polarization is measured from the reference, {html.escape(reference['reference'])} ({reference['cells']} cells):"
+                          f" its mean ({shift[0]:.1f}, {shift[1]:.1f}) {unit} was subtracted from every cell, and the classes are named from what is left.</p>")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rewardscope report</title>
 <style>
@@ -536,6 +544,7 @@ figcaption {{ font-size: 0.9em; color: #555; }}
 lattice period {summary['lattice']['period_px']:.2f} px; {summary['lattice']['columns']['A']} A and {summary['lattice']['columns']['B']} B columns;
 fits that did not converge (no polarization, no class): {summary['lattice']['fits_failed']['A']} A, {summary['lattice']['fits_failed']['B']} B.</p>
 <p><b>{html.escape(summary['phases']['statement']) if summary.get('phases') else ''}</b></p>
+{reference_note}
 <h2>Chosen setting: reward {summary['reward']:.4f}</h2>
 {table([(k, fmt(v)) for k, v in summary['config'].items()])}
 <h2>Reward components</h2>

@@ -219,6 +219,7 @@ class Analysis:
     model: object = None  # the fitted learner of the best result (PCAGaussianMixture or VAEClassifier)
     warnings: tuple = ()  # what the result must be read with (a failed gate let through by force=True)
     phases: dict | None = None  # how many phases, and the evidence: see ``phase_count``
+    reference: dict | None = None  # what P is measured from, where a reference was given: see ``relative_to``
 
     @property
     def config(self) -> Config:
@@ -250,6 +251,7 @@ def analyze(
     overwrite: bool = False,
     restart: bool = False,
     force: bool = False,
+    reference: int | tuple[float, float, float, float] | None = None,
     progress: bool = True,
 ) -> Analysis:
     """Find the columns, then choose descriptor, window and number of classes by maximizing the reward.
@@ -281,6 +283,10 @@ def analyze(
     their defaults (``rewards.DEFAULT_WEIGHTS``; a weight of 0 drops one).
     Below ``MIN_DETECTION_QUALITY`` the run stops with an error, unless
     ``force``, which goes on and records a warning in the result.
+
+    ``reference`` (a class number of the chosen map, or a region (x0, x1, y0, y1) in px) is taken as
+    non-polar: its cells' mean polarization is subtracted from every cell's (as with a non-polar
+    substrate), and the classes are named from what is left; the report says so.
     """
     from . import outputs, report
     from .detection import tune_detector as tune_detector_by_quality
@@ -315,6 +321,7 @@ def analyze(
     for descriptor in descriptors:
         replace(base, learner="gmm", descriptor=descriptor)
     SearchSpace((6, 8), tuple(n_classes), descriptors, tuple(learners), tuple(latent_dim), tuple(betas))
+    check_reference(reference, n_classes, image.shape)
     if any(learner != "gmm" for learner in learners):
         require_torch()
     if out is not None:
@@ -377,7 +384,10 @@ def analyze(
     phases = phase_count(best, trials)
     if best.reward <= 0:  # no map of two or more classes passed its gates: one phase
         best = pipeline.run(replace(base, **{**trials[0]["params"], "n_classes": 1}))  # the first setting tried, one class
-    geometry = pipeline.geometry(best.config)
+    referenced = None
+    if reference is not None:
+        best, referenced = relative_to(best, reference, image.pixel_size)
+    geometry = pipeline.geometry(best.config) if referenced is None else cell_geometry(best.columns, best.lattice)
     display_window = pipeline.window(best.config)
     analysis = Analysis(
         result=best,
@@ -391,17 +401,59 @@ def analyze(
         detector=detector,
         geometry=geometry,
         weights=weights,
-        classes=explain_classes(best, geometry, image.data, display_window, image.pixel_size),
+        classes=explain_classes(best, geometry, image.data, display_window, image.pixel_size, referenced=referenced is not None),
         objectives=objectives,
         model=pipeline.learner(best.config),
         warnings=warnings,
         phases=phases,
+        reference=referenced,
     )
     if out is not None:
         report.write(analysis, staging)
         outputs.move_into_place(staging, out, "analyze")
         logger.info("results written to %s", out)
     return analysis
+
+
+def check_reference(reference, n_classes: tuple[int, int], shape) -> None:
+    """A reference class within the classes searched, or a region (x0, x1, y0, y1) inside the frame; else one line."""
+    if reference is None:
+        return
+    if isinstance(reference, (int, np.integer)):
+        if not 0 <= reference < n_classes[1]:
+            raise RewardscopeError(f"`reference` class {reference} is not among the classes searched (0 to {n_classes[1] - 1})",
+                                   cli=f"--reference {reference}: not among the classes searched (0 to {n_classes[1] - 1})")
+        return
+    x0, x1, y0, y1 = (float(v) for v in reference)
+    if not (0 <= x0 < x1 <= shape[1] and 0 <= y0 < y1 <= shape[0]):
+        raise RewardscopeError(f"`reference` region x {x0:g}:{x1:g}, y {y0:g}:{y1:g} px is not a region of the {shape[1]} x {shape[0]} px frame",
+                               cli=f"--reference-region {x0:g}:{x1:g},{y0:g}:{y1:g}: not a region of the {shape[1]} x {shape[0]} px frame")
+
+
+def relative_to(result: Result, reference, pixel_size: float | None) -> tuple[Result, dict]:
+    """The result with every B's polarization measured from the mean of the reference's cells (a class of
+    the map, or the cells in a region), and what was subtracted."""
+    columns, lattice = result.columns, result.lattice
+    p = lattice.polarization
+    measured = (columns.sublattice == "B") & np.all(np.isfinite(p), axis=1)
+    if isinstance(reference, (int, np.integer)):
+        if reference >= result.config.n_classes:
+            k = result.config.n_classes
+            has = f"the chosen map has {k} class{'es' if k != 1 else ''} ({'only 0' if k == 1 else f'0 to {k - 1}'})"
+            raise RewardscopeError(f"`reference` class {reference}: {has}",
+                                   cli=f"--reference {reference}: {has}; the study is kept: rerun with another --reference")
+        rows, what = measured & (result.labels == reference), f"class {reference}"
+    else:
+        x0, x1, y0, y1 = (float(v) for v in reference)
+        x, y = columns.xy.T
+        rows, what = measured & (x >= x0) & (x < x1) & (y >= y0) & (y < y1), f"the region x {x0:g}:{x1:g}, y {y0:g}:{y1:g} px"
+    if rows.sum() < 3:
+        raise RewardscopeError(f"the reference, {what}, holds {int(rows.sum())} measured cells: at least 3 are needed")
+    offset = p[rows].mean(axis=0)
+    shifted = np.where((columns.sublattice == "B")[:, None], p - offset, p)
+    entry = {"reference": what, "cells": int(rows.sum()), "offset_px": offset.tolist(),
+             "offset_pm": (offset * pixel_size).tolist() if pixel_size else None}
+    return replace(result, lattice=replace(lattice, polarization=shifted)), entry
 
 
 def phase_count(best: Result, trials: list[dict]) -> dict:
