@@ -204,7 +204,7 @@ def test_failed_fits_are_flagged_and_never_measured():
     assert np.all(np.isnan(geometry.a[b & ~columns.fit_ok]))
     # Flag one A by hand: the (up to four) cells it is a corner of are measured without it, from their other
     # three corners (where those were fitted), so its position does not matter; their cell shape is not measured.
-    complete = np.flatnonzero(b & columns.fit_ok & np.all(np.isfinite(lattice.polarization), axis=1) & ~lattice.three_corners)
+    complete = np.flatnonzero(b & columns.fit_ok & np.all(np.isfinite(lattice.polarization), axis=1) & (lattice.corners == 4))
     corner = lattice.neighbours[complete[0], 0]
     fit_ok = columns.fit_ok.copy()
     fit_ok[corner] = False
@@ -212,7 +212,7 @@ def test_failed_fits_are_flagged_and_never_measured():
     after = index_columns(flagged)
     uses = b & np.any(after.neighbours == corner, axis=1)
     assert 1 <= uses.sum() <= 4
-    assert after.three_corners[complete[0]] and np.all(np.isnan(cell_geometry(flagged, after).a[uses]))
+    assert after.corners[complete[0]] == 3 and np.all(np.isnan(cell_geometry(flagged, after).a[uses]))
     xy = flagged.xy.copy()
     xy[corner] += 5.0
     moved = index_columns(replace(flagged, xy=xy))
@@ -309,18 +309,23 @@ def test_a_wide_frames_contrast_is_judged_on_its_centre():
     assert np.mean(index[interior(scene.truth, scene.image.shape, 0.6 * columns.period)[keep]] >= 0) >= 0.99
 
 
-def test_three_corners_measure_a_cell_the_frame_cuts():
+@pytest.mark.parametrize("lost", ["one corner", "an edge"])
+def test_cells_the_frame_cuts_are_measured_from_the_corners_left(lost):
     """A cell with one A corner beyond the frame is measured from the other three (the parallelogram's
-    fourth corner): as exactly as from four on an undistorted lattice."""
+    fourth corner), one with an edge beyond it from the other edge and the lattice step beside it: as
+    exactly as from four on an undistorted lattice."""
     from rewardscope.atoms import Columns
 
     rng = np.random.default_rng(2)
     a = np.array([[i, j] for i in range(6) for j in range(6)], float) * 20.0 + 30.0
     shift = rng.normal(0, 1.5, (25, 2))
     b = np.array([[i + 0.5, j + 0.5] for i in range(5) for j in range(5)]) * 20.0 + 30.0 + shift
-    keep = ~np.all(a == a.max(axis=0), axis=1)  # drop the corner (5, 5): its cell (4, 4) keeps three corners
+    if lost == "one corner":
+        keep = ~np.all(a == a.max(axis=0), axis=1)  # drop the corner (5, 5): its cell (4, 4) keeps three corners
+    else:
+        keep = a[:, 1] < a[:, 1].max()  # drop the top row of A: the five cells below it keep their bottom edge
     columns = Columns.from_positions(np.vstack([a[keep], b]), np.array(["A"] * keep.sum() + ["B"] * 25))
     lattice = index_columns(columns)
     rows = columns.sublattice == "B"
-    assert lattice.three_corners[rows].sum() == 1
+    assert np.sum(lattice.corners[rows] < 4) == (1 if lost == "one corner" else 5)
     np.testing.assert_allclose(lattice.polarization[rows], shift, atol=1e-9)

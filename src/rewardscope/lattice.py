@@ -7,8 +7,10 @@ position minus that ideal site interpolated (bilinearly) from the four A
 corners (i, j), (i+1, j), (i, j+1), (i+1, j+1): for the centre, their centroid;
 for an edge midpoint, the midpoint of the two A columns on that edge. Where one
 corner is missing (beyond the frame's edge, or its fit failed), it is completed
-from the other three as a parallelogram (``three_corners`` marks those cells):
-for the centre, the midpoint of the diagonal the three corners keep.
+from the other three as a parallelogram: for the centre, the midpoint of the
+diagonal the three corners keep; where the frame cuts a cell's two corners on
+one edge, they are the other edge's corners moved on by the local lattice step
+(from the A columns one cell further in). ``Lattice.corners`` counts them.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ class Lattice:
 
     ``neighbours`` (n, 4) holds the row numbers of the four A corners of each B
     column (-1 where missing, and for A rows); ``polarization`` (n, 2) is the
-    polar displacement in px (NaN where fewer than three corners were measured;
-    0 for A rows); ``three_corners`` (n,) is True where it was measured with three.
+    polar displacement in px (NaN where it could not be measured; 0 for A rows); ``corners`` (n,) how
+    many of a B's four A corners were measured (4; 3 or 2 where the others were completed).
     """
 
     ij: np.ndarray
@@ -40,7 +42,7 @@ class Lattice:
     polarization: np.ndarray
     origin: np.ndarray
     basis: np.ndarray
-    three_corners: np.ndarray | None = None
+    corners: np.ndarray | None = None
 
     @property
     def grid_shape(self) -> tuple[int, int]:
@@ -89,21 +91,40 @@ def index_columns(columns: Columns) -> Lattice:
         neighbours[indexed_b, corner] = corner_row[ij[indexed_b, 1] + dj, ij[indexed_b, 0] + di]
     polarization = np.zeros((len(columns), 2))
     polarization[columns.sublattice != "A"] = np.nan  # B rows until measured; O rows have none
-    # A polarization needs the B and four A corners measured (failed fits are not measurements), or three:
-    # the fourth completes the parallelogram, x_missing = x_u + x_v - x_opposite.
+    # A polarization needs the B and its four A corners measured (failed fits are not measurements). One
+    # missing corner completes the parallelogram, x_missing = x_u + x_v - x_opposite; two on one edge (the
+    # frame cuts the cell) are the edge's corners moved on by the local lattice step, measured from the A
+    # columns one cell further in: x_missing = 2 x_present - x_inward.
     usable = columns.usable
     measured = (neighbours >= 0) & usable[np.maximum(neighbours, 0)]
-    cells = indexed_b[usable[indexed_b] & (measured[indexed_b].sum(axis=1) >= 3)]
+    count = measured.sum(axis=1)
+    cells = indexed_b[usable[indexed_b] & (count[indexed_b] >= 2)]
     corners = np.where(measured[cells][..., None], columns.xy[np.maximum(neighbours[cells], 0)], np.nan)
     for missing, (u, v, opposite) in enumerate(((1, 2, 3), (0, 3, 2), (0, 3, 1), (1, 2, 0))):
-        gap = ~measured[cells, missing]
+        gap = (count[cells] == 3) & ~measured[cells, missing]
         corners[gap, missing] = corners[gap, u] + corners[gap, v] - corners[gap, opposite]
+
+    def a_at(i, j):
+        """Positions of the usable A columns at corners (i, j) (NaN where none)."""
+        inside = (j >= 0) & (j < corner_row.shape[0]) & (i >= 0) & (i < corner_row.shape[1])
+        row = np.where(inside, corner_row[np.clip(j, 0, corner_row.shape[0] - 1), np.clip(i, 0, corner_row.shape[1] - 1)], -1)
+        ok = (row >= 0) & usable[np.maximum(row, 0)]
+        return np.where(ok[:, None], columns.xy[np.maximum(row, 0)], np.nan)
+
+    ci, cj = ij[cells, 0], ij[cells, 1]
+    # Per cut edge: the missing corners, the present ones beside them, and the step inward (di, dj) from those.
+    for lost, kept, (di, dj) in (((2, 3), (0, 1), (0, -1)), ((0, 1), (2, 3), (0, 1)), ((1, 3), (0, 2), (-1, 0)), ((0, 2), (1, 3), (1, 0))):
+        cut = (count[cells] == 2) & ~measured[cells][:, lost].any(axis=1) & measured[cells][:, kept].all(axis=1)
+        for m, k in zip(lost, kept):
+            corner_i, corner_j = ci + (k & 1), cj + (k >> 1)  # corner k of cell (i, j): (i + k % 2, j + k // 2)
+            inward = a_at(corner_i + di, corner_j + dj)
+            corners[cut, m] = 2 * corners[cut, k] - inward[cut]
     (fx, fy) = site
     weights = np.array([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])  # corner order above
-    polarization[cells] = columns.xy[cells] - np.einsum("k,nkd->nd", weights, corners)
-    three_corners = np.zeros(len(columns), bool)
-    three_corners[cells] = measured[cells].sum(axis=1) == 3
-    return Lattice(ij=ij, neighbours=neighbours, polarization=polarization, origin=origin, basis=basis, three_corners=three_corners)
+    polarization[cells] = columns.xy[cells] - np.einsum("k,nkd->nd", weights, corners)  # NaN where a corner stayed unknown
+    corners_measured = np.zeros(len(columns), int)
+    corners_measured[indexed_b] = count[indexed_b]
+    return Lattice(ij=ij, neighbours=neighbours, polarization=polarization, origin=origin, basis=basis, corners=corners_measured)
 
 
 def _unique_sites(ij: np.ndarray, sublattice: np.ndarray, error: np.ndarray) -> np.ndarray:

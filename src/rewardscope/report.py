@@ -140,7 +140,10 @@ def summarize(analysis) -> dict:
             # of the cells whose B was found, indexed and fitted
             "cells_classified_share": float(len(b) / max(np.sum((result.columns.sublattice == "B") & (result.lattice.ij[:, 0] >= 0)
                                                                  & result.columns.usable), 1)),
-            "cells_measured_with_three_corners": int(np.sum(result.lattice.three_corners)) if result.lattice.three_corners is not None else 0,
+            # of the cells with a measured P, how many had their A corners completed (the frame cuts them, or a fit failed)
+            "cells_measured_with_corners": {str(n): int(np.sum((result.lattice.corners == n) & np.all(np.isfinite(result.lattice.polarization), axis=1)
+                                                                & (result.columns.sublattice == "B")))
+                                            for n in (4, 3, 2)} if result.lattice.corners is not None else None,
             "median_polarization_px": float(np.median(magnitude)) if len(magnitude) else None,
             "mean_polarization_px": float(np.mean(magnitude)) if len(magnitude) else None,
             "mean_polarization_pm": float(np.mean(magnitude) * pixel_size) if len(magnitude) and pixel_size else None,
