@@ -235,3 +235,15 @@ def test_a_bad_reference_is_refused_before_any_work(reference, message, tmp_path
     with pytest.raises(RewardscopeError, match=message):
         analyze(scene.image, out=tmp_path / "out", n_trials=4, progress=False, reference=reference)
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
+
+
+def test_stripes_keep_two_classes_and_every_cell(stripes, tmp_path):
+    analysis = analyze(stripes.image, out=tmp_path / "out", n_trials=10, progress=False)
+    result = analysis.result
+    score = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization, stripes.truth,
+                     stripes.image.shape, result.columns.period)
+    assert not analysis.phases["one_phase"] and analysis.config.n_classes == 2
+    assert score.coverage >= 0.97 and score.ari >= 0.99
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["lattice"]["cells_classified_share"] >= 0.97
+    assert all(c["name"].startswith("polar, P along") for c in summary["classes"])
