@@ -1,11 +1,12 @@
 """Accuracy of rewardscope against synthetic ground truth, beside a hand-written baseline.
 
-Every layout x {normal dose, low dose with small displacements} x seeds:
-rewardscope chooses window and number of classes by reward; the baseline is the
-pipeline a microscopist writes by hand (peak_local_max, intensity split of A/B,
-centre of mass, fixed window 24, PCA + GMM given the TRUE number of classes).
+Every layout x {normal dose; low dose with small displacements; very low dose, 6 e/px with P 3.8% of the
+period and scan jitter, analyzed with the spatial options (descriptor pooling, Potts smoothing) searched}
+x seeds: rewardscope chooses window and number of classes by reward; the baseline is the pipeline a
+microscopist writes by hand (peak_local_max, intensity split of A/B, centre of mass, fixed window 24, PCA +
+GMM given the TRUE number of classes).
 
-    python benchmarks/accuracy.py [--seeds 3] [--trials 20] [--markdown table.md]
+    python benchmarks/accuracy.py [--seeds 3] [--trials 20] [--levels normal,low,very-low] [--markdown table.md]
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from rewardscope.synthetic import synthesize
 from rewardscope.workflow import analyze
 
 LAYOUTS = ("stripes", "quadrants", "bubble", "rough", "superlattice", "paraelectric")  # paraelectric: true k = 1
-LEVELS = {"normal": {"dose": 400.0, "polarization_pm": 35.0}, "low": {"dose": 60.0, "polarization_pm": 20.0}}
+LEVELS = {"normal": {"dose": 400.0, "polarization_pm": 35.0}, "low": {"dose": 60.0, "polarization_pm": 20.0},
+          # issue 14's level: 6 e/px, P 3.8% of the period, scan jitter 0.3 px, analyzed with the spatial options searched
+          "very-low": {"dose": 6.0, "polarization_pm": 15.0, "jitter_px": 0.3, "size": 512}}
+SPATIAL = {"very-low": {"pooling": (0, 1, 2), "smoothing": (0.0, 1.0)}}
 COLUMNS = ("ari", "coverage", "wall_f1", "polarization_angle_error_deg", "recall_B", "rmse_A_px", "rmse_B_px", "n_classes_found", "seconds")
 
 
@@ -53,16 +57,16 @@ def baseline(image: np.ndarray, period: float, n_classes: int, seed: int):
     return xy, sublattice, labels, polarization
 
 
-def run(seeds: int, trials: int):
+def run(seeds: int, trials: int, levels=tuple(LEVELS), layouts=LAYOUTS):
     rows = []
-    for layout in LAYOUTS:
-        for level, settings in LEVELS.items():
+    for layout in layouts:
+        for level, settings in ((level, LEVELS[level]) for level in levels):
             for seed in range(seeds):
                 scene = synthesize(layout, seed=100 + seed, **settings)
                 period = scene.spec.lattice_pm / scene.spec.pixel_size_pm
 
                 start = time.perf_counter()
-                result = analyze(scene.image, n_trials=trials, seed=seed, progress=False).result
+                result = analyze(scene.image, n_trials=trials, seed=seed, progress=False, **SPATIAL.get(level, {})).result
                 ours = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
                                 scene.truth, scene.image.shape, result.columns.period).to_dict()
                 ours["seconds"] = time.perf_counter() - start
@@ -87,7 +91,7 @@ def table(rows) -> str:
     lines = [head, "|" + "---|" * (4 + len(COLUMNS))]
     for layout, level, seed, k, ours, base in rows:
         lines.append(f"| {layout} | {level} | {seed} | {k} | " + " | ".join(f"{fmt(ours[c])} / {fmt(base[c])}" for c in COLUMNS) + " |")
-    for level in LEVELS:
+    for level in dict.fromkeys(r[1] for r in rows):
         sel = [r for r in rows if r[1] == level]
         med = lambda key, which, sel=sel: float(np.nanmedian([r[which][key] for r in sel]))  # noqa: E731
         lines.append(f"| **median** | {level} | | | " + " | ".join(f"{fmt(med(c, 4))} / {fmt(med(c, 5))}" for c in COLUMNS) + " |")
@@ -99,8 +103,9 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--markdown", help="also write the table to this file")
+    parser.add_argument("--levels", type=lambda text: tuple(text.split(",")), default=tuple(LEVELS), help=f"dose levels ({', '.join(LEVELS)})")
     args = parser.parse_args()
-    rows = run(args.seeds, args.trials)
+    rows = run(args.seeds, args.trials, args.levels)
     text = table(rows)
     print()
     print(text)

@@ -309,11 +309,12 @@ def test_a_wide_frames_contrast_is_judged_on_its_centre():
     assert np.mean(index[interior(scene.truth, scene.image.shape, 0.6 * columns.period)[keep]] >= 0) >= 0.99
 
 
-@pytest.mark.parametrize("lost", ["one corner", "an edge"])
+@pytest.mark.parametrize("lost", ["one corner", "an edge", "an antipolar edge"])
 def test_cells_the_frame_cuts_are_measured_from_the_corners_left(lost):
     """A cell with one A corner beyond the frame is measured from the other three (the parallelogram's
     fourth corner), one with an edge beyond it from the other edge and the lattice step beside it: as
-    exactly as from four on an undistorted lattice."""
+    exactly as from four on an undistorted lattice, and with a staggered (antipolar) A shift, whose corners at i
+    and i + 1 cancel in the centroid."""
     from rewardscope.atoms import Columns
 
     rng = np.random.default_rng(2)
@@ -322,8 +323,12 @@ def test_cells_the_frame_cuts_are_measured_from_the_corners_left(lost):
     b = np.array([[i + 0.5, j + 0.5] for i in range(5) for j in range(5)]) * 20.0 + 30.0 + shift
     if lost == "one corner":
         keep = ~np.all(a == a.max(axis=0), axis=1)  # drop the corner (5, 5): its cell (4, 4) keeps three corners
-    else:
+    elif lost == "an edge":
         keep = a[:, 1] < a[:, 1].max()  # drop the top row of A: the five cells below it keep their bottom edge
+    else:  # A columns shifted +-2 px along a, alternating from one column of cells to the next; drop the last column
+        column = np.rint((a[:, 0] - 30.0) / 20.0).astype(int)
+        a = a + np.column_stack([np.where(column % 2 == 0, 2.0, -2.0), np.zeros(len(a))])
+        keep = column < 5
     columns = Columns.from_positions(np.vstack([a[keep], b]), np.array(["A"] * keep.sum() + ["B"] * 25))
     lattice = index_columns(columns)
     rows = columns.sublattice == "B"

@@ -270,3 +270,32 @@ def test_artefact_classes_score_zero(case):
     reward, components = rewards.evaluate(find_walls(good), good.ravel(), np.column_stack([good.ravel() * 10.0, np.zeros(good.size)]), 2,
                                           label_grid=good, edge=np.zeros(good.size, bool), split=1.0)
     assert reward > 0 and rewards.refusal(components) is None
+
+
+def test_potts_prior_restores_domains_that_single_cells_cannot_tell(rng):
+    from rewardscope.learn import potts_mean_field
+
+    ij = np.indices((30, 30)).reshape(2, -1).T
+    truth = (ij[:, 0] // 10) % 2
+    right = 0.7  # each cell's own evidence: 70% for its true class
+    p = np.where(rng.random(len(ij)) < 0.75, right, 1 - right)  # and a quarter of the cells mislead
+    probabilities = np.column_stack([np.where(truth == 0, p, 1 - p), np.where(truth == 0, 1 - p, p)])
+    alone = np.mean(np.argmax(probabilities, axis=1) == truth)
+    smoothed = np.mean(np.argmax(potts_mean_field(probabilities, ij, 1.0), axis=1) == truth)
+    assert alone < 0.8 and smoothed > 0.97
+    np.testing.assert_array_equal(potts_mean_field(probabilities, ij, 0.0), probabilities)  # strength 0: as they were
+    with pytest.raises(RewardscopeError, match="must be >= 0"):
+        potts_mean_field(probabilities, ij, -1.0)
+
+
+def test_pooled_descriptors_average_each_cells_neighbourhood():
+    from rewardscope.descriptors import pooled
+
+    ij = np.array([[i, j] for j in range(4) for i in range(5)])
+    X = np.column_stack([ij[:, 0].astype(float), np.ones(len(ij))])
+    out = pooled(X, ij, 1)
+    centre = np.flatnonzero((ij[:, 0] == 2) & (ij[:, 1] == 1))[0]
+    corner = np.flatnonzero((ij[:, 0] == 0) & (ij[:, 1] == 0))[0]
+    assert out[centre, 0] == pytest.approx(2.0) and out[corner, 0] == pytest.approx(0.5)  # (0 + 1) / 2 over the cells present
+    np.testing.assert_allclose(out[:, 1], 1.0)
+    assert pooled(X, ij, 0) is X

@@ -247,3 +247,19 @@ def test_stripes_keep_two_classes_and_every_cell(stripes, tmp_path):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["lattice"]["cells_classified_share"] >= 0.97
     assert all(c["name"].startswith("polar, P along") for c in summary["classes"])
+
+
+def test_spatial_options_are_searched_when_asked(tmp_path):
+    scene = synthesize("quadrants", seed=101, size=384, dose=6.0, polarization_pm=15.0, jitter_px=0.3)
+    analysis = analyze(scene.image, out=tmp_path / "out", n_trials=12, progress=False, pooling=(0, 2), smoothing=(0.0, 1.0))
+    tried = {(t["params"].get("pooling", 0), t["params"].get("smoothing", 0.0)) for t in analysis.trials}
+    assert len(tried) > 1  # both dimensions are in the search
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["config"]["pooling"] in (0, 2) and summary["config"]["smoothing"] in (0.0, 1.0)
+    assert summary["search_space"]["n_classes"] == [2, 6]
+
+
+def test_no_spatial_prior_unless_asked(stripes):
+    analysis = analyze(stripes.image, n_trials=3, progress=False)
+    assert analysis.config.pooling == 0 and analysis.config.smoothing == 0.0
+    assert analysis.result.unsmoothed_grid is None

@@ -48,14 +48,29 @@ def _int_range(text: str) -> tuple[int, int]:
     return low, high
 
 
-def _beta_list(text: str) -> tuple[float, ...]:
-    try:
-        betas = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, e.g. 0.5,1,2, got {text!r}") from None
-    if any(not b >= 0 for b in betas):
-        raise argparse.ArgumentTypeError(f"KL weights must be >= 0, got {text!r}")
-    return betas
+def _non_negative_list(what: str):
+    """An argparse type: numbers >= 0 separated by commas."""
+
+    def parse(text: str) -> tuple[float, ...]:
+        try:
+            values = tuple(float(part) for part in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected numbers separated by commas, e.g. 0.5,1,2, got {text!r}") from None
+        if any(not v >= 0 for v in values):
+            raise argparse.ArgumentTypeError(f"{what} must be >= 0, got {text!r}")
+        return values
+
+    return parse
+
+
+_beta_list = _non_negative_list("KL weights")
+
+
+def _radii(text: str) -> tuple[int, ...]:
+    values = _non_negative_list("pooling radii")(text)
+    if any(v != int(v) for v in values):
+        raise argparse.ArgumentTypeError(f"pooling radii are whole numbers of cells, got {text!r}")
+    return tuple(int(v) for v in values)
 
 
 def _names(what: str, choices: tuple[str, ...]):
@@ -317,6 +332,12 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
     parser.add_argument("--symmetry", type=int, default=1, choices=SYMMETRIES,
                         help="rotations of the lattice the invariant VAEs search (4 for a square lattice): their angle"
                              " latent then tells the polar variants apart (default 1: none)")
+    parser.add_argument("--pooling", type=_radii, default=(0,), metavar="R[,R...]",
+                        help="average each cell's descriptor with its neighbours' within R cells before learning, or several"
+                             " radii to search (low dose: e.g. 0,1,2; default 0: none)")
+    parser.add_argument("--smoothing", type=_non_negative_list("Potts strengths"), default=(0.0,), metavar="S[,S...]",
+                        help="strength of the Potts prior that lets neighbouring cells vote on each cell's class, or several"
+                             " to search (low dose: e.g. 0,0.5,1,2; default 0: none)")
     if shared:
         parser.add_argument("--storage", metavar="URL",
                             help="keep the study in this database (postgresql://user:password@host:port/db) so that"
@@ -374,7 +395,7 @@ def _analysis_options(args) -> dict:
     return {"out": args.out, "n_trials": args.trials, "seed": args.seed, "n_classes": args.classes, "window": args.window,
             "descriptors": args.descriptors, "weights": args.reward_weights, "tune_detector": args.tune_detector,
             "objectives": args.objectives, "storage": getattr(args, "storage", None), "study_name": getattr(args, "study", None), "learners": args.learner, "latent_dim": args.latent_dim, "betas": args.beta,
-            "epochs": args.epochs, "symmetry": args.symmetry, "overwrite": args.overwrite, "restart": args.restart,
+            "epochs": args.epochs, "symmetry": args.symmetry, "pooling": args.pooling, "smoothing": args.smoothing, "overwrite": args.overwrite, "restart": args.restart,
             "force": args.force, "reference": getattr(args, "reference", None), "progress": not args.quiet,
             "base": Config(contrast=args.contrast, a_site=args.a_site)}
 

@@ -42,7 +42,9 @@ class Config:
     ``rvae``, ``crvae``, ``jrvae``: a VAE of the patches, see ``learn.vae``)
     with its ``latent_dim``, KL weight ``beta``, training ``epochs`` and the
     order of the lattice rotations searched by the invariant VAEs, ``symmetry``;
-    ``seed`` the learner's random seed.
+    ``seed`` the learner's random seed; ``pooling`` the radius in cells over which each cell's descriptor
+    is averaged with its neighbours' (``descriptors.pooled``; 0: none) and ``smoothing`` the strength of
+    the Potts prior on the cell grid that regularizes the classes (``learn.potts``; 0: none).
     """
 
     column_sigma: float = 0.12
@@ -60,6 +62,8 @@ class Config:
     epochs: int = 30
     symmetry: int = 1
     seed: int = 0
+    pooling: int = 0
+    smoothing: float = 0.0
 
     def __post_init__(self):
         if self.contrast not in CONTRASTS:
@@ -84,6 +88,10 @@ class Config:
             raise RewardscopeError(f"`beta` must be >= 0, got beta={self.beta}")
         if self.epochs < 1:
             raise RewardscopeError(f"`epochs` must be >= 1, got epochs={self.epochs}")
+        if self.pooling < 0:
+            raise RewardscopeError(f"`pooling` must be >= 0 cells, got pooling={self.pooling}")
+        if self.smoothing < 0:
+            raise RewardscopeError(f"`smoothing` must be >= 0, got smoothing={self.smoothing}")
         if self.symmetry not in SYMMETRIES:
             raise RewardscopeError(f"`symmetry` must be a lattice's rotation order, one of {', '.join(map(str, SYMMETRIES))},"
                                    f" got symmetry={self.symmetry}")
@@ -97,7 +105,7 @@ STAGE_FIELDS = {
     "atoms": ("column_sigma", "threshold", "refine", "contrast", "a_site"),
     "lattice": (),
     "geometry": (),
-    "descriptors": ("window", "descriptor"),
+    "descriptors": ("window", "descriptor", "pooling"),
     # What the number of classes does not change: a VAE's training, mixtures of every k.
     "embedding": ("learner", "latent_dim", "beta", "epochs", "symmetry", "seed"),
     "evidence": ("n_components",),

@@ -6,6 +6,9 @@
   antipolar A-site displacement, in periods and radians;
 * ``patch+polarization``: both blocks, each scaled to unit total variance so
   that neither drowns the other.
+
+Any of them may be ``pooled``: averaged over each cell's neighbours on the cell grid, for low-dose
+frames where one cell's descriptor is mostly noise but a domain's cells share theirs.
 """
 
 from __future__ import annotations
@@ -70,3 +73,22 @@ def balanced(*blocks: np.ndarray) -> np.ndarray:
         total = np.sqrt(np.sum(centred.var(axis=0)))
         scaled.append(centred / (total if total > 0 else 1.0))
     return np.hstack(scaled)
+
+
+def pooled(X: np.ndarray, ij: np.ndarray, radius: int) -> np.ndarray:
+    """Each row of ``X`` (one per cell at ``ij``, (n, 2): i, j) averaged with those of the cells within
+    ``radius`` cells along i and j (a (2 radius + 1)^2 square, the cells present); ``radius`` 0: ``X``."""
+    if radius <= 0:
+        return X
+    ij = np.asarray(ij, int)
+    shape = (int(ij[:, 1].max()) + 1, int(ij[:, 0].max()) + 1)
+    size = 2 * int(radius) + 1
+    present = np.zeros(shape)
+    present[ij[:, 1], ij[:, 0]] = 1.0
+    count = ndimage.uniform_filter(present, size, mode="constant")[ij[:, 1], ij[:, 0]]
+    out = np.empty_like(np.asarray(X, float))
+    for column in range(X.shape[1]):
+        grid = np.zeros(shape)
+        grid[ij[:, 1], ij[:, 0]] = X[:, column]
+        out[:, column] = ndimage.uniform_filter(grid, size, mode="constant")[ij[:, 1], ij[:, 0]] / count
+    return out

@@ -10,7 +10,8 @@ corner is missing (beyond the frame's edge, or its fit failed), it is completed
 from the other three as a parallelogram: for the centre, the midpoint of the
 diagonal the three corners keep; where the frame cuts a cell's two corners on
 one edge, they are the other edge's corners moved on by the local lattice step
-(from the A columns one cell further in). ``Lattice.corners`` counts them.
+(from the A columns one and two cells further in, so that a staggered antipolar
+A displacement carries over). ``Lattice.corners`` counts them.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def index_columns(columns: Columns) -> Lattice:
     # A polarization needs the B and its four A corners measured (failed fits are not measurements). One
     # missing corner completes the parallelogram, x_missing = x_u + x_v - x_opposite; two on one edge (the
     # frame cuts the cell) are the edge's corners moved on by the local lattice step, measured from the A
-    # columns one cell further in: x_missing = 2 x_present - x_inward.
+    # columns one and two cells further in.
     usable = columns.usable
     measured = (neighbours >= 0) & usable[np.maximum(neighbours, 0)]
     count = measured.sum(axis=1)
@@ -117,8 +118,10 @@ def index_columns(columns: Columns) -> Lattice:
         cut = (count[cells] == 2) & ~measured[cells][:, lost].any(axis=1) & measured[cells][:, kept].all(axis=1)
         for m, k in zip(lost, kept):
             corner_i, corner_j = ci + (k & 1), cj + (k >> 1)  # corner k of cell (i, j): (i + k % 2, j + k // 2)
-            inward = a_at(corner_i + di, corner_j + dj)
-            corners[cut, m] = 2 * corners[cut, k] - inward[cut]
+            # x(p + s) = x(p) + x(p - s) - x(p - 2s): one lattice step, taken between columns of the same parity,
+            # so that a staggered (antipolar) A displacement carries over instead of doubling.
+            one, two = a_at(corner_i + di, corner_j + dj), a_at(corner_i + 2 * di, corner_j + 2 * dj)
+            corners[cut, m] = corners[cut, k] + one[cut] - two[cut]
     (fx, fy) = site
     weights = np.array([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])  # corner order above
     polarization[cells] = columns.xy[cells] - np.einsum("k,nkd->nd", weights, corners)  # NaN where a corner stayed unknown

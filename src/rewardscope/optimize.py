@@ -50,6 +50,8 @@ class SearchSpace:
     learners: tuple[str, ...] = ("gmm",)
     latent_dim: tuple[int, int] = (2, 2)
     betas: tuple[float, ...] = (1.0,)
+    poolings: tuple[int, ...] = (0,)  # radii (cells) of the descriptors' averaging over neighbouring cells
+    smoothings: tuple[float, ...] = (0.0,)  # strengths of the Potts prior on the cell grid (learn.potts)
 
     def __post_init__(self):
         if any(learner != "gmm" for learner in self.learners) and any(d != "patch" for d in self.descriptors):
@@ -76,7 +78,8 @@ class SearchSpace:
     def searched(self) -> dict:
         """The dimensions beyond window and classes that have more than one value."""
         return {"descriptor": len(self.descriptors) > 1, "learner": len(self.learners) > 1,
-                "latent_dim": self.latent_dim[1] > self.latent_dim[0], "beta": len(self.betas) > 1}
+                "latent_dim": self.latent_dim[1] > self.latent_dim[0], "beta": len(self.betas) > 1,
+                "pooling": len(self.poolings) > 1, "smoothing": len(self.smoothings) > 1}
 
     def settings(self) -> list[dict]:
         """Every distinct setting; the window only counts for descriptors made of patches, latent size and
@@ -85,7 +88,8 @@ class SearchSpace:
 
         choices = {"descriptor": self.descriptors, "window": [int(w) for w in self.windows],
                    "n_classes": range(self.n_classes[0], self.n_classes[1] + 1), "learner": self.learners,
-                   "latent_dim": range(self.latent_dim[0], self.latent_dim[1] + 1), "beta": self.betas}
+                   "latent_dim": range(self.latent_dim[0], self.latent_dim[1] + 1), "beta": self.betas,
+                   "pooling": self.poolings, "smoothing": self.smoothings}
         searched = {"window": True, "n_classes": True, **self.searched}
         names = [name for name in choices if searched[name]]
         unique = {}
@@ -105,7 +109,8 @@ class SearchSpace:
         learner = params.get("learner", self.learners[0])
         vae = learner != "gmm"
         return (descriptor, params["window"] if "patch" in descriptor else None, params["n_classes"], learner,
-                params.get("latent_dim", self.latent_dim[0]) if vae else None, params.get("beta", self.betas[0]) if vae else None)
+                params.get("latent_dim", self.latent_dim[0]) if vae else None, params.get("beta", self.betas[0]) if vae else None,
+                params.get("pooling", self.poolings[0]), params.get("smoothing", self.smoothings[0]))
 
     def opening(self, n_trials: int) -> list[dict]:
         """The first settings to score: the default patch setting (1.5 periods, fewest classes) of each
@@ -113,7 +118,8 @@ class SearchSpace:
         milliseconds; the budget of ``n_trials`` caps the list."""
         middle = int(np.clip(2 * round(np.mean(self.window) / 2), *self.window))
         first = {"window": middle, "n_classes": self.n_classes[0], "learner": self.learners[0],
-                 "latent_dim": self.latent_dim[0], "beta": self.betas[0]}
+                 "latent_dim": self.latent_dim[0], "beta": self.betas[0], "pooling": self.poolings[0],
+                 "smoothing": self.smoothings[0]}
         opening = []
         for descriptor in self.descriptors:
             if "patch" in descriptor:
@@ -138,6 +144,8 @@ class SearchSpace:
             "learner": CategoricalDistribution(list(self.learners)),
             "latent_dim": IntDistribution(*self.latent_dim),
             "beta": CategoricalDistribution(list(self.betas)),
+            "pooling": CategoricalDistribution([int(v) for v in self.poolings]),
+            "smoothing": CategoricalDistribution(list(self.smoothings)),
         }
         return {name: d for name, d in distributions.items() if name in ("window", "n_classes") or self.searched[name]}
 

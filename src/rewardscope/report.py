@@ -244,15 +244,23 @@ def plot_classes(analysis, path) -> None:
     result = analysis.result
     k = result.config.n_classes
     colours = _class_colours(k)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6.5))
+    smoothed = result.unsmoothed_grid is not None
+    fig, axes = plt.subplots(1, 3 if smoothed else 2, figsize=(19.5 if smoothed else 13, 6.5))
+    left, right = axes[0], axes[-1]
     left.imshow(analysis.image.data, cmap="gray")
     rows = result.labels >= 0
     left.scatter(*result.columns.xy[rows].T, c=colours[result.labels[rows]], s=10)
-    left.set_title(f"{k} classes on the image")
+    left.set_title(f"{k} class{'es' if k != 1 else ''} on the image")
     left.set_axis_off()
+    if smoothed:  # the learner's own classes beside the regularized ones: what the prior changed
+        axes[1].imshow(np.ma.masked_less(result.unsmoothed_grid, 0), cmap=ListedColormap(colours), vmin=-0.5, vmax=k - 0.5,
+                       interpolation="nearest")
+        axes[1].set_title("cell by cell (the learner's own classes)")
+        axes[1].set_xlabel("i")
+        axes[1].set_ylabel("j")
     grid = np.ma.masked_less(result.label_grid, 0)
     right.imshow(grid, cmap=ListedColormap(colours), vmin=-0.5, vmax=k - 0.5, interpolation="nearest")
-    right.set_title("class map on the (i, j) cell grid")
+    right.set_title(f"with the Potts prior, strength {result.config.smoothing:g}" if smoothed else "class map on the (i, j) cell grid")
     right.set_xlabel("i")
     right.set_ylabel("j")
     _save(fig, path)

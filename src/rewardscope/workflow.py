@@ -19,11 +19,11 @@ import numpy as np
 from . import rewards
 from .atoms import Columns, find_columns
 from .config import MAX_B_DISPLACEMENT, MAX_B_FITS_FAILED, MIN_DETECTION_QUALITY, Config, stage_key
-from .descriptors import balanced, patches, physical, within_frame
+from .descriptors import balanced, patches, physical, pooled, within_frame
 from .errors import RewardscopeError
 from .io import Image, as_image
 from .lattice import CellGeometry, Lattice, cell_geometry, index_columns, to_grid
-from .learn import ClassEvidence, PatchVAE, PCAGaussianMixture, VAEClassifier, class_evidence, split_evidence
+from .learn import ClassEvidence, PatchVAE, PCAGaussianMixture, VAEClassifier, class_evidence, potts_mean_field, split_evidence
 from .learn.vae import require_torch
 from .walls import Walls, find_walls
 
@@ -43,6 +43,7 @@ class Result:
     walls: Walls
     reward: float
     components: dict
+    unsmoothed_grid: np.ndarray | None = None  # the learner's own classes per cell, where a Potts prior then smoothed them
 
 
 class Pipeline:
@@ -119,7 +120,8 @@ class Pipeline:
                 if kind in config.descriptor:
                     geometry = {k: v[rows] for k, v in self.geometry(config).as_dict().items()}
                     blocks.append(physical(kind, self.lattice(config).polarization[rows], geometry, columns.period))
-            return blocks[0] if len(blocks) == 1 else balanced(*blocks)
+            X = blocks[0] if len(blocks) == 1 else balanced(*blocks)
+            return pooled(X, self.lattice(config).ij[rows], config.pooling)
 
         return self._cached("descriptors", config, compute)
 
@@ -182,9 +184,15 @@ class Pipeline:
         self.descriptors(config)
         self.autoencoder(config)
         model = self.learner(config)
+        cell_labels, probabilities = model.labels_, model.probabilities_
+        if config.smoothing > 0:  # a Potts prior on the cell grid: neighbours vote
+            start = time.perf_counter()
+            probabilities = potts_mean_field(model.probabilities_, lattice.ij[rows], config.smoothing)
+            cell_labels = np.argmax(probabilities, axis=1)
+            self.timings["smoothing"] += time.perf_counter() - start
         labels = np.full(len(columns), -1)
-        labels[rows] = model.labels_
-        grid = to_grid(lattice.ij[rows], model.labels_, lattice.grid_shape)
+        labels[rows] = cell_labels
+        grid = to_grid(lattice.ij[rows], cell_labels, lattice.grid_shape)
         start = time.perf_counter()
         walls = find_walls(grid)
         self.timings["walls"] += time.perf_counter() - start
@@ -192,11 +200,12 @@ class Pipeline:
         split = self.split(config) if config.n_classes >= 2 else None
         start = time.perf_counter()
         edge = ~within_frame(columns.xy[rows], self.window(config), self.image.shape)
-        reward, components = rewards.evaluate(walls, model.labels_, model.scores_, config.n_classes, self.weights,
-                                              label_grid=grid, probabilities=model.probabilities_, evidence=evidence,
+        reward, components = rewards.evaluate(walls, cell_labels, model.scores_, config.n_classes, self.weights,
+                                              label_grid=grid, probabilities=probabilities, evidence=evidence,
                                               edge=edge, split=split)
         self.timings["rewards"] += time.perf_counter() - start
-        return Result(config, columns, lattice, labels, grid, walls, reward, components)
+        unsmoothed = to_grid(lattice.ij[rows], model.labels_, lattice.grid_shape) if config.smoothing > 0 else None
+        return Result(config, columns, lattice, labels, grid, walls, reward, components, unsmoothed)
 
 
 @dataclass(frozen=True)
@@ -248,6 +257,8 @@ def analyze(
     betas: tuple[float, ...] = (1.0,),
     epochs: int = 30,
     symmetry: int = 1,
+    pooling: tuple[int, ...] = (0,),
+    smoothing: tuple[float, ...] = (0.0,),
     overwrite: bool = False,
     restart: bool = False,
     force: bool = False,
@@ -260,7 +271,10 @@ def analyze(
     lattice period). ``learners`` are searched among (``gmm`` or the VAEs of ``learn.vae``, which
     classify patches: their default descriptors are then ``patch`` only), with
     the VAEs' latent size in the range ``latent_dim``, KL weights ``betas``,
-    ``epochs`` of training and the lattice rotations their angle searches, ``symmetry``. With ``objectives`` (two or more reward components) the optimizer maximizes
+    ``epochs`` of training and the lattice rotations their angle searches, ``symmetry``. For low-dose frames,
+    where one cell cannot tell its class but its neighbours can: ``pooling``, the radii (cells) over which
+    descriptors are averaged with the neighbouring cells' before learning, and ``smoothing``, the strengths of
+    the Potts prior on the cell grid (``learn.potts``), searched (0: none, the default). With ``objectives`` (two or more reward components) the optimizer maximizes
     them jointly; the chosen setting is the member of their Pareto front with
     the highest combined reward, and every trial records whether it is on the front.
 
@@ -320,7 +334,9 @@ def analyze(
         replace(base, learner=learner, descriptor="patch")
     for descriptor in descriptors:
         replace(base, learner="gmm", descriptor=descriptor)
-    SearchSpace((6, 8), tuple(n_classes), descriptors, tuple(learners), tuple(latent_dim), tuple(betas))
+    SearchSpace((6, 8), tuple(n_classes), descriptors, tuple(learners), tuple(latent_dim), tuple(betas), tuple(pooling), tuple(smoothing))
+    for radius, strength in zip(pooling, smoothing):
+        replace(base, pooling=int(radius), smoothing=float(strength))
     check_reference(reference, n_classes, image.shape)
     if any(learner != "gmm" for learner in learners):
         require_torch()
@@ -352,7 +368,8 @@ def analyze(
     warnings += unresolved
     pipeline.classified_rows(base)
     space = SearchSpace.for_period(found.period, min(image.shape), n_classes=n_classes, descriptors=descriptors, window=window,
-                                   learners=tuple(learners), latent_dim=tuple(latent_dim), betas=tuple(betas))
+                                   learners=tuple(learners), latent_dim=tuple(latent_dim), betas=tuple(betas),
+                                   poolings=tuple(int(v) for v in pooling), smoothings=tuple(float(v) for v in smoothing))
 
     spec = study_spec(image, base, space, n_trials, weights, objectives, seed, columns)
     study = None
