@@ -263,3 +263,24 @@ def test_no_spatial_prior_unless_asked(stripes):
     analysis = analyze(stripes.image, n_trials=3, progress=False)
     assert analysis.config.pooling == 0 and analysis.config.smoothing == 0.0
     assert analysis.result.unsmoothed_grid is None
+
+
+def test_a_single_spatial_value_is_used_not_dropped():
+    scene = synthesize("stripes", seed=0, size=192)
+    analysis = analyze(scene.image, n_trials=1, descriptors=("polarization",), n_classes=(2, 2), pooling=(2,), smoothing=(1.0,), progress=False)
+    assert analysis.config.pooling == 2 and analysis.config.smoothing == 1.0
+    assert analysis.result.unsmoothed_grid is not None
+    with pytest.raises(RewardscopeError, match="whole numbers of cells"):
+        analyze(scene.image, n_trials=1, pooling=(1.5,), progress=False)
+    with pytest.raises(RewardscopeError, match="`smoothing` must be >= 0"):
+        analyze(scene.image, n_trials=1, smoothing=(0.0, -1.0), progress=False)
+
+
+def test_a_study_begun_before_the_spatial_options_resumes():
+    from rewardscope.workflow import spec_differences
+
+    spec = {"image": "d", "base": Config().to_dict(), "space": {"window": [6, 8], "poolings": [0], "smoothings": [0.0]}, "seed": 0}
+    older = {"image": "d", "base": {k: v for k, v in Config().to_dict().items() if k not in ("pooling", "smoothing")},
+             "space": {"window": [6, 8]}, "seed": 0}
+    assert spec_differences(older, spec) == ""
+    assert "space.poolings" in spec_differences(older, {**spec, "space": {**spec["space"], "poolings": [0, 1]}})

@@ -193,7 +193,7 @@ def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: fl
         raise RewardscopeError(f"`contrast` must be one of {', '.join(CONTRASTS)}, got {contrast=}")
     image = np.asarray(image, float)
     options = {"column_sigma": column_sigma, "threshold": threshold, "a_site": a_site}
-    # A wide frame's contrast is judged on its centre: the same answer for half the detection work.
+    # A wide frame's contrast is judged on its centre: the same answer, and the whole frame detected once, not twice.
     sample = _central_crop(image, CONTRAST_SAMPLE) if contrast == "auto" else image
     tried, quality, failure = {}, {}, None
     for kind in ("bright", "dark") if contrast == "auto" else (contrast,):
@@ -408,7 +408,11 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
         near, _ = cKDTree(np.vstack([fits[0].xy, fits[1].xy])).query(fits[2].xy)
         kept = fits[2].converged & (near >= 0.3 * period)
         if not kept.all():
-            return refine_columns(image, replace(detection, o_xy=fits[2].xy[kept]), method)
+            columns = refine_columns(image, replace(detection, o_xy=fits[2].xy[kept]), method)
+            if not kept.any():
+                return replace(columns, decisions={"o_columns_left_out": f"{len(o_xy)} O columns found, left out: none was fitted"
+                                                                         " clear of the cation columns"})
+            return columns
     # STEM scans line by line: each line sits slightly off in x (scan-line jitter).
     # With the fitted model as reference, shift each line back and fit again.
     image = correct_scan_lines(image, sum(_model(image.shape, fit) for fit in fits))

@@ -39,13 +39,14 @@ def direction_name(p: np.ndarray, basis: np.ndarray) -> str:
 
 
 def name_class(mean_p: np.ndarray, antipolar: float, basis: np.ndarray, error: float = 0.0, shared: bool = False) -> str:
-    """The plain name of a class from its mean displacement ``mean_p`` (px; ``error`` its standard error),
+    """The plain name of a class from its mean displacement ``mean_p`` (px; ``error`` its standard error, NaN
+    where unknown),
     its antipolar order, and whether the displacement is ``shared`` by the whole frame."""
     period = float(np.linalg.norm(basis, axis=1).min())
     if not np.all(np.isfinite(mean_p)) and not np.isfinite(antipolar):
         return "unmeasured (incomplete cells)"
     magnitude = np.hypot(*mean_p) if np.all(np.isfinite(mean_p)) else 0.0
-    if magnitude >= POLAR_THRESHOLD * period and magnitude >= 3 * np.nan_to_num(error):
+    if magnitude >= POLAR_THRESHOLD * period and np.isfinite(error) and magnitude >= 3 * error:  # an unknown error is no evidence
         if shared:
             return f"uniform offset of B along {direction_name(mean_p, basis)} (one polar domain, or specimen mistilt or probe tails)"
         return f"polar, P along {direction_name(mean_p, basis)}"
@@ -57,10 +58,10 @@ def name_class(mean_p: np.ndarray, antipolar: float, basis: np.ndarray, error: f
 def mean_and_interval(p: np.ndarray, seed: int = 0, n_boot: int = 400) -> tuple[np.ndarray, float, np.ndarray]:
     """The mean of displacements ``p`` (n, 2), the standard error of the mean (px, both components
     together) and its 95% interval per component (2, 2), from a bootstrap over the cells."""
-    if len(p) == 0:
-        return np.full(2, np.nan), float("nan"), np.full((2, 2), np.nan)
+    if len(p) < 2:  # one cell has no spread to bootstrap: its error is unknown
+        return (p[0] if len(p) else np.full(2, np.nan)), float("nan"), np.full((2, 2), np.nan)
     rng = np.random.default_rng(seed)
-    boot = p[rng.integers(0, len(p), (n_boot, len(p)))].mean(axis=1) if len(p) > 1 else np.repeat(p, 2, axis=0)
+    boot = p[rng.integers(0, len(p), (n_boot, len(p)))].mean(axis=1)
     error = float(np.sqrt(np.sum(boot.var(axis=0))))
     return p.mean(axis=0), error, np.percentile(boot, [2.5, 97.5], axis=0).T
 

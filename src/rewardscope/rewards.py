@@ -325,7 +325,8 @@ def evaluate(walls: Walls, labels: np.ndarray, scores: np.ndarray, n_classes: in
              label_grid: np.ndarray | None = None, probabilities: np.ndarray | None = None,
              evidence=None, edge: np.ndarray | None = None, split: float | None = None) -> tuple[float, dict]:
     """All components and the combined reward for one class map; degenerate maps, and maps that fail a
-    gate (``gates``: with ``edge`` and ``split`` given), score 0.
+    gate (``gates``: the class size always, coherence with ``label_grid``, the frame edge with ``edge``,
+    the split evidence with ``split``), score 0.
 
     ``evidence`` (a ``learn.ClassEvidence``) gives the bic, icl and bgmm
     components; without it, and without ``label_grid`` or ``probabilities``,

@@ -199,7 +199,9 @@ class Pipeline:
         evidence = self.evidence(config) if self.with_evidence else None  # timed as its own stage
         split = self.split(config) if config.n_classes >= 2 else None
         start = time.perf_counter()
-        edge = ~within_frame(columns.xy[rows], self.window(config), self.image.shape)
+        # Half a window from the border: the patch's, or without patches the default 1.5 periods (whatever the trial's moot window).
+        margin = self.window(config if "patch" in config.descriptor else replace(config, window=None))
+        edge = ~within_frame(columns.xy[rows], margin, self.image.shape)
         reward, components = rewards.evaluate(walls, cell_labels, model.scores_, config.n_classes, self.weights,
                                               label_grid=grid, probabilities=probabilities, evidence=evidence,
                                               edge=edge, split=split)
@@ -320,7 +322,12 @@ def analyze(
     if blank and (any("patch" in d for d in descriptors) or any(learner != "gmm" for learner in learners)):
         raise RewardscopeError("patch descriptors and VAE learners need the image: give it with the positions",
                                cli="patch descriptors and VAE learners need the image: give it with --image")
-    learning = {"learner": learners[0], "latent_dim": latent_dim[0], "beta": betas[0], "epochs": epochs, "symmetry": symmetry, "seed": seed}
+    for radius in pooling:
+        if radius != int(radius):
+            raise RewardscopeError(f"`pooling` radii are whole numbers of cells, got pooling={tuple(pooling)}")
+    pooling, smoothing = tuple(int(v) for v in pooling), tuple(float(v) for v in smoothing)
+    learning = {"learner": learners[0], "latent_dim": latent_dim[0], "beta": betas[0], "epochs": epochs, "symmetry": symmetry, "seed": seed,
+                "pooling": pooling[0], "smoothing": smoothing[0]}  # a dimension with one value is not searched: it is the base's
     if descriptors is None and any(learner != "gmm" for learner in learners):
         descriptors = ("patch",)  # a VAE encodes patches
     base = Config(**learning) if base is None else replace(base, **learning)
@@ -335,8 +342,10 @@ def analyze(
     for descriptor in descriptors:
         replace(base, learner="gmm", descriptor=descriptor)
     SearchSpace((6, 8), tuple(n_classes), descriptors, tuple(learners), tuple(latent_dim), tuple(betas), tuple(pooling), tuple(smoothing))
-    for radius, strength in zip(pooling, smoothing):
-        replace(base, pooling=int(radius), smoothing=float(strength))
+    for radius in pooling:
+        replace(base, pooling=radius)
+    for strength in smoothing:
+        replace(base, smoothing=strength)
     check_reference(reference, n_classes, image.shape)
     if any(learner != "gmm" for learner in learners):
         require_torch()
@@ -369,7 +378,7 @@ def analyze(
     pipeline.classified_rows(base)
     space = SearchSpace.for_period(found.period, min(image.shape), n_classes=n_classes, descriptors=descriptors, window=window,
                                    learners=tuple(learners), latent_dim=tuple(latent_dim), betas=tuple(betas),
-                                   poolings=tuple(int(v) for v in pooling), smoothings=tuple(float(v) for v in smoothing))
+                                   poolings=pooling, smoothings=smoothing)
 
     spec = study_spec(image, base, space, n_trials, weights, objectives, seed, columns)
     study = None
@@ -397,7 +406,7 @@ def analyze(
     best = pipeline.run(replace(base, **chosen))
     trials = trial_records(study)
     for trial in trials:
-        trial["refused"] = rewards.refusal(trial["components"]) if trial["reward"] <= 0 else None
+        trial["refused"] = (rewards.refusal(trial["components"]) or "one class present or no wall") if trial["reward"] <= 0 else None
     phases = phase_count(best, trials)
     if best.reward <= 0:  # no map of two or more classes passed its gates: one phase
         best = pipeline.run(replace(base, **{**trials[0]["params"], "n_classes": 1}))  # the first setting tried, one class
@@ -482,8 +491,8 @@ def phase_count(best: Result, trials: list[dict]) -> dict:
         return {"count": k, "one_phase": False, "split_evidence": best.components.get("split_evidence"),
                 "coherence": best.components.get("coherence"),
                 "statement": f"{k} classes, {best.walls.n_segments} wall segment{'s' if best.walls.n_segments != 1 else ''}"}
-    refused = [t for t in trials if t["params"].get("n_classes", 2) >= 2 and t.get("refused")]
-    kinds = Counter(t["refused"].split(":")[0] for t in refused)
+    refused = [t for t in trials if t["params"].get("n_classes", 2) >= 2 and t["reward"] <= 0]
+    kinds = Counter((t.get("refused") or "one class present or no wall").split(":")[0] for t in refused)
     strongest = max(refused, key=lambda t: np.nan_to_num(t["components"].get("split_evidence", 0.0)), default=None)
     why = "; ".join(f"{kind}: {n}" for kind, n in kinds.most_common()) or "no map of two or more classes was tried"
     return {"count": 1, "one_phase": True, "refusals": dict(kinds),
@@ -571,9 +580,17 @@ def study_spec(image: Image, base: Config, space, n_trials: int, weights, object
     return json.loads(json.dumps(spec))
 
 
+# Options added since studies were first recorded, at the values that change nothing: a study begun without
+# them is the same study.
+NEW_BASE_DEFAULTS = {"pooling": 0, "smoothing": 0.0}
+NEW_SPACE_DEFAULTS = {"poolings": [0], "smoothings": [0.0]}
+
+
 def spec_differences(known: dict, spec: dict) -> str:
     """What differs between two study specs, in words ('' when nothing): 'image', 'space.n_classes [2, 6]', ..."""
     changed = []
+    known = {**known, "base": {**NEW_BASE_DEFAULTS, **(known.get("base") or {})},
+             "space": {**NEW_SPACE_DEFAULTS, **(known.get("space") or {})}} if isinstance(known.get("base"), dict) else known
     for key in spec:
         if key == "read" or known.get(key) == spec[key]:
             continue
