@@ -34,3 +34,15 @@ def test_rough_scene_is_explained_as_polar_and_antipolar():
     antipolar = next(c for c in classes if c["name"] == "antipolar")
     assert antipolar["antipolar_px"] == pytest.approx(18 / 25, rel=0.15)  # u = 18 pm at 25 pm/px
     assert antipolar["mean_patch"].shape == (24, 24)
+
+
+def test_each_class_lists_its_domains_with_their_mean_polarization():
+    scene = synthesize("stripes", seed=1, size=256)  # stripes 8 cells wide: each class holds one or two bands
+    pipeline = Pipeline(scene.image)
+    result = pipeline.run(Config(descriptor="polarization", n_classes=2))
+    classes = explain_classes(result, pipeline.geometry(result.config), scene.image.data, 24, scene.image.pixel_size)
+    for entry in classes:
+        assert 1 <= len(entry["domains"]) <= 3
+        assert sum(d["cells"] for d in entry["domains"]) <= entry["cells"]
+        biggest = entry["domains"][0]
+        assert np.hypot(*(np.array(biggest["polarization_pm"]) - entry["polarization_pm"])) < 3 * max(biggest["polarization_error_pm"], 1.0)

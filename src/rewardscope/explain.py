@@ -106,5 +106,36 @@ def explain_classes(result, geometry, image: np.ndarray, window: int, pixel_size
             entry["polarization_pm"] = [v * pixel_size for v in entry["polarization_px"]]
             entry["polarization_error_pm"] = error * pixel_size
             entry["polarization_interval_pm"] = (interval * pixel_size).tolist()
+        entry["domains"] = domains(result, k, pixel_size)
         classes.append(entry)
     return classes
+
+
+def domains(result, k: int, pixel_size: float | None = None, min_cells: int = 4, most: int = 10) -> list[dict]:
+    """The domains of class ``k``, largest first (at most ``most``, of ``min_cells`` cells or more): connected
+    regions of the cell grid (4-neighbours), each with its cells, centre (px) and mean P with its standard
+    error, which at low dose, where one cell's P is mostly noise, is the measurement to read."""
+    from scipy import ndimage
+
+    from .lattice import to_grid
+
+    b = np.flatnonzero(result.labels == k)
+    if len(b) == 0:
+        return []
+    ij = result.lattice.ij[b]
+    regions, _ = ndimage.label(to_grid(ij, np.ones(len(b), int), result.lattice.grid_shape, fill=0))
+    region = regions[ij[:, 1], ij[:, 0]]
+    sizes = np.bincount(region)
+    out = []
+    for label in np.argsort(-sizes, kind="stable"):
+        if label == 0 or sizes[label] < min_cells or len(out) == most:
+            continue
+        rows = b[region == label]
+        p = result.lattice.polarization[rows]
+        mean_p, error, _ = mean_and_interval(p[np.all(np.isfinite(p), axis=1)], seed=int(label))
+        entry = {"cells": int(sizes[label]), "centre_px": result.columns.xy[rows].mean(axis=0).tolist(),
+                 "polarization_px": mean_p.tolist(), "polarization_error_px": error}
+        if pixel_size:
+            entry["polarization_pm"], entry["polarization_error_pm"] = (mean_p * pixel_size).tolist(), error * pixel_size
+        out.append(entry)
+    return out

@@ -163,6 +163,14 @@ def summarize(analysis) -> dict:
     }
 
 
+def _domain_text(domain: dict) -> str:
+    """'279 cells: (-9.3, 12.0) ± 1.3 pm' (px where the image is not calibrated)."""
+    p, error, unit = domain.get("polarization_pm"), domain.get("polarization_error_pm"), "pm"
+    if p is None:
+        p, error, unit = domain["polarization_px"], domain["polarization_error_px"], "px"
+    return f"{domain['cells']} cells: ({p[0]:.1f}, {p[1]:.1f}) &plusmn; {error:.1f} {unit}"
+
+
 def fits_failed(columns) -> dict:
     """Columns per sublattice whose fit did not converge (kept in atoms.csv with fit_ok 0, never measured)."""
     failed = ~columns.usable
@@ -507,11 +515,13 @@ def render_html(summary: dict, figure_names=None) -> str:
         f"<tr><td>{c['label']}</td><td>{html.escape(c['name'])}</td><td>{100 * c['share']:.1f}%</td>"
         f"<td>({c['polarization_px'][0]:.2f}, {c['polarization_px'][1]:.2f}) &plusmn; {c['polarization_error_px']:.2f}</td>"
         f"<td>{c['polarization_spread_px']:.2f}</td>"
-        f"<td>{c['antipolar_px']:.2f}</td><td>{c['a_px']:.2f}</td><td>{c['b_px']:.2f}</td><td>{c['angle_deg']:.1f}</td></tr>"
+        f"<td>{c['antipolar_px']:.2f}</td><td>{c['a_px']:.2f}</td><td>{c['b_px']:.2f}</td><td>{c['angle_deg']:.1f}</td>"
+        f"<td>{'; '.join(_domain_text(d) for d in c.get('domains', [])[:3])}</td></tr>"
         for c in summary["classes"]
     )
     class_table = ("<table><tr><th>class</th><th>name</th><th>share</th><th>mean P &plusmn; standard error (px)</th><th>P spread (px)</th>"
-                   f"<th>antipolar (px)</th><th>a (px)</th><th>b (px)</th><th>angle (deg)</th></tr>{class_rows}</table>")
+                   f"<th>antipolar (px)</th><th>a (px)</th><th>b (px)</th><th>angle (deg)</th><th>largest domains: cells, mean P &plusmn; error</th></tr>"
+                   f"{class_rows}</table>")
     front = summary["detector"].get("pareto_front") or []
     front_table = ""
     if front:
