@@ -218,7 +218,8 @@ def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: fl
     o_found = columns.counts.get("O", 0)
     decisions = {"contrast": decided, "contrast_asked": contrast, "quality_by_contrast": quality, "b_site": list(detection.b_site),
                  "sites": detection.sites,
-                 "o_columns": o_found or (columns.decisions or {}).get("o_columns_left_out", "none (sought in dark-column contrast only)")}
+                 "o_columns": o_found or (columns.decisions or {}).get("o_columns_left_out", "none: no other site of the cell holds columns"
+                                                                        " that peak on it" if decided == "dark" else "none (sought in dark-column contrast only)")}
     if sample is not image:
         decisions["contrast_judged_on"] = f"the central {sample.shape[1]} x {sample.shape[0]} px"
     return replace(columns, decisions=decisions)
@@ -635,7 +636,9 @@ def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray):
     sites = {f"({site[0]:g}, {site[1]:g})": {"columns": len(found[site][0]), "relative_response": strength[site] / strongest,
                                              "b": site == b_site}
              for site in B_SITES}
-    others = [_find_site_columns(response, a_xy, basis, site, on_site=True)[0] for site in held if site != b_site]
+    # O columns: those of the other held sites that peak on their site, where most of that site's positions do.
+    on_site = [_find_site_columns(response, a_xy, basis, site, on_site=True)[0] for site in held if site != b_site]
+    others = [xy for xy in on_site if len(xy) >= 0.5 * len(a_xy)]
     return found[b_site][0], b_site, sites, np.vstack(others) if others else np.zeros((0, 2))
 
 
