@@ -219,7 +219,7 @@ def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: fl
     decisions = {"contrast": decided, "contrast_asked": contrast, "quality_by_contrast": quality, "b_site": list(detection.b_site),
                  "sites": detection.sites,
                  "o_columns": o_found or (columns.decisions or {}).get("o_columns_left_out", "none: no other site of the cell holds columns"
-                                                                        " that peak on it" if decided == "dark" else "none (sought in dark-column contrast only)")}
+                                                                        if decided == "dark" else "none (sought in dark-column contrast only)")}
     if sample is not image:
         decisions["contrast_judged_on"] = f"the central {sample.shape[1]} x {sample.shape[0]} px"
     return replace(columns, decisions=decisions)
@@ -636,15 +636,13 @@ def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray):
     sites = {f"({site[0]:g}, {site[1]:g})": {"columns": len(found[site][0]), "relative_response": strength[site] / strongest,
                                              "b": site == b_site}
              for site in B_SITES}
-    # O columns: those of the other held sites that peak on their site, where most of that site's positions do.
-    on_site = [_find_site_columns(response, a_xy, basis, site, on_site=True)[0] for site in held if site != b_site]
-    others = [xy for xy in on_site if len(xy) >= 0.5 * len(a_xy)]
+    others = [found[site][0] for site in held if site != b_site]  # O columns (ABF), judged by their fits later
     return found[b_site][0], b_site, sites, np.vstack(others) if others else np.zeros((0, 2))
 
 
-def _find_site_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray, site, on_site: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _find_site_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray, site) -> tuple[np.ndarray, np.ndarray]:
     """Search the strongest response near every position of ``site`` (lattice coordinates) next to an A column;
-    (positions, responses) of those that respond (``on_site``: and peak within 0.15 periods of the site)."""
+    (positions, responses) of those that respond."""
     period = float(np.linalg.norm(basis, axis=1).min())
     corners = np.unique(np.array([[sx * site[0], sy * site[1]] for sx in (1, -1) for sy in (1, -1)]), axis=0)
     predictions = (a_xy[:, None, :] + (corners @ basis)[None]).reshape(-1, 2)
@@ -659,8 +657,6 @@ def _find_site_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray
     found, strength = _strongest_near(response, centres, 0.25 * period)
     # A cell centre with no column (vacuum beyond the crystal edge) has no positive response.
     keep = strength > 0.5 * np.median(strength[strength > 0]) if (strength > 0).any() else np.zeros(len(found), bool)
-    if on_site:  # peaking where the lattice puts the site, not on the slope of a brighter neighbour's column
-        keep &= np.hypot(*(found - centres).T) <= 0.15 * period
     return found[keep], strength[keep]
 
 
