@@ -163,6 +163,7 @@ class Detection:
     b_site: tuple[float, float] = (0.5, 0.5)
     sites: dict | None = None  # the other sites searched: their columns' median response relative to A, and which is B
     o_xy: np.ndarray | None = None  # columns of the other sites that hold columns (O in ABF): kept out of A and B
+    o_sites: tuple = ()  # those sites, in lattice coordinates
 
     @property
     def period(self) -> float:
@@ -276,8 +277,10 @@ def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: 
         return Detection(a_xy=a_xy[is_a], b_xy=a_xy[~is_a], basis=basis, width=width, b_site=b_site,
                          sites={"split_by_contrast": "both cations found on one lattice, alternating in brightness"})
     b_xy, b_site, sites, o_xy = _find_b_columns(column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis)
+    o_sites = tuple(tuple(float(v) for v in key.strip("()").split(", ")) for key, site in sites.items() if not site["b"]
+                    and site["columns"] >= 0.5 * len(a_xy))
     if b_site != (0.5, 0.5):  # B on an edge ([110]): the first-found columns are A, no checkerboard to walk
-        return Detection(a_xy=a_xy, b_xy=b_xy, basis=basis, width=width, b_site=b_site, sites=sites, o_xy=o_xy)
+        return Detection(a_xy=a_xy, b_xy=b_xy, basis=basis, width=width, b_site=b_site, sites=sites, o_xy=o_xy, o_sites=o_sites)
     # Parity on the cation checkerboard: True on the sublattice of the largest lattice of first-found columns.
     first = np.concatenate([same_sublattice(a_xy, basis), np.zeros(len(b_xy), bool)])
     if len(b_xy):
@@ -292,7 +295,7 @@ def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: 
     brightness = ndimage.map_coordinates(smoothed, xy[:, ::-1].T, order=1)
     even_brighter = brightness[even].mean() >= brightness[~even].mean() if even.any() and (~even).any() else True
     is_a = even if even_brighter == (a_site == "bright") else ~even
-    return Detection(a_xy=xy[is_a], b_xy=xy[~is_a], basis=basis, width=width, b_site=b_site, sites=sites, o_xy=o_xy)
+    return Detection(a_xy=xy[is_a], b_xy=xy[~is_a], basis=basis, width=width, b_site=b_site, sites=sites, o_xy=o_xy, o_sites=o_sites)
 
 
 def same_sublattice(xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
@@ -404,10 +407,12 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
                        decisions={"o_columns_left_out": f"{len(o_xy)} O columns found, left out: only"
                                                         f" {fits[2].converged.mean():.0%} of their fits converged"})
     if len(o_xy):
-        # Only O columns that were fitted are kept (a weak column's failed fit is no finding), and none that
-        # settled on a cation column (one the B search missed, at the frame's edge).
-        near, _ = cKDTree(np.vstack([fits[0].xy, fits[1].xy])).query(fits[2].xy)
-        kept = fits[2].converged & (near >= 0.3 * period)
+        # Only O columns that were fitted are kept (a weak column's failed fit is no finding), and only those
+        # as far from their nearest A as an O site is (not one that settled on a B the B search missed).
+        near, _ = cKDTree(fits[0].xy).query(fits[2].xy)
+        expected = np.array([np.linalg.norm(np.asarray(site) @ detection.basis) for site in detection.o_sites or B_SITES])
+        on_site = np.abs(near[:, None] - expected[None, :]).min(axis=1) <= 0.1 * period
+        kept = fits[2].converged & on_site
         if not kept.all():
             columns = refine_columns(image, replace(detection, o_xy=fits[2].xy[kept]), method)
             if not kept.any():
