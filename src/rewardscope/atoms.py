@@ -276,9 +276,7 @@ def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: 
         is_a = bright if a_site == "bright" else ~bright
         return Detection(a_xy=a_xy[is_a], b_xy=a_xy[~is_a], basis=basis, width=width, b_site=b_site,
                          sites={"split_by_contrast": "both cations found on one lattice, alternating in brightness"})
-    b_xy, b_site, sites, o_xy = _find_b_columns(column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis)
-    o_sites = tuple(tuple(float(v) for v in key.strip("()").split(", ")) for key, site in sites.items() if not site["b"]
-                    and site["columns"] >= 0.5 * len(a_xy))
+    b_xy, b_site, sites, o_xy, o_sites = _find_b_columns(column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis)
     if b_site != (0.5, 0.5):  # B on an edge ([110]): the first-found columns are A, no checkerboard to walk
         return Detection(a_xy=a_xy, b_xy=b_xy, basis=basis, width=width, b_site=b_site, sites=sites, o_xy=o_xy, o_sites=o_sites)
     # Parity on the cation checkerboard: True on the sublattice of the largest lattice of first-found columns.
@@ -630,7 +628,7 @@ def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray):
     too, the B-O column being the strongest of them and a pure O column the
     weakest. Returns (B positions, the B site, per site the median response of
     its columns relative to the strongest site's and whether it holds B, the
-    columns of the other sites that hold columns), so that what was decided is said.
+    columns of the other sites that hold columns, and those sites), so that what was decided is said.
     """
     found = {site: _find_site_columns(response, a_xy, basis, site) for site in B_SITES}
     strength = {site: float(np.median(value)) if len(value) else 0.0 for site, (_, value) in found.items()}
@@ -641,8 +639,9 @@ def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray):
     sites = {f"({site[0]:g}, {site[1]:g})": {"columns": len(found[site][0]), "relative_response": strength[site] / strongest,
                                              "b": site == b_site}
              for site in B_SITES}
-    others = [found[site][0] for site in held if site != b_site]  # O columns (ABF), judged by their fits later
-    return found[b_site][0], b_site, sites, np.vstack(others) if others else np.zeros((0, 2))
+    o_sites = tuple(site for site in held if site != b_site)  # their columns: O (ABF), judged by their fits later
+    o_xy = np.vstack([found[site][0] for site in o_sites]) if o_sites else np.zeros((0, 2))
+    return found[b_site][0], b_site, sites, o_xy, o_sites
 
 
 def _find_site_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray, site) -> tuple[np.ndarray, np.ndarray]:

@@ -484,15 +484,15 @@ def relative_to(result: Result, reference, pixel_size: float | None) -> tuple[Re
 
 def phase_count(best: Result, trials: list[dict]) -> dict:
     """How many classes the image holds, in words and figures: the chosen map's, or one phase when no
-    map of two or more classes passed the reward's gates (``rewards.refusal``), with the strongest
-    evidence for a split that was seen and why it was not enough."""
+    map of two or more classes scored above 0 (each trial's ``refused`` says why: ``rewards.refusal``, or
+    a degenerate map), with the strongest evidence for a split that was seen and why it was not enough."""
     if best.reward > 0:
         k = best.config.n_classes
         return {"count": k, "one_phase": False, "split_evidence": best.components.get("split_evidence"),
                 "coherence": best.components.get("coherence"),
                 "statement": f"{k} classes, {best.walls.n_segments} wall segment{'s' if best.walls.n_segments != 1 else ''}"}
     refused = [t for t in trials if t["params"].get("n_classes", 2) >= 2 and t["reward"] <= 0]
-    kinds = Counter((t.get("refused") or "one class present or no wall").split(":")[0] for t in refused)
+    kinds = Counter(t["refused"].split(":")[0] for t in refused)
     strongest = max(refused, key=lambda t: np.nan_to_num(t["components"].get("split_evidence", 0.0)), default=None)
     why = "; ".join(f"{kind}: {n}" for kind, n in kinds.most_common()) or "no map of two or more classes was tried"
     return {"count": 1, "one_phase": True, "refusals": dict(kinds),
