@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
+from ..descriptors import pooled
 from ..errors import RewardscopeError
 
 
@@ -102,7 +103,7 @@ def split_evidence(scores: np.ndarray, labels: np.ndarray, ij: np.ndarray | None
     direction = np.linalg.solve(within, groups[1].mean(axis=0) - groups[0].mean(axis=0))
     projection = scores @ direction
     kept = (labels == 0) | (labels == 1)
-    readings = [projection] if ij is None else [projection, _neighbourhood_mean(projection, np.asarray(ij, int))]
+    readings = [projection] if ij is None else [projection, pooled(projection[:, None], ij, 1)[:, 0]]
     return max(_valley(reading[kept], labels[kept]) for reading in readings)
 
 
@@ -116,19 +117,6 @@ def _valley(projection: np.ndarray, labels: np.ndarray) -> float:
     ends = sorted(float(np.median(projection[labels == k])) for k in (0, 1))
     profile = density(np.linspace(ends[0], ends[1], 101))
     return float(np.clip(1 - profile.min() / max(min(profile[0], profile[-1]), 1e-300), 0.0, 1.0))
-
-
-def _neighbourhood_mean(values: np.ndarray, ij: np.ndarray) -> np.ndarray:
-    """Each cell's value averaged with those of its (up to eight) neighbours on the (i, j) grid."""
-    from scipy import ndimage
-
-    shape = tuple(ij.max(axis=0) + 1)
-    total, count = np.zeros(shape), np.zeros(shape)
-    np.add.at(total, (ij[:, 0], ij[:, 1]), values)
-    np.add.at(count, (ij[:, 0], ij[:, 1]), 1.0)
-    total = ndimage.uniform_filter(total, 3, mode="constant")
-    count = ndimage.uniform_filter(count, 3, mode="constant")
-    return total[ij[:, 0], ij[:, 1]] / np.maximum(count[ij[:, 0], ij[:, 1]], 1e-12)
 
 
 @dataclass(frozen=True)
