@@ -4,7 +4,9 @@ Every layout x {normal dose; low dose with small displacements; very low dose, 6
 period and scan jitter, analyzed with the spatial options (descriptor pooling, Potts smoothing) searched}
 x seeds: rewardscope chooses window and number of classes by reward; the baseline is the pipeline a
 microscopist writes by hand (peak_local_max, intensity split of A/B, centre of mass, fixed window 24, PCA +
-GMM given the TRUE number of classes).
+GMM given the TRUE number of classes). Beside them, the physical limit: the share of cells whose variant an
+estimator at the Cramer-Rao bound would get right cell by cell (to read ARI against), and the polarization
+angle error over that estimator's.
 
     python benchmarks/accuracy.py [--seeds 3] [--trials 20] [--levels normal,low,very-low] [--markdown table.md]
 """
@@ -23,7 +25,7 @@ from skimage.filters import threshold_otsu
 from rewardscope.atoms import centre_of_mass
 from rewardscope.descriptors import patches
 from rewardscope.learn import PCAGaussianMixture
-from rewardscope.metrics import accuracy
+from rewardscope.metrics import accuracy, ideal_polarization
 from rewardscope.synthetic import synthesize
 from rewardscope.workflow import analyze
 
@@ -32,7 +34,7 @@ LEVELS = {"normal": {"dose": 400.0, "polarization_pm": 35.0}, "low": {"dose": 60
           # issue 14's level: 6 e/px, P 3.8% of the period, scan jitter 0.3 px, analyzed with the spatial options searched
           "very-low": {"dose": 6.0, "polarization_pm": 15.0, "jitter_px": 0.3, "size": 512}}
 SPATIAL = {"very-low": {"pooling": (0, 1, 2), "smoothing": (0.0, 1.0)}}
-COLUMNS = ("ari", "coverage", "wall_f1", "polarization_angle_error_deg", "recall_B", "rmse_A_px", "rmse_B_px", "n_classes_found", "seconds")
+COLUMNS = ("ari", "ideal_cell_accuracy", "coverage", "wall_f1", "polarization_angle_error_deg", "angle_error_over_ideal", "recall_B", "rmse_A_px", "rmse_B_px", "n_classes_found", "seconds")
 
 
 def baseline(image: np.ndarray, period: float, n_classes: int, seed: int):
@@ -75,6 +77,11 @@ def run(seeds: int, trials: int, levels=tuple(LEVELS), layouts=LAYOUTS):
                 xy, sublattice, labels, polarization = baseline(scene.image.data, period, scene.n_variants, seed)
                 base = accuracy(xy, sublattice, labels, polarization, scene.truth, scene.image.shape, period).to_dict()
                 base["seconds"] = time.perf_counter() - start
+                # The physical limit: an estimator at the Cramer-Rao bound, cell by cell (metrics.ideal_polarization).
+                ideal = ideal_polarization(scene, seed=seed)
+                for measured in (ours, base):
+                    measured["ideal_cell_accuracy"] = ideal["cell_accuracy"]
+                    measured["angle_error_over_ideal"] = measured["polarization_angle_error_deg"] / ideal["angle_error_deg"]
                 rows.append((layout, level, seed, scene.n_variants, ours, base))
                 print(f"{layout:9s} {level:6s} seed {seed}: ARI {ours['ari']:.3f} (baseline {base['ari']:.3f}), k {ours['n_classes_found']}/{scene.n_variants}", flush=True)
     return rows

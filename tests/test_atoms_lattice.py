@@ -334,3 +334,12 @@ def test_cells_the_frame_cuts_are_measured_from_the_corners_left(lost):
     rows = columns.sublattice == "B"
     assert np.sum(lattice.corners[rows] < 4) == (1 if lost == "one corner" else 5)
     np.testing.assert_allclose(lattice.polarization[rows], shift, atol=1e-9)
+
+
+def test_the_ideal_estimator_gets_every_cell_at_normal_dose_and_fewer_at_low_dose():
+    from rewardscope.metrics import ideal_polarization
+
+    normal = ideal_polarization(synthesize("stripes", seed=1, size=256))
+    low = ideal_polarization(synthesize("stripes", seed=1, size=256, dose=6.0, polarization_pm=15.0))
+    assert normal["cell_accuracy"] > 0.99 and normal["angle_error_deg"] < 4.0
+    assert 0.6 < low["cell_accuracy"] < 0.95 and low["angle_error_deg"] > 15.0  # one cell cannot tell, at 6 e/px

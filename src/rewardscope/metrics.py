@@ -82,6 +82,28 @@ def limit_ratios(xy: np.ndarray, sublattice: np.ndarray, scene: Scene) -> dict:
     return out
 
 
+def ideal_polarization(scene: Scene, seed: int = 0) -> dict:
+    """What an estimator at the Cramer-Rao bound would make of the polarization, cell by cell: the median
+    polarization angle error (degrees, over polar cells) and the share of cells whose variant it would get
+    right, each cell assigned to the variant whose mean displacement is nearest. P = B - mean of four A, so
+    its noise per axis is (bound_B^2 + bound_A^2 / 4) / 2 (the bounds radial); drawn once per cell."""
+    truth = scene.truth
+    period = scene.spec.lattice_pm / scene.spec.pixel_size_pm
+    bound = cramer_rao_bound(scene)
+    inner = interior(truth, scene.image.shape, 0.3 * period)
+    b = np.flatnonzero((truth.sublattice == "B") & inner)
+    a_bound = float(np.median(bound[(truth.sublattice == "A") & inner]))
+    sigma = np.sqrt((bound[b] ** 2 + a_bound**2 / 4) / 2)
+    rng = np.random.default_rng(seed)
+    expected = truth.dxy[b]
+    measured = expected + rng.normal(size=expected.shape) * sigma[:, None]
+    variants = np.unique(truth.variant[b])
+    means = np.array([expected[truth.variant[b] == v].mean(axis=0) for v in variants])
+    nearest = variants[np.argmin(np.linalg.norm(measured[:, None, :] - means[None], axis=2), axis=1)]
+    return {"angle_error_deg": _median_angle_error(measured, expected, truth.variant[b] != ANTIPOLAR),
+            "cell_accuracy": float(np.mean(nearest == truth.variant[b]))}
+
+
 @dataclass(frozen=True)
 class Accuracy:
     recall: dict
