@@ -122,11 +122,7 @@ def fit(image, xy, *, radius: float, sigma: float, n_iter: int = 12, tolerance: 
         p = p.astype(np.float32)
         ag = p[:, 2:3] * g / p[:, 3:4] ** 2
         jac = (ag * (ox - p[:, 0:1]), ag * (oy - p[:, 1:2]), g, ag * r2 / p[:, 3:4], weight)
-        normal = np.empty((len(p), 5, 5))
-        for a in range(5):  # fifteen row-wise dot products: far faster than a stacked matmul of 5 x m matrices
-            for b in range(a, 5):
-                normal[:, a, b] = normal[:, b, a] = np.einsum("km,km->k", jac[a], jac[b]) if b < 4 else jac[a].sum(axis=1)
-        return normal, np.column_stack([np.einsum("km,km->k", j, res) for j in jac])
+        return row_gram(jac), np.column_stack([np.einsum("km,km->k", j, res) for j in jac])
 
     res, g, r2 = residual(params, values, weight)
     current = np.sum(weight * res**2, axis=1)
@@ -181,6 +177,17 @@ def fit(image, xy, *, radius: float, sigma: float, n_iter: int = 12, tolerance: 
         uncertainty=np.where(converged, uncertainty, np.nan),
         converged=converged,
     )
+
+
+def row_gram(vectors, weight=None) -> np.ndarray:
+    """``G[n, a, b] = sum_m w[n, m] v_a[n, m] v_b[n, m]`` for a list of (n, m) arrays ``vectors``: a batch of
+    normal (or Fisher) matrices, as row-wise dot products, far faster than a stacked matmul of k x m matrices."""
+    weighted = vectors if weight is None else [weight * v for v in vectors]
+    gram = np.empty((len(vectors[0]), len(vectors), len(vectors)))
+    for a in range(len(vectors)):
+        for b in range(a, len(vectors)):
+            gram[:, a, b] = gram[:, b, a] = np.einsum("km,km->k", weighted[a], vectors[b])
+    return gram
 
 
 def _inverse(matrices: np.ndarray) -> np.ndarray:

@@ -86,10 +86,16 @@ def index_columns(columns: Columns) -> Lattice:
     a_rows = np.flatnonzero(is_a & valid)
     corner_row = np.full((ij[valid, 1].max() + 2, ij[valid, 0].max() + 2), -1)
     corner_row[ij[a_rows, 1], ij[a_rows, 0]] = a_rows
+
+    def a_row(i, j):
+        """Rows of the A columns at corners (i, j); -1 where none (or beyond the grid)."""
+        inside = (j >= 0) & (j < corner_row.shape[0]) & (i >= 0) & (i < corner_row.shape[1])
+        return np.where(inside, corner_row[np.clip(j, 0, corner_row.shape[0] - 1), np.clip(i, 0, corner_row.shape[1] - 1)], -1)
+
     neighbours = np.full((len(columns), 4), -1)
     indexed_b = b_rows[valid[b_rows]]
     for corner, (di, dj) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
-        neighbours[indexed_b, corner] = corner_row[ij[indexed_b, 1] + dj, ij[indexed_b, 0] + di]
+        neighbours[indexed_b, corner] = a_row(ij[indexed_b, 0] + di, ij[indexed_b, 1] + dj)
     polarization = np.zeros((len(columns), 2))
     polarization[columns.sublattice != "A"] = np.nan  # B rows until measured; O rows have none
     # A polarization needs the B and its four A corners measured (failed fits are not measurements). One
@@ -107,8 +113,7 @@ def index_columns(columns: Columns) -> Lattice:
 
     def a_at(i, j):
         """Positions of the usable A columns at corners (i, j) (NaN where none)."""
-        inside = (j >= 0) & (j < corner_row.shape[0]) & (i >= 0) & (i < corner_row.shape[1])
-        row = np.where(inside, corner_row[np.clip(j, 0, corner_row.shape[0] - 1), np.clip(i, 0, corner_row.shape[1] - 1)], -1)
+        row = a_row(i, j)
         ok = (row >= 0) & usable[np.maximum(row, 0)]
         return np.where(ok[:, None], columns.xy[np.maximum(row, 0)], np.nan)
 

@@ -9,6 +9,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from sklearn.metrics import adjusted_rand_score
 
+from .gaussians import row_gram
 from .synthetic import ANTIPOLAR, Scene, Truth
 
 
@@ -57,11 +58,7 @@ def cramer_rao_bound(scene: Scene) -> np.ndarray:
     # Derivatives of the expected counts by x0, y0, height, width and background.
     jac = (peak * g * dx / sigma**2, peak * g * dy / sigma**2, g, peak * g * r2 / sigma**3, np.ones_like(g))
     weight = inside / np.maximum(variance, 1e-12)
-    fisher = np.empty((len(truth.xy), 5, 5))
-    for a in range(5):
-        for b in range(a, 5):
-            fisher[:, a, b] = fisher[:, b, a] = np.einsum("km,km->k", weight * jac[a], jac[b])
-    covariance = np.linalg.pinv(fisher)
+    covariance = np.linalg.pinv(row_gram(jac, weight))  # the inverse of the Fisher information
     return np.sqrt(np.abs(covariance[:, 0, 0] + covariance[:, 1, 1]))
 
 
