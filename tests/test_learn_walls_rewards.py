@@ -299,3 +299,29 @@ def test_pooled_descriptors_average_each_cells_neighbourhood():
     assert out[centre, 0] == pytest.approx(2.0) and out[corner, 0] == pytest.approx(0.5)  # (0 + 1) / 2 over the cells present
     np.testing.assert_allclose(out[:, 1], 1.0)
     assert pooled(X, ij, 0) is X
+
+
+def test_pooled_along_a_line_of_cells():
+    from rewardscope.descriptors import pooled
+
+    ij = np.array([[i, j] for j in range(4) for i in range(5)])
+    X = np.column_stack([ij[:, 0].astype(float), ij[:, 1].astype(float)])
+    along_j = pooled(X, ij, (0, 1))  # each cell with the cells above and below it
+    np.testing.assert_allclose(along_j[:, 0], X[:, 0])  # i unchanged: nothing mixed across i
+    centre = np.flatnonzero((ij[:, 0] == 2) & (ij[:, 1] == 1))[0]
+    top = np.flatnonzero((ij[:, 0] == 2) & (ij[:, 1] == 0))[0]
+    assert along_j[centre, 1] == pytest.approx(1.0) and along_j[top, 1] == pytest.approx(0.5)
+
+
+def test_split_evidence_reads_weak_stripes_along_their_walls(rng):
+    """Stripes 8 cells wide, 1.3 sigma apart cell by cell: a 3 x 3 square mixes the cells next to each
+    wall into the valley, a line of 9 cells along the wall does not; white noise has no valley either way."""
+    from rewardscope.learn import split_evidence
+
+    ij = np.indices((40, 40)).reshape(2, -1).T
+    truth = (ij[:, 0] // 8) % 2  # walls at constant i, running along j
+    noise = rng.normal(size=(len(ij), 2))
+    stripes = noise + np.column_stack([1.3 * truth, np.zeros(len(ij))])
+    assert split_evidence(stripes, truth, ij) > rewards.SPLIT_EVIDENCE_MIN
+    halves = (noise[:, 0] > 0).astype(int)  # the best split of one cloud
+    assert split_evidence(noise, halves, ij) < 0.1

@@ -38,3 +38,11 @@ def test_the_one_phase_answer_is_within_reach():
     assert regret == 0.0
     regret, _ = regret_and_correlation(points, "default", one_phase_ari=1.0)  # a split chosen on a one-phase scene
     assert regret == 1.0 - 0.8
+
+
+def test_the_command_line_names_every_level():
+    from rewardscope.cli import VALIDATE_LEVELS
+    from rewardscope.validate import LEVELS, SPATIAL
+
+    assert VALIDATE_LEVELS == tuple(LEVELS)
+    assert set(SPATIAL) <= set(LEVELS)

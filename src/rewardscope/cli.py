@@ -15,6 +15,7 @@ from pathlib import Path
 from .errors import RewardscopeError
 
 EXIT_ERROR = 1
+VALIDATE_LEVELS = ("normal", "low", "very-low")  # validate.LEVELS, named here so that --help does not import the optimizer
 
 
 def _whole_number(minimum: int, note: str = ""):
@@ -202,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(validate, "validate.json, validate.md, landscapes/")
     validate.add_argument("--seeds", type=_positive_int, default=2, help="seeds per layout and dose (default 2)")
     validate.add_argument("--budget", type=_positive_int, default=30, help="optimizer trials allowed per scene (default 30)")
+    validate.add_argument("--levels", type=_names("level", VALIDATE_LEVELS), default=VALIDATE_LEVELS, metavar="LEVEL[,LEVEL...]",
+                          help=f"doses scored, of {', '.join(VALIDATE_LEVELS)} (default all; very-low searches the spatial options)")
 
     demo = commands.add_parser("demo", parents=[common], help="synthesize the default scene, analyze it, and score it against the truth",
                                description="Synthesize the default stripe-domain scene, analyze it as `rewardscope analyze` would,"
@@ -531,7 +534,7 @@ def _landscape(args) -> int:
 def _validate(args) -> int:
     from .validate import run
 
-    summary = run(args.out, seeds=args.seeds, budget=args.budget, progress=not args.quiet, overwrite=args.overwrite)
+    summary = run(args.out, seeds=args.seeds, budget=args.budget, levels=args.levels, progress=not args.quiet, overwrite=args.overwrite)
     if not args.quiet:
         for level, m in summary["medians"].items():
             print(f"{level} dose: mean regret of the default reward {m['mean_regret_default']:.3f};"

@@ -75,14 +75,16 @@ def balanced(*blocks: np.ndarray) -> np.ndarray:
     return np.hstack(scaled)
 
 
-def pooled(X: np.ndarray, ij: np.ndarray, radius: int) -> np.ndarray:
+def pooled(X: np.ndarray, ij: np.ndarray, radius: int | tuple[int, int]) -> np.ndarray:
     """Each row of ``X`` (one per cell at ``ij``, (n, 2): i, j) averaged with those of the cells within
-    ``radius`` cells along i and j (a (2 radius + 1)^2 square, the cells present); ``radius`` 0: ``X``."""
-    if radius <= 0:
+    ``radius`` cells along i and j (a (2 radius + 1)^2 square, the cells present), or within
+    ``radius = (along i, along j)`` cells (a rectangle, a line where one is 0); ``radius`` 0: ``X``."""
+    along_i, along_j = (radius, radius) if np.ndim(radius) == 0 else radius
+    if along_i <= 0 and along_j <= 0:
         return X
     ij = np.asarray(ij, int)
     shape = (int(ij[:, 1].max()) + 1, int(ij[:, 0].max()) + 1)
-    size = 2 * int(radius) + 1
+    size = (2 * max(int(along_j), 0) + 1, 2 * max(int(along_i), 0) + 1)  # (rows: j, columns: i) of the cell grid
     present = np.zeros(shape)
     present[ij[:, 1], ij[:, 0]] = 1.0
     count = ndimage.uniform_filter(present, size, mode="constant")[ij[:, 1], ij[:, 0]]

@@ -107,8 +107,8 @@ def write(rows: list[dict], out: Path, descriptor: str) -> None:
          f" window {best['window']} px, {best['n_classes']} classes")
 
 
-def plot(rows: list[dict], names: list[str], path: Path, title: str) -> None:
-    """One heat map (window x number of classes) per name in ``rows``, each panel's maximum circled."""
+def plot(rows: list[dict], names: list[str], path: Path, title: str, xlabel: str = "patch window (px)") -> None:
+    """One heat map (window, or what ``xlabel`` says, x number of classes) per name in ``rows``, each panel's maximum circled."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -131,7 +131,7 @@ def plot(rows: list[dict], names: list[str], path: Path, title: str) -> None:
             ax.plot(w, classes[k], "o", mfc="none", mec="red", ms=12, mew=2)
         ax.set_xticks(range(len(windows)), windows, fontsize=7)
         ax.set_title(name)
-        ax.set_xlabel("patch window (px)")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("number of classes")
         fig.colorbar(image, ax=ax, shrink=0.8)
     fig.suptitle(title)

@@ -27,7 +27,11 @@ from .optimize import SearchSpace, optimize
 from .rewards import COMPONENTS
 from .synthetic import synthesize
 
-LEVELS = {"normal": {"dose": 400.0, "polarization_pm": 35.0}, "low": {"dose": 60.0, "polarization_pm": 20.0}}
+LEVELS = {"normal": {"dose": 400.0, "polarization_pm": 35.0}, "low": {"dose": 60.0, "polarization_pm": 20.0},
+          # issue 14's: 6 e/px, P 3.8% of the period, scan jitter; the spatial options in the space (SPATIAL)
+          "very-low": {"dose": 6.0, "polarization_pm": 15.0, "jitter_px": 0.3, "size": 512}}
+# The spatial options searched at a level, with the window fixed at 1.5 periods to keep the space small.
+SPATIAL = {"very-low": {"poolings": (0, 1, 2), "smoothings": (0.0, 1.0, 2.0)}}
 # Scenes: a layout and the SceneSpec fields that make it; the last four are issue 12's cases, two of them one phase.
 SCENES = {
     "stripes": ("stripes", {}), "quadrants": ("quadrants", {}), "bubble": ("bubble", {}), "rough": ("rough", {}),
@@ -46,7 +50,10 @@ def score_scene(layout: str, level: str, seed: int, descriptors=("patch", "polar
     scene = synthesize(kind, seed=seed, **{**LEVELS[level], **overrides})
     pipeline = Pipeline(scene.image, all_components=True)
     base = Config(seed=0)
-    space = SearchSpace.for_period(pipeline.columns(base).period, min(scene.image.shape), descriptors=descriptors)
+    period = pipeline.columns(base).period
+    window = pipeline.window(base)
+    space = SearchSpace.for_period(period, min(scene.image.shape), descriptors=descriptors, **(
+        {"window": (window, window), **SPATIAL[level]} if level in SPATIAL else {}))
     points = []
     for params in space.settings():
         result = pipeline.run(replace(base, **params))
@@ -89,7 +96,8 @@ def trials_to_reach(points: list[dict], space: SearchSpace, *, budget: int, seed
     order = []
 
     def evaluate(config):
-        point = table[space.key({"window": config.window, "n_classes": config.n_classes, "descriptor": config.descriptor})]
+        point = table[space.key({"window": config.window, "n_classes": config.n_classes, "descriptor": config.descriptor,
+                                 "pooling": config.pooling, "smoothing": config.smoothing})]
         order.append(point["reward"])
         return point["reward"], point["components"]
 
@@ -113,10 +121,16 @@ def plot_scene(scene: dict, path: Path) -> None:
     from .landscape import plot
 
     points, _ = patch_only(scene)
-    rows = [{"window": p["params"]["window"], "n_classes": p["params"]["n_classes"], "ari": p["ari"], "wall_f1": p["wall_f1"],
+    spatial = scene["level"] in SPATIAL  # one window: the columns are the spatial settings instead
+
+    def column(params):
+        return f"R{params.get('pooling', 0)} β{params.get('smoothing', 0.0):g}" if spatial else params["window"]
+
+    rows = [{"window": column(p["params"]), "n_classes": p["params"]["n_classes"], "ari": p["ari"], "wall_f1": p["wall_f1"],
              "reward": p["reward"], **p["components"]} for p in points]
     plot(rows, ["ari", "wall_f1", "reward", *COMPONENTS], path,
-         f"{scene['layout']}, {scene['level']} dose, seed {scene['seed']}: truth (ARI, wall F1) beside every reward; circle: each panel's maximum")
+         f"{scene['layout']}, {scene['level']} dose, seed {scene['seed']}: truth (ARI, wall F1) beside every reward; circle: each panel's maximum",
+         xlabel="pooling radius R (cells), Potts strength β" if spatial else "patch window (px)")
 
 
 def run(out: Path, *, seeds: int = 2, budget: int = 30, layouts=LAYOUTS, levels=tuple(LEVELS), progress: bool = True,
