@@ -20,7 +20,7 @@ from accuracy import baseline as plain_baseline  # noqa: E402
 
 from rewardscope.atoms import find_columns
 from rewardscope.lattice import cell_geometry, index_columns
-from rewardscope.metrics import match
+from rewardscope.metrics import match, true_polarization
 from rewardscope.synthetic import ANTIPOLAR, synthesize
 
 LEVELS = {"normal": {"dose": 400.0, "polarization_pm": 35.0}, "low": {"dose": 60.0, "polarization_pm": 20.0}}
@@ -32,8 +32,8 @@ def polar_errors(xy, polarization, scene, period):
     b = np.flatnonzero((scene.truth.sublattice == "B") & (scene.truth.variant != ANTIPOLAR))
     index, _ = match(xy, scene.truth.xy[b], 0.25 * period)
     ok = index >= 0
-    measured, truth = polarization[index[ok]], scene.truth.dxy[b[ok]]
-    finite = np.all(np.isfinite(measured), axis=1)
+    measured, truth = polarization[index[ok]], true_polarization(scene.truth)[b[ok]]
+    finite = np.all(np.isfinite(measured), axis=1) & np.all(np.isfinite(truth), axis=1)
     measured, truth = measured[finite], truth[finite]
     angle = np.rad2deg(np.abs(np.angle(np.exp(1j * (np.arctan2(measured[:, 1], measured[:, 0]) - np.arctan2(truth[:, 1], truth[:, 0]))))))
     magnitude = np.abs(np.hypot(*measured.T) / np.hypot(*truth.T) - 1)

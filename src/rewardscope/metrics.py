@@ -79,6 +79,21 @@ def limit_ratios(xy: np.ndarray, sublattice: np.ndarray, scene: Scene) -> dict:
     return out
 
 
+def true_polarization(truth: Truth) -> np.ndarray:
+    """What P measures, from the truth (n, 2 px; NaN but for B columns whose four corners are known): each
+    B column's displacement less the mean displacement of the A columns at its cell's corners. Equal to
+    the B's own displacement where the corners sit on the lattice; beside an antipolar region, whose A
+    columns shift, the offset from the corners' centroid is what a microscope (and rewardscope) measures."""
+    a, b = truth.sublattice == "A", np.flatnonzero(truth.sublattice == "B")
+    corners = np.full((truth.i.max() + 2, truth.j.max() + 2, 2), np.nan)
+    corners[truth.i[a], truth.j[a]] = truth.dxy[a]
+    i, j = truth.i[b], truth.j[b]
+    centroid = (corners[i, j] + corners[i + 1, j] + corners[i, j + 1] + corners[i + 1, j + 1]) / 4
+    out = np.full(truth.dxy.shape, np.nan)
+    out[b] = truth.dxy[b] - centroid
+    return out
+
+
 def ideal_polarization(scene: Scene, seed: int = 0) -> dict:
     """What an estimator at the Cramer-Rao bound would make of the polarization, cell by cell: the median
     polarization angle error (degrees, over polar cells) and the share of cells whose variant it would get
@@ -88,11 +103,12 @@ def ideal_polarization(scene: Scene, seed: int = 0) -> dict:
     period = scene.spec.lattice_pm / scene.spec.pixel_size_pm
     bound = cramer_rao_bound(scene)
     inner = interior(truth, scene.image.shape, 0.3 * period)
-    b = np.flatnonzero((truth.sublattice == "B") & inner)
+    polarization = true_polarization(truth)
+    b = np.flatnonzero((truth.sublattice == "B") & inner & np.all(np.isfinite(polarization), axis=1))
     a_bound = float(np.median(bound[(truth.sublattice == "A") & inner]))
     sigma = np.sqrt((bound[b] ** 2 + a_bound**2 / 4) / 2)
     rng = np.random.default_rng(seed)
-    expected = truth.dxy[b]
+    expected = polarization[b]
     measured = expected + rng.normal(size=expected.shape) * sigma[:, None]
     variants = np.unique(truth.variant[b])
     means = np.array([expected[truth.variant[b] == v].mean(axis=0) for v in variants])
@@ -155,7 +171,7 @@ def accuracy(xy, sublattice, labels, polarization, truth: Truth, shape, period: 
     """Compare a per-column result with the truth; columns matched within 0.25 lattice periods."""
     recall, precision, rmse, matched_b = column_accuracy(xy, sublattice, truth, shape, period)
     truth_b, found_b = matched_b
-    angle_error = _median_angle_error(polarization[found_b], truth.dxy[truth_b], truth.variant[truth_b] != ANTIPOLAR)
+    angle_error = _median_angle_error(polarization[found_b], true_polarization(truth)[truth_b], truth.variant[truth_b] != ANTIPOLAR)
     classified = labels[found_b] >= 0
     coverage = float(classified.sum() / max(np.sum(interior(truth, shape, 0.3 * period) & (truth.sublattice == "B")), 1))
     truth_b, found_b = truth_b[classified], found_b[classified]
