@@ -314,14 +314,33 @@ def test_pooled_along_a_line_of_cells():
 
 
 def test_split_evidence_reads_weak_stripes_along_their_walls(rng):
-    """Stripes 8 cells wide, 1.3 sigma apart cell by cell: a 3 x 3 square mixes the cells next to each
+    """Stripes 8 cells wide, 1.5 sigma apart cell by cell: a 3 x 3 square mixes the cells next to each
     wall into the valley, a line of 9 cells along the wall does not; white noise has no valley either way."""
+    from rewardscope.descriptors import pooled
     from rewardscope.learn import split_evidence
+    from rewardscope.learn.gmm import LINE_WEIGHT, _valley
 
     ij = np.indices((40, 40)).reshape(2, -1).T
     truth = (ij[:, 0] // 8) % 2  # walls at constant i, running along j
     noise = rng.normal(size=(len(ij), 2))
-    stripes = noise + np.column_stack([1.3 * truth, np.zeros(len(ij))])
+    stripes = noise + np.column_stack([1.5 * truth, np.zeros(len(ij))])
+    square = _valley(pooled(stripes[:, :1], ij, 1)[:, 0], truth)
+    along = _valley(pooled(stripes[:, :1], ij, (0, 4))[:, 0], truth)
+    assert along > square + 0.1
+    assert split_evidence(stripes, truth, ij) == pytest.approx(max(square, LINE_WEIGHT * along), abs=0.05)
     assert split_evidence(stripes, truth, ij) > rewards.SPLIT_EVIDENCE_MIN
     halves = (noise[:, 0] > 0).astype(int)  # the best split of one cloud
     assert split_evidence(noise, halves, ij) < 0.1
+
+
+def test_frame_edge_grows_with_the_pooling():
+    """A cell pooled with a cell whose patch the frame cuts inherits the cut: the frame-edge gate must
+    see it, or pooling dilutes an edge class below the gate (a 3-row edge class in SrTiO3, 38%)."""
+    from rewardscope.descriptors import frame_edge
+
+    ij = np.indices((10, 10)).reshape(2, -1).T
+    centres = 10.0 * ij + 5.0  # cells 10 px apart in a 100 x 100 frame
+    alone = frame_edge(centres, ij, 12, (100, 100))
+    assert alone.sum() == 36  # the outer ring: a 12 px patch about a centre 5 px from the border is cut
+    two = frame_edge(centres, ij, 12, (100, 100), pooling=2)
+    assert two.sum() == 100 - 4 * 4 and np.all(two[alone])  # two more rings

@@ -54,6 +54,13 @@ def within_frame(centres: np.ndarray, window: int, shape: tuple[int, int]) -> np
     return (x - half >= 0) & (y - half >= 0) & (x + half <= shape[1] - 1) & (y + half <= shape[0] - 1)
 
 
+def frame_edge(centres: np.ndarray, ij: np.ndarray, window: int, shape: tuple[int, int], pooling: int = 0) -> np.ndarray:
+    """True for the cells whose descriptor the frame's border touches: their patch of side ``window`` is
+    cut, or, with descriptors pooled over ``pooling`` cells, a cell they are pooled with has a cut patch."""
+    edge = ~within_frame(centres, window, shape)
+    return pooled(edge[:, None].astype(float), ij, pooling)[:, 0] > 0 if pooling > 0 else edge
+
+
 def physical(kind: str, polarization: np.ndarray, geometry, period: float) -> np.ndarray:
     """Physical descriptors (n, d) of the ``polarization`` or ``lattice`` kind for the given rows."""
     if kind == "polarization":

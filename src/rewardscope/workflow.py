@@ -19,7 +19,7 @@ import numpy as np
 from . import rewards
 from .atoms import Columns, find_columns
 from .config import MAX_B_DISPLACEMENT, MAX_B_FITS_FAILED, MIN_DETECTION_QUALITY, Config, stage_key
-from .descriptors import balanced, patches, physical, pooled, within_frame
+from .descriptors import balanced, frame_edge, patches, physical, pooled, within_frame
 from .errors import RewardscopeError
 from .io import Image, as_image
 from .lattice import CellGeometry, Lattice, cell_geometry, index_columns, to_grid
@@ -201,7 +201,7 @@ class Pipeline:
         start = time.perf_counter()
         # Half a window from the border: the patch's, or without patches the default 1.5 periods (whatever the trial's moot window).
         margin = self.window(config if "patch" in config.descriptor else replace(config, window=None))
-        edge = ~within_frame(columns.xy[rows], margin, self.image.shape)
+        edge = frame_edge(columns.xy[rows], lattice.ij[rows], margin, self.image.shape, config.pooling)
         reward, components = rewards.evaluate(walls, cell_labels, model.scores_, config.n_classes, self.weights,
                                               label_grid=grid, probabilities=probabilities, evidence=evidence,
                                               edge=edge, split=split)
