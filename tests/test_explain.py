@@ -46,3 +46,19 @@ def test_each_class_lists_its_domains_with_their_mean_polarization():
         assert sum(d["cells"] for d in entry["domains"]) <= entry["cells"]
         biggest = entry["domains"][0]
         assert np.hypot(*(np.array(biggest["polarization_pm"]) - entry["polarization_pm"])) < 3 * max(biggest["polarization_error_pm"], 1.0)
+
+
+def test_classes_alike_in_physics_say_what_tells_them_apart():
+    """Two classes of one paraelectric phase (a patch split, e.g. by thickness) get the same name and
+    say that they differ in their patches, not as ferroic variants; distinct names stay as they are."""
+    from rewardscope.explain import ALIKE
+
+    scene = synthesize("paraelectric", seed=2, size=256)
+    pipeline = Pipeline(scene.image)
+    result = pipeline.run(Config(n_classes=2))
+    classes = explain_classes(result, pipeline.geometry(result.config), scene.image.data, 24, scene.image.pixel_size)
+    assert [c["name"] for c in classes] == [f"paraelectric; {ALIKE}"] * 2
+    rough = synthesize("rough", seed=1, size=320)
+    pipeline = Pipeline(rough.image)
+    result = pipeline.run(Config(descriptor="polarization", n_classes=2))
+    assert not any(ALIKE in c["name"] for c in explain_classes(result, pipeline.geometry(result.config), rough.image.data, 24))

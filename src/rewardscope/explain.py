@@ -38,6 +38,9 @@ def direction_name(p: np.ndarray, basis: np.ndarray) -> str:
     return "".join(parts)
 
 
+ALIKE = "alike in P: the classes differ in their patches (thickness, focus or chemistry), not as ferroic variants"
+
+
 def name_class(mean_p: np.ndarray, antipolar: float, basis: np.ndarray, error: float = 0.0, shared: bool = False) -> str:
     """The plain name of a class from its mean displacement ``mean_p`` (px; ``error`` its standard error, NaN
     where unknown),
@@ -108,6 +111,9 @@ def explain_classes(result, geometry, image: np.ndarray, window: int, pixel_size
             entry["polarization_interval_pm"] = (interval * pixel_size).tolist()
         entry["domains"] = domains(result, k, pixel_size)
         classes.append(entry)
+    if len(classes) > 1 and len({entry["name"] for entry in classes}) == 1:  # alike in physics: say what tells them apart
+        for entry in classes:
+            entry["name"] += f"; {ALIKE}"
     return classes
 
 

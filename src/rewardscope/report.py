@@ -6,6 +6,7 @@ import csv
 import html
 import json
 import platform
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -317,7 +318,7 @@ def plot_explained(analysis, path) -> None:
         p = np.nan_to_num(np.asarray(entry["polarization_px"]))
         scale = 0.3 * patch.shape[0] / max(0.1 * period, np.hypot(*p), 1e-9)
         ax.arrow(*centre, p[0] * scale, p[1] * scale, color=colour, width=0.4, length_includes_head=True)
-        ax.set_title(f"{entry['label']}: {entry['name']}\n{100 * entry['share']:.0f}% of cells", fontsize=9)
+        ax.set_title(textwrap.fill(f"{entry['label']}: {entry['name']}", 34) + f"\n{100 * entry['share']:.0f}% of cells", fontsize=9)
         ax.set_axis_off()
     _save(fig, path)
 
