@@ -284,3 +284,22 @@ def test_a_study_begun_before_the_spatial_options_resumes():
              "space": {"window": [6, 8]}, "seed": 0}
     assert spec_differences(older, spec) == ""
     assert "space.poolings" in spec_differences(older, {**spec, "space": {**spec["space"], "poolings": [0, 1]}})
+
+
+def test_writing_a_report_leaves_matplotlib_as_the_user_set_it(stripes, tmp_path):
+    """A notebook's backend and its pyplot figures are the user's: the report draws on Figures of its own."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    backend = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        plt.figure()  # the user's own figure
+        before = plt.get_fignums()
+        analyze(stripes.image, out=tmp_path / "out", n_trials=2, progress=False)
+        assert matplotlib.get_backend() == "svg"
+        assert plt.get_fignums() == before
+        assert (tmp_path / "out" / "classes.png").stat().st_size > 0
+    finally:
+        plt.close("all")
+        matplotlib.use(backend)

@@ -109,15 +109,12 @@ def write(rows: list[dict], out: Path, descriptor: str) -> None:
 
 def plot(rows: list[dict], names: list[str], path: Path, title: str, xlabel: str = "patch window (px)") -> None:
     """One heat map (window, or what ``xlabel`` says, x number of classes) per name in ``rows``, each panel's maximum circled."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .report import figure
 
     windows = sorted({r["window"] for r in rows})
     classes = sorted({r["n_classes"] for r in rows})
     n_rows = int(np.ceil(len(names) / 3))
-    fig, axes = plt.subplots(n_rows, 3, figsize=(15, 4.2 * n_rows), squeeze=False, constrained_layout=True)
+    fig, axes = figure(n_rows, 3, figsize=(15, 4.2 * n_rows), squeeze=False, layout="constrained")
     for ax in axes.ravel()[len(names):]:
         ax.axis("off")
     for ax, name in zip(axes.ravel(), names):
@@ -136,4 +133,3 @@ def plot(rows: list[dict], names: list[str], path: Path, title: str, xlabel: str
         fig.colorbar(image, ax=ax, shrink=0.8)
     fig.suptitle(title)
     fig.savefig(path, dpi=80)
-    plt.close(fig)

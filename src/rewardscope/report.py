@@ -31,9 +31,6 @@ FIGURES = {
 
 def write(analysis, out_dir) -> None:
     """Write every output of ``analysis`` into ``out_dir``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     out = Path(out_dir)
     write_atoms_csv(analysis.result, analysis.geometry, out / "atoms.csv")
     summary = summarize(analysis)
@@ -59,9 +56,6 @@ COLUMNS_HEADER = ["x", "y", "sublattice", "i", "j", "amplitude", "sigma", "uncer
 
 def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
     """The outputs of ``rewardscope atoms``: atoms.csv, columns.png, summary.json."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     out = Path(out_dir)
     residual = columns.residual if columns.residual is not None else np.full(len(columns), np.nan)
     with open(out / "atoms.csv", "w", newline="") as handle:
@@ -204,20 +198,25 @@ def _json_default(value):
 
 
 def _image_axes(analysis, title):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 7))
+    fig, ax = figure(figsize=(7, 7))
     ax.imshow(analysis.image.data, cmap="gray")
     ax.set_title(title)
     ax.set_axis_off()
     return fig, ax
 
 
-def _save(fig, path) -> None:
-    import matplotlib.pyplot as plt
+def figure(nrows: int = 1, ncols: int = 1, *, figsize, layout=None, **subplots):
+    """A figure and its axes made without pyplot: drawing a report never switches a notebook's backend
+    nor adds to pyplot's figures (matplotlib's advice for library code); ``subplots`` as for
+    ``Figure.subplots``."""
+    from matplotlib.figure import Figure
 
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(nrows, ncols, **subplots)
+
+
+def _save(fig, path) -> None:
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 def plot_columns(analysis, path) -> None:
@@ -225,9 +224,7 @@ def plot_columns(analysis, path) -> None:
 
 
 def plot_columns_on(image, columns, path) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 7))
+    fig, ax = figure(figsize=(7, 7))
     ax.imshow(image.data, cmap="gray")
     ax.set_title("atom columns")
     ax.set_axis_off()
@@ -241,20 +238,19 @@ def plot_columns_on(image, columns, path) -> None:
 
 
 def _class_colours(n):
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
 
-    return plt.get_cmap("tab10")(np.arange(n) % 10)
+    return colormaps["tab10"](np.arange(n) % 10)
 
 
 def plot_classes(analysis, path) -> None:
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
     result = analysis.result
     k = result.config.n_classes
     colours = _class_colours(k)
     smoothed = result.unsmoothed_grid is not None
-    fig, axes = plt.subplots(1, 3 if smoothed else 2, figsize=(19.5 if smoothed else 13, 6.5))
+    fig, axes = figure(1, 3 if smoothed else 2, figsize=(19.5 if smoothed else 13, 6.5))
     left, right = axes[0], axes[-1]
     left.imshow(analysis.image.data, cmap="gray")
     rows = result.labels >= 0
@@ -276,12 +272,11 @@ def plot_classes(analysis, path) -> None:
 
 
 def plot_walls(analysis, path) -> None:
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
     result = analysis.result
     k = result.config.n_classes
-    fig, ax = plt.subplots(figsize=(7, 7))
+    fig, ax = figure(figsize=(7, 7))
     ax.imshow(np.ma.masked_less(result.label_grid, 0), cmap=ListedColormap(_class_colours(k)), vmin=-0.5, vmax=k - 0.5, alpha=0.45, interpolation="nearest")
     ax.imshow(np.ma.masked_equal(result.walls.mask.astype(int), 0), cmap=ListedColormap(["black"]), interpolation="nearest")
     c = result.components
@@ -305,11 +300,9 @@ def plot_polarization(analysis, path) -> None:
 
 
 def plot_explained(analysis, path) -> None:
-    import matplotlib.pyplot as plt
-
     classes = analysis.classes
     colours = _class_colours(len(classes))
-    fig, axes = plt.subplots(1, len(classes), figsize=(3 * len(classes), 3.4), squeeze=False)
+    fig, axes = figure(1, len(classes), figsize=(3 * len(classes), 3.4), squeeze=False)
     period = analysis.result.columns.period
     for ax, entry, colour in zip(axes[0], classes, colours):
         patch = entry["mean_patch"]
@@ -338,14 +331,12 @@ def polarization_colours(p: np.ndarray) -> np.ndarray:
 
 
 def plot_cell_maps(analysis, path) -> None:
-    import matplotlib.pyplot as plt
-
     from .lattice import to_grid
 
     result, geometry = analysis.result, analysis.geometry
     rows = np.flatnonzero((result.columns.sublattice == "B") & (result.lattice.ij[:, 0] >= 0))
     ij, shape = result.lattice.ij[rows], result.lattice.grid_shape
-    fig, axes = plt.subplots(2, 2, figsize=(11, 10))
+    fig, axes = figure(2, 2, figsize=(11, 10))
     axes[0, 0].imshow(polarization_colours(to_grid(ij, result.lattice.polarization[rows], shape, fill=np.nan)), interpolation="nearest")
     axes[0, 0].set_title("polarization (hue = direction)")
     maps = [("|P| (px)", geometry.p_magnitude, "magma", axes[0, 1]), ("strain along a", geometry.strain_a, "coolwarm", axes[1, 0]),
@@ -367,12 +358,10 @@ def plot_cell_maps(analysis, path) -> None:
 def plot_trials(analysis, path) -> None:
     """Reward per trial and the best so far; with several objectives, beside them the first two
     objectives of every trial with the Pareto front joined and the chosen trial circled."""
-    import matplotlib.pyplot as plt
-
     numbers = [t["number"] for t in analysis.trials]
     values = [t["reward"] for t in analysis.trials]
     objectives = analysis.objectives
-    fig, axes = plt.subplots(1, 2 if objectives else 1, figsize=(12 if objectives else 7, 4), squeeze=False)
+    fig, axes = figure(1, 2 if objectives else 1, figsize=(12 if objectives else 7, 4), squeeze=False)
     ax = axes[0, 0]
     ax.plot(numbers, values, "o", label="trial")
     ax.plot(numbers, np.maximum.accumulate(values), "-", label="best so far")
@@ -413,11 +402,9 @@ def landscape_grid(trials, space, descriptor: str):
 
 
 def plot_landscape(analysis, path) -> None:
-    import matplotlib.pyplot as plt
-
     descriptors = analysis.space.descriptors
     widths = [4 if "patch" in d else 1 for d in descriptors]
-    fig, axes = plt.subplots(1, len(descriptors), figsize=(2 + 2 * sum(widths), 4), squeeze=False,
+    fig, axes = figure(1, len(descriptors), figsize=(2 + 2 * sum(widths), 4), squeeze=False,
                              gridspec_kw={"width_ratios": widths})
     values = [t["reward"] for t in analysis.trials]
     low, high = min(values), max(values)
@@ -439,8 +426,6 @@ def plot_landscape(analysis, path) -> None:
 
 def plot_latents(analysis, path) -> None:
     """Each latent on the cell grid; for the invariant VAEs, the rotation latent against the polarization angle."""
-    import matplotlib.pyplot as plt
-
     from .lattice import to_grid
 
     result, model = analysis.result, analysis.model
@@ -452,7 +437,7 @@ def plot_latents(analysis, path) -> None:
     if latent.shape[1] > n_content:
         values[:, n_content] = np.rad2deg(np.angle(np.exp(1j * latent[:, n_content])))
     panels = len(names) + (1 if latent.shape[1] > n_content else 0)
-    fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 4), squeeze=False)
+    fig, axes = figure(1, panels, figsize=(4 * panels, 4), squeeze=False)
     for ax, d, name in zip(axes[0], range(len(names)), names):
         grid = to_grid(result.lattice.ij[rows], values[:, d], result.lattice.grid_shape, fill=np.nan)
         shown = ax.imshow(grid, origin="lower", cmap="twilight" if name.startswith("angle") else "viridis",
@@ -473,8 +458,6 @@ def plot_latents(analysis, path) -> None:
 
 def plot_traversal(analysis, path, steps: int = 7) -> None:
     """Decoded patches on a grid of the first two content latents, from -2 to +2 standard deviations."""
-    import matplotlib.pyplot as plt
-
     vae = analysis.model.vae_
     latent = analysis.model.latent_[:, : vae.latent_dim]
     centre, spread = latent.mean(axis=0), latent.std(axis=0) + 1e-6
@@ -487,7 +470,7 @@ def plot_traversal(analysis, path, steps: int = 7) -> None:
     classes = np.zeros(len(z), int) if vae.kind == "crvae" else None  # the largest class
     patches = vae.decode(z, classes).reshape(grid_x.shape + (vae.side_, vae.side_))
     mosaic = np.block([[patches[r, c] for c in range(grid_x.shape[1])] for r in range(grid_x.shape[0])])
-    fig, ax = plt.subplots(figsize=(6, 6 * grid_x.shape[0] / grid_x.shape[1] + 0.5))
+    fig, ax = figure(figsize=(6, 6 * grid_x.shape[0] / grid_x.shape[1] + 0.5))
     ax.imshow(mosaic, cmap="gray", origin="lower")
     ax.set_xticks([])
     ax.set_yticks([])

@@ -101,9 +101,8 @@ def split_evidence(scores: np.ndarray, labels: np.ndarray, ij: np.ndarray | None
     (the evidence of a low-dose image lies in space, not in one cell); a small domain (a few cells
     across), blurred by it, keeps its evidence unaveraged; a line along a wall on a lattice plane
     averages 9 cells without mixing the two sides, where a square blurs every cell next to the wall
-    into the valley. Averaged, white noise and
-    a smooth gradient stay unimodal: one phase at 6 e/px (paraelectric, uniformly offset; 3 seeds, 6
-    settings each) scores at most 0.09 on any reading.
+    into the valley. Averaged, white noise and a smooth gradient stay unimodal: one phase at 6 e/px
+    (paraelectric, uniformly offset; 3 seeds, 6 settings each) scores at most 0.09 on any reading.
     """
     scores, labels = np.asarray(scores, float), np.asarray(labels)
     groups = [scores[labels == k] for k in (0, 1)]
