@@ -21,10 +21,13 @@ def run_cli(*args):
 
 
 def test_help_lists_every_command():
+    from rewardscope.cli import COMMANDS
+
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("analyze", "demo", "synth"):
+    for command in COMMANDS:
         assert command in result.stdout
+        assert run_cli(command, "--help").returncode == 0
 
 
 def test_synth_then_analyze(tmp_path):

@@ -28,7 +28,7 @@ def test_trials_to_reach_counts_distinct_settings():
     reached, random_mean = trials_to_reach(points, space, budget=6)
     assert reached is not None and 1 <= reached <= 6
     assert 1 <= random_mean <= 6
-    assert np.isclose(random_mean, random_mean)  # a number, not NaN
+    assert np.isfinite(random_mean)
 
 
 def test_the_one_phase_answer_is_within_reach():
