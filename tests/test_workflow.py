@@ -303,3 +303,15 @@ def test_writing_a_report_leaves_matplotlib_as_the_user_set_it(stripes, tmp_path
     finally:
         plt.close("all")
         matplotlib.use(backend)
+
+
+@pytest.mark.parametrize("unpooled, chosen", [(0.69, 0), (0.60, 1)])
+def test_a_spatial_prior_that_only_ties_is_not_chosen(unpooled, chosen):
+    """Within 2% of the best reward the least pooling wins; a clearly better pooled map is kept."""
+    space = SearchSpace(window=(8, 8), n_classes=(2, 2), descriptors=("patch",), poolings=(0, 1))
+
+    def evaluate(config):
+        return (0.70 if config.pooling else unpooled), {}
+
+    study = optimize(evaluate, Config(), space, n_trials=space.size, storage=None, seed=0, progress=False)
+    assert best_params(study)["pooling"] == chosen
