@@ -140,3 +140,16 @@ def test_a_vae_learner_without_torch_fails_before_any_work(stripes, tmp_path, mo
     with pytest.raises(RewardscopeError, match="pip install torch"):
         analyze(stripes.image, out=tmp_path / "out", learners=("gmm", "rvae"), progress=False)
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
+
+
+def test_fitting_leaves_the_users_torch_random_state_alone(rng):
+    import torch
+
+    X = rng.normal(size=(64, 16 * 16))
+    torch.manual_seed(1234)
+    expected = torch.rand(3)
+    torch.manual_seed(1234)
+    first = PatchVAE("vae", epochs=2, random_state=0).fit(X).transform(X)
+    assert torch.equal(torch.rand(3), expected)  # as if no VAE had been trained in between
+    torch.manual_seed(99)  # another user state: the seeded fit is the same
+    np.testing.assert_allclose(PatchVAE("vae", epochs=2, random_state=0).fit(X).transform(X), first)

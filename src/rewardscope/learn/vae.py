@@ -94,28 +94,30 @@ class PatchVAE:
         X = self._check_X(X, fitting=True)
         conditions = self._conditions(y, len(X), fitting=True)
         seed = 0 if self.random_state is None else int(self.random_state)
-        torch.manual_seed(seed)
         device = torch.device(self.device or "cpu")
-        self.net_ = _network(self, self.side_).to(device)
-        optimizer = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate)
-        data = torch.as_tensor(X, dtype=torch.float32, device=device)
-        cond = None if conditions is None else torch.as_tensor(conditions, dtype=torch.float32, device=device)
-        generator = torch.Generator(device="cpu").manual_seed(seed)
-        self.history_ = []
-        self.net_.train()
-        for epoch in range(self.epochs):
-            order = torch.randperm(len(data), generator=generator).to(device)
-            total = 0.0
-            # The discrete latent's temperature falls from 1 to 0.5: soft early, nearly one-hot late.
-            temperature = 1.0 - 0.5 * epoch / max(self.epochs - 1, 1)
-            for start in range(0, len(data), self.batch_size):
-                batch = order[start:start + self.batch_size]
-                loss = self.net_.loss(data[batch], None if cond is None else cond[batch], self.beta, temperature)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(batch)
-            self.history_.append(total / len(data))
+        # Seeded weights and sampling noise, in a fork of torch's random state: the user's own is left as it was.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            self.net_ = _network(self, self.side_).to(device)
+            optimizer = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate)
+            data = torch.as_tensor(X, dtype=torch.float32, device=device)
+            cond = None if conditions is None else torch.as_tensor(conditions, dtype=torch.float32, device=device)
+            generator = torch.Generator(device="cpu").manual_seed(seed)
+            self.history_ = []
+            self.net_.train()
+            for epoch in range(self.epochs):
+                order = torch.randperm(len(data), generator=generator).to(device)
+                total = 0.0
+                # The discrete latent's temperature falls from 1 to 0.5: soft early, nearly one-hot late.
+                temperature = 1.0 - 0.5 * epoch / max(self.epochs - 1, 1)
+                for start in range(0, len(data), self.batch_size):
+                    batch = order[start:start + self.batch_size]
+                    loss = self.net_.loss(data[batch], None if cond is None else cond[batch], self.beta, temperature)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    total += loss.item() * len(batch)
+                self.history_.append(total / len(data))
         self.net_.eval()
         return self
 
