@@ -251,3 +251,17 @@ def test_batch_bad_input(tmp_path, capsys):
     assert main(["batch", str(tmp_path / "none" / "*.tif"), "--out", str(tmp_path / "out")]) == 1
     assert "no files match" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@needs_postgres
+def test_a_shared_study_leaves_the_processes_warning_filters_alone():
+    """Optuna's warnings about heartbeats are silenced within the optimizer's call, not for the user's process."""
+    from rewardscope.config import Config
+    from rewardscope.optimize import SearchSpace, open_study, optimize
+
+    filters = list(warnings.filters)
+    study = open_study(POSTGRES, seed=0, n_startup=2, study_name=f"test-{uuid.uuid4().hex[:8]}")
+    optimize(lambda config: (config.n_classes / 10, {}), Config(), SearchSpace(window=(8, 10), n_classes=(2, 3), descriptors=("patch",)),
+             n_trials=3, seed=0, progress=False, study=study)
+    assert warnings.filters == filters
+    assert len(scored(study)) == 3

@@ -101,15 +101,10 @@ def run_batch(images, out, *, scheduler: str | None = None, n_workers: int | Non
     ``overwrite`` begins it afresh. ``out`` is otherwise refused as
     ``workflow.analyze`` refuses it.
     """
-    import logging
-
     from dask.distributed import Client, LocalCluster, as_completed
     from tqdm.auto import tqdm
 
     from . import outputs
-
-    # Dask narrates its cluster's life at INFO, and its connections' shutdown at ERROR; the table is our report.
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
     files = image_files(images)
     out = outputs.check_output_folder(out, overwrite=overwrite, inputs=files, resumable="batch", command="batch")

@@ -486,6 +486,9 @@ def _synth(args) -> int:
 def _batch(args) -> int:
     from .batch import run_batch
 
+    # Dask narrates its cluster's life at INFO, and its connections' shutdown at ERROR; the table is our report.
+    # (Set here, by the command line: library code leaves other libraries' loggers to the user.)
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
     options = {k: v for k, v in _analysis_options(args).items() if k not in ("out", "overwrite", "progress", "storage", "study_name")}
     rows = run_batch(args.images, args.out, scheduler=args.scheduler, n_workers=args.workers, progress=not args.quiet, options=options,
                      reading=_reading(args), overwrite=args.overwrite)
@@ -507,6 +510,7 @@ def _worker(args) -> int:
 def _fetch(args) -> int:
     from .datasets import fetch
 
+    logging.getLogger("pooch").setLevel(logging.WARNING if args.quiet else logging.INFO)
     print(fetch(args.name, progress=not args.quiet))
     return 0
 

@@ -59,7 +59,6 @@ def srtio3_110(kind: str = "ADF", *, progress: bool = True) -> Path:
 
 def sm_bfo_composition_series(*, progress: bool = True) -> Path:
     """Path of the Sm-doped BiFeO3 composition series (read it with ``read_image(path, entry=..., allow_pickle=True)``)."""
-    pooch.get_logger().setLevel("INFO" if progress else "WARNING")
     store = pooch.create(path=cache_dir(), base_url=f"doi:{SM_BFO_DOI}/", registry=None)
     try:
         store.load_registry_from_doi()  # the md5 Zenodo lists for each file of the record
@@ -83,7 +82,6 @@ def fetch(name: str, *, progress: bool = True) -> Path:
 
 
 def _download(remote: Remote, fname: str, processor, progress: bool):
-    pooch.get_logger().setLevel("INFO" if progress else "WARNING")
     try:
         return pooch.retrieve(remote.url, known_hash=remote.known_hash, fname=fname, path=cache_dir(),
                               processor=processor, progressbar=progress)

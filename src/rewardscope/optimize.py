@@ -150,12 +150,17 @@ class SearchSpace:
         return {name: d for name, d in distributions.items() if name in ("window", "n_classes") or self.searched[name]}
 
 
-def _quiet_optuna_warnings() -> None:
-    """Heartbeats are 'experimental' in Optuna and it warns when used outside Study.optimize; we use them on purpose."""
+@contextmanager
+def _heartbeats_on_purpose():
+    """Heartbeats are 'experimental' in Optuna and it warns when they are used outside Study.optimize; the
+    loop here uses them on purpose. The warnings are silenced within the call only (as a decorator, or a
+    block), never for the user's process."""
     import optuna
 
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+        yield
 
 
 def check_storage_url(url: str) -> str:
@@ -183,13 +188,13 @@ def open_storage(storage: str | Path | None):
 
         return JournalStorage(JournalFileBackend(str(storage)))
     url = check_storage_url(storage)
-    _quiet_optuna_warnings()
     for attempt in range(3):
         try:
             engine = {"pool_pre_ping": True}
             if url.startswith("postgresql"):
                 engine["connect_args"] = {"options": f"-c idle_in_transaction_session_timeout={int(IDLE_IN_TRANSACTION_S * 1000)}"}
-            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, engine_kwargs=engine)
+            with _heartbeats_on_purpose():
+                return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, engine_kwargs=engine)
         except ImportError:
             raise RewardscopeError(f"the storage {masked(url)} needs its database driver; for PostgreSQL:"
                                    " pip install 'rewardscope[postgres]'") from None
@@ -268,6 +273,7 @@ def check_objectives(objectives) -> tuple[str, ...] | None:
     return objectives
 
 
+@_heartbeats_on_purpose()
 def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, storage=None, seed: int = 0, progress: bool = True,
              objectives: tuple[str, ...] | None = None, opening: bool = True, study=None):
     """Run trials until the study holds ``n_trials`` distinct finished settings; return the study.
