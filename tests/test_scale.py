@@ -151,6 +151,7 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_study_goes_on(scene_fil
 
 
 @needs_postgres
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")  # the test asks by hand
 def test_a_worker_that_dies_inside_a_transaction_does_not_hold_up_the_others(monkeypatch):
     import threading
 
