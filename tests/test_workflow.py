@@ -315,3 +315,13 @@ def test_a_spatial_prior_that_only_ties_is_not_chosen(unpooled, chosen):
 
     study = optimize(evaluate, Config(), space, n_trials=space.size, storage=None, seed=0, progress=False)
     assert best_params(study)["pooling"] == chosen
+
+
+def test_an_analysis_shows_itself_in_jupyter(stripes):
+    analysis = analyze(stripes.image, n_trials=4, progress=False)
+    page = analysis._repr_html_()
+    assert page.startswith("<div>") and "data:image/png;base64," in page
+    assert analysis.phases["statement"] in page
+    for entry in analysis.classes:
+        assert entry["name"] in page
+    assert f"{analysis.config.n_classes} classes" in page

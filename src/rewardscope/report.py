@@ -219,6 +219,38 @@ def _save(fig, path) -> None:
     fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
+def notebook_html(analysis) -> str:
+    """What an ``Analysis`` shows itself as in Jupyter: the answer, the setting chosen, the classes with
+    their names and shares, and the class map on the cell grid (a small PNG inlined)."""
+    import base64
+    import io
+
+    from matplotlib.colors import ListedColormap
+
+    result = analysis.result
+    k = result.config.n_classes
+    fig, ax = figure(figsize=(3.2, 3.2))
+    ax.imshow(np.ma.masked_less(result.label_grid, 0), cmap=ListedColormap(_class_colours(k)), vmin=-0.5, vmax=k - 0.5,
+              interpolation="nearest")
+    ax.set_axis_off()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
+    image = base64.b64encode(buffer.getvalue()).decode("ascii")
+    colours = ["#%02x%02x%02x" % tuple(int(255 * c) for c in colour[:3]) for colour in _class_colours(k)]
+    rows = "".join(f"<tr><td style='color:{colours[c['label'] % len(colours)]}'>&#9632; {c['label']}</td><td>{html.escape(c['name'])}</td>"
+                   f"<td>{100 * c['share']:.1f}%</td></tr>" for c in analysis.classes)
+    config = result.config
+    setting = f"{config.descriptor}" + (f", window {config.window} px" if "patch" in config.descriptor and config.window else "")
+    setting += f", {k} class{'es' if k != 1 else ''}"
+    if config.pooling or config.smoothing:
+        setting += f", pooling {config.pooling} cells, Potts strength {config.smoothing:g}"
+    statement = html.escape((analysis.phases or {}).get("statement", ""))
+    return (f"<div><b>rewardscope</b>: {statement}<br>{html.escape(setting)}; reward {result.reward:.3f}, {analysis.n_trials} trials,"
+            f" {analysis.seconds:.1f} s<div style='display:flex;gap:1em;align-items:flex-start'>"
+            f"<img src='data:image/png;base64,{image}' alt='class map'><table><tr><th>class</th><th>what it is</th><th>cells</th></tr>"
+            f"{rows}</table></div></div>")
+
+
 def plot_columns(analysis, path) -> None:
     plot_columns_on(analysis.image, analysis.result.columns, path)
 

@@ -236,6 +236,12 @@ class Analysis:
     def config(self) -> Config:
         return self.result.config
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the answer, the setting, the classes and the class map (``report.notebook_html``)."""
+        from .report import notebook_html
+
+        return notebook_html(self)
+
 
 def analyze(
     image: Image | np.ndarray | None,
