@@ -185,3 +185,15 @@ def test_optional_reader_names_its_extra(tmp_path):
     else:
         with pytest.raises(RewardscopeError, match="cannot read"):
             read_image(path)
+
+
+def test_an_image_says_where_it_came_from(tmp_path):
+    import numpy as np
+
+    from rewardscope.io import Image, read_image
+    from rewardscope.synthetic import synthesize
+
+    assert Image(np.random.default_rng(0).random((64, 64))).summary()["source"] == "an array passed from Python"
+    assert synthesize("bubble", seed=3, size=128).image.source == "synthetic scene (bubble, seed 3)"
+    np.save(tmp_path / "frame.npy", np.random.default_rng(0).random((64, 64)))
+    assert read_image(tmp_path / "frame.npy").source == str(tmp_path / "frame.npy")

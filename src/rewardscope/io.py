@@ -58,7 +58,16 @@ class Image:
 
     def summary(self) -> dict:
         """Shape, calibration and source, as written to summary.json."""
-        return {"shape": list(self.shape), "pixel_size": self.pixel_size, "unit": self.unit, "source": self.meta.get("source")}
+        return {"shape": list(self.shape), "pixel_size": self.pixel_size, "unit": self.unit, "source": self.source}
+
+    @property
+    def source(self) -> str:
+        """Where the image came from, in words: its file, or what made it."""
+        if self.meta.get("source"):
+            return str(self.meta["source"])
+        if "synthetic" in self.meta:
+            return f"synthetic scene ({self.meta['synthetic'].get('layout', 'rewardscope.synthetic')}, seed {self.meta.get('seed')})"
+        return "an array passed from Python"
 
 
 def validate_image_data(data, *, source: str = "image") -> np.ndarray:
