@@ -325,3 +325,18 @@ def test_an_analysis_shows_itself_in_jupyter(stripes):
     for entry in analysis.classes:
         assert entry["name"] in page
     assert f"{analysis.config.n_classes} classes" in page
+
+
+def test_progress_bars_are_text_without_ipywidgets(monkeypatch):
+    from tqdm import auto, std
+
+    from rewardscope.progress import progress_bar
+
+    monkeypatch.setattr("rewardscope.progress.find_spec", lambda name: None)
+    bar = progress_bar(total=2, disable=True)
+    assert type(bar) is std.tqdm  # not tqdm.auto's choice, which warns in a notebook without ipywidgets
+    bar.close()
+    monkeypatch.setattr("rewardscope.progress.find_spec", lambda name: object())
+    bar = progress_bar(total=2, disable=True)
+    assert type(bar) is auto.tqdm
+    bar.close()

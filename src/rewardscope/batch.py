@@ -102,7 +102,7 @@ def run_batch(images, out, *, scheduler: str | None = None, n_workers: int | Non
     ``workflow.analyze`` refuses it.
     """
     from dask.distributed import Client, LocalCluster, as_completed
-    from tqdm.auto import tqdm
+    from .progress import progress_bar as tqdm
 
     from . import outputs
 

@@ -63,7 +63,7 @@ def tune_detector(image: np.ndarray, *, n_trials: int = 20, seed: int = 0, refin
     ``{"params", "objectives", "quality"}``.
     """
     import optuna
-    from tqdm.auto import tqdm
+    from .progress import progress_bar as tqdm
 
     if n_trials < 1:
         raise RewardscopeError(f"`tune` trials must be >= 1, got {n_trials}")

@@ -297,7 +297,7 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
     number, so a study's trials do not depend on which worker ran them.
     """
     import optuna
-    from tqdm.auto import tqdm
+    from .progress import progress_bar as tqdm
 
     if n_trials < 1:
         raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")

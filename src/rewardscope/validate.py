@@ -138,7 +138,7 @@ def run(out: Path, *, seeds: int = 2, budget: int = 30, layouts=LAYOUTS, levels=
     """Score every scene, write validate.json, validate.md and landscapes/ into the new folder ``out``
     (``out`` and ``overwrite`` as for ``workflow.analyze``); return the summary."""
     from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+    from .progress import progress_bar as tqdm
 
     from . import outputs
 

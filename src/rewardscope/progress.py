@@ -1,0 +1,15 @@
+"""Progress bars: tqdm's notebook widget where it can be drawn, its text bar everywhere else."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+
+def progress_bar(*args, **kwargs):
+    """``tqdm(*args, **kwargs)``: the widget in Jupyter when ipywidgets is installed, else the text bar
+    (``tqdm.auto`` alone warns in a notebook without ipywidgets before it falls back)."""
+    if find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm(*args, **kwargs)
