@@ -340,3 +340,12 @@ def test_progress_bars_are_text_without_ipywidgets(monkeypatch):
     bar = progress_bar(total=2, disable=True)
     assert type(bar) is auto.tqdm
     bar.close()
+
+
+def test_the_trials_table_shows_every_searched_setting(stripes, tmp_path):
+    analysis = analyze(stripes.image, out=tmp_path / "out", n_trials=6, progress=False, descriptors=("patch", "polarization"),
+                       pooling=(0, 1), smoothing=(0.0, 1.0))
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<th>pooling (cells)</th>" in page and "<th>Potts strength</th>" in page
+    polar = [t for t in analysis.trials if t["params"].get("descriptor") == "polarization"]
+    assert polar and "<td>polarization</td><td>&mdash;</td>" in page  # no window without patches

@@ -511,6 +511,10 @@ def plot_traversal(analysis, path, steps: int = 7) -> None:
     _save(fig, path)
 
 
+SEARCHED_COLUMNS = {"pooling": "pooling (cells)", "smoothing": "Potts strength", "learner": "learner", "latent_dim": "latent size",
+                    "beta": "beta"}
+
+
 def render_html(summary: dict, figure_names=None) -> str:
     def table(rows):
         body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
@@ -519,8 +523,17 @@ def render_html(summary: dict, figure_names=None) -> str:
     fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else v  # noqa: E731
     figure_names = list(FIGURES) if figure_names is None else figure_names
     figures = "".join(f'<figure><img src="{name}" alt="{name}"><figcaption>{html.escape(FIGURES[name])}</figcaption></figure>' for name in figure_names)
+    # The searched dimensions beyond descriptor, window and classes get a column each (spatial priors, VAE settings).
+    searched = [name for name in SEARCHED_COLUMNS if any(name in t["params"] for t in summary["trials"])]
+
+    def descriptor(t):
+        return t["params"].get("descriptor", summary["search_space"]["descriptors"][0])
+
     trials = "".join(
-        f"<tr><td>{t['number']}{' *' if summary['objectives'] and t['pareto'] else ''}</td><td>{t['params'].get('descriptor', summary['search_space']['descriptors'][0])}</td><td>{t['params'].get('window')}</td><td>{t['params'].get('n_classes')}</td><td>{t['reward']:.4f}</td>"
+        f"<tr><td>{t['number']}{' *' if summary['objectives'] and t['pareto'] else ''}</td><td>{descriptor(t)}</td>"
+        f"<td>{t['params'].get('window') if 'patch' in descriptor(t) else '&mdash;'}</td><td>{t['params'].get('n_classes')}</td>"
+        + "".join(f"<td>{t['params'].get(name, '')}</td>" for name in searched)
+        + f"<td>{t['reward']:.4f}</td>"
         + "".join(f"<td>{t['components'].get(c, float('nan')):.3f}</td>" for c in summary["components"])
         + f"<td>{t['seconds']:.2f}</td><td>{html.escape(t.get('refused') or '')}</td></tr>"
         for t in summary["trials"]
@@ -550,6 +563,7 @@ def render_html(summary: dict, figure_names=None) -> str:
         )
         front_table = f"<p>Pareto front of the detector tuning:</p><table><tr><th>column width</th><th>threshold</th>{head}<th>quality</th></tr>{body}</table>"
     component_heads = "".join(f"<th>{html.escape(c)}</th>" for c in summary["components"])
+    searched_heads = "".join(f"<th>{SEARCHED_COLUMNS[name]}</th>" for name in searched)
     objectives_note = ""
     if summary["objectives"]:
         objectives_note = (f"<p>Optimized jointly: {html.escape(', '.join(summary['objectives']))}. Trials marked * are on their"
@@ -597,7 +611,7 @@ fits that did not converge (no polarization, no class): {summary['lattice']['fit
 {figures}
 <h2>Trials</h2>
 {objectives_note}
-<table><tr><th>#</th><th>descriptor</th><th>window</th><th>classes</th><th>reward</th>{component_heads}<th>s</th><th>scored 0 because</th></tr>{trials}</table>
+<table><tr><th>#</th><th>descriptor</th><th>window</th><th>classes</th>{searched_heads}<th>reward</th>{component_heads}<th>s</th><th>scored 0 because</th></tr>{trials}</table>
 <h2>Timings (s)</h2>
 {table([(k, f"{v:.2f}") for k, v in summary['timings_s'].items()])}
 <h2>Versions</h2>
