@@ -225,19 +225,18 @@ def notebook_html(analysis) -> str:
     import base64
     import io
 
-    from matplotlib.colors import ListedColormap
+    from matplotlib.colors import to_hex
 
     result = analysis.result
     k = result.config.n_classes
     fig, ax = figure(figsize=(3.2, 3.2))
-    ax.imshow(np.ma.masked_less(result.label_grid, 0), cmap=ListedColormap(_class_colours(k)), vmin=-0.5, vmax=k - 0.5,
-              interpolation="nearest")
+    _show_classes(ax, result.label_grid, k)
     ax.set_axis_off()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
     image = base64.b64encode(buffer.getvalue()).decode("ascii")
-    colours = ["#%02x%02x%02x" % tuple(int(255 * c) for c in colour[:3]) for colour in _class_colours(k)]
-    rows = "".join(f"<tr><td style='color:{colours[c['label'] % len(colours)]}'>&#9632; {c['label']}</td><td>{html.escape(c['name'])}</td>"
+    colours = [to_hex(colour) for colour in _class_colours(k)]
+    rows = "".join(f"<tr><td style='color:{colours[c['label']]}'>&#9632; {c['label']}</td><td>{html.escape(c['name'])}</td>"
                    f"<td>{100 * c['share']:.1f}%</td></tr>" for c in analysis.classes)
     config = result.config
     setting = f"{config.descriptor}" + (f", window {config.window} px" if "patch" in config.descriptor and config.window else "")
@@ -269,6 +268,13 @@ def plot_columns_on(image, columns, path) -> None:
     _save(fig, path)
 
 
+def _show_classes(ax, grid: np.ndarray, k: int, **imshow) -> None:
+    """Draw a class map on the (i, j) cell grid (-1: unclassified, left blank) in the classes' colours."""
+    from matplotlib.colors import ListedColormap
+
+    ax.imshow(np.ma.masked_less(grid, 0), cmap=ListedColormap(_class_colours(k)), vmin=-0.5, vmax=k - 0.5, interpolation="nearest", **imshow)
+
+
 def _class_colours(n):
     from matplotlib import colormaps
 
@@ -276,8 +282,6 @@ def _class_colours(n):
 
 
 def plot_classes(analysis, path) -> None:
-    from matplotlib.colors import ListedColormap
-
     result = analysis.result
     k = result.config.n_classes
     colours = _class_colours(k)
@@ -290,13 +294,11 @@ def plot_classes(analysis, path) -> None:
     left.set_title(f"{k} class{'es' if k != 1 else ''} on the image")
     left.set_axis_off()
     if smoothed:  # the learner's own classes beside the regularized ones: what the prior changed
-        axes[1].imshow(np.ma.masked_less(result.unsmoothed_grid, 0), cmap=ListedColormap(colours), vmin=-0.5, vmax=k - 0.5,
-                       interpolation="nearest")
+        _show_classes(axes[1], result.unsmoothed_grid, k)
         axes[1].set_title("cell by cell (the learner's own classes)")
         axes[1].set_xlabel("i")
         axes[1].set_ylabel("j")
-    grid = np.ma.masked_less(result.label_grid, 0)
-    right.imshow(grid, cmap=ListedColormap(colours), vmin=-0.5, vmax=k - 0.5, interpolation="nearest")
+    _show_classes(right, result.label_grid, k)
     right.set_title(f"with the Potts prior, strength {result.config.smoothing:g}" if smoothed else "class map on the (i, j) cell grid")
     right.set_xlabel("i")
     right.set_ylabel("j")
@@ -309,7 +311,7 @@ def plot_walls(analysis, path) -> None:
     result = analysis.result
     k = result.config.n_classes
     fig, ax = figure(figsize=(7, 7))
-    ax.imshow(np.ma.masked_less(result.label_grid, 0), cmap=ListedColormap(_class_colours(k)), vmin=-0.5, vmax=k - 0.5, alpha=0.45, interpolation="nearest")
+    _show_classes(ax, result.label_grid, k, alpha=0.45)
     ax.imshow(np.ma.masked_equal(result.walls.mask.astype(int), 0), cmap=ListedColormap(["black"]), interpolation="nearest")
     c = result.components
     ax.set_title(f"{result.walls.n_segments} wall segments; continuity {c['continuity']:.2f}, straightness {c['straightness']:.2f}")
