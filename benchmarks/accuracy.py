@@ -29,19 +29,43 @@ from rewardscope.metrics import accuracy, ideal_polarization
 from rewardscope.synthetic import synthesize
 from rewardscope.workflow import analyze
 
-LAYOUTS = ("stripes", "quadrants", "bubble", "rough", "superlattice", "paraelectric")  # paraelectric: true k = 1
-LEVELS = {"normal": {"dose": 400.0, "polarization_pm": 35.0}, "low": {"dose": 60.0, "polarization_pm": 20.0},
-          # issue 14's level: 6 e/px, P 3.8% of the period, scan jitter 0.3 px, analyzed with the spatial options searched
-          "very-low": {"dose": 6.0, "polarization_pm": 15.0, "jitter_px": 0.3, "size": 512}}
+LAYOUTS = (
+    "stripes",
+    "quadrants",
+    "bubble",
+    "rough",
+    "superlattice",
+    "paraelectric",
+)  # paraelectric: true k = 1
+LEVELS = {
+    "normal": {"dose": 400.0, "polarization_pm": 35.0},
+    "low": {"dose": 60.0, "polarization_pm": 20.0},
+    # issue 14's level: 6 e/px, P 3.8% of the period, scan jitter 0.3 px, analyzed with the spatial options searched
+    "very-low": {"dose": 6.0, "polarization_pm": 15.0, "jitter_px": 0.3, "size": 512},
+}
 SPATIAL = {"very-low": {"pooling": (0, 1, 2), "smoothing": (0.0, 1.0)}}
-COLUMNS = ("ari", "ideal_cell_accuracy", "coverage", "wall_f1", "polarization_angle_error_deg", "angle_error_over_ideal", "recall_B", "rmse_A_px", "rmse_B_px", "n_classes_found", "seconds")
+COLUMNS = (
+    "ari",
+    "ideal_cell_accuracy",
+    "coverage",
+    "wall_f1",
+    "polarization_angle_error_deg",
+    "angle_error_over_ideal",
+    "recall_B",
+    "rmse_A_px",
+    "rmse_B_px",
+    "n_classes_found",
+    "seconds",
+)
 
 
 def baseline(image: np.ndarray, period: float, n_classes: int, seed: int):
     """The plain pipeline: returns xy, sublattice, labels, polarization like the workflow."""
     smooth = ndimage.gaussian_filter(image, 0.1 * period)
     # min_distance tuned by hand: larger values lose the dim B columns next to the bright A tails.
-    peaks = peak_local_max(smooth, min_distance=max(2, int(0.15 * period)), threshold_rel=0.1)[:, ::-1].astype(float)
+    peaks = peak_local_max(smooth, min_distance=max(2, int(0.15 * period)), threshold_rel=0.1)[
+        :, ::-1
+    ].astype(float)
     brightness = smooth[peaks[:, 1].astype(int), peaks[:, 0].astype(int)]
     is_a = brightness > threshold_otsu(brightness)
     xy = centre_of_mass(image, peaks, 0.3 * period)
@@ -68,22 +92,40 @@ def run(seeds: int, trials: int, levels=tuple(LEVELS), layouts=LAYOUTS):
                 period = scene.spec.lattice_pm / scene.spec.pixel_size_pm
 
                 start = time.perf_counter()
-                result = analyze(scene.image, n_trials=trials, seed=seed, progress=False, **SPATIAL.get(level, {})).result
-                ours = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
-                                scene.truth, scene.image.shape, result.columns.period).to_dict()
+                result = analyze(
+                    scene.image, n_trials=trials, seed=seed, progress=False, **SPATIAL.get(level, {})
+                ).result
+                ours = accuracy(
+                    result.columns.xy,
+                    result.columns.sublattice,
+                    result.labels,
+                    result.lattice.polarization,
+                    scene.truth,
+                    scene.image.shape,
+                    result.columns.period,
+                ).to_dict()
                 ours["seconds"] = time.perf_counter() - start
 
                 start = time.perf_counter()
-                xy, sublattice, labels, polarization = baseline(scene.image.data, period, scene.n_variants, seed)
-                base = accuracy(xy, sublattice, labels, polarization, scene.truth, scene.image.shape, period).to_dict()
+                xy, sublattice, labels, polarization = baseline(
+                    scene.image.data, period, scene.n_variants, seed
+                )
+                base = accuracy(
+                    xy, sublattice, labels, polarization, scene.truth, scene.image.shape, period
+                ).to_dict()
                 base["seconds"] = time.perf_counter() - start
                 # The physical limit: an estimator at the Cramer-Rao bound, cell by cell (metrics.ideal_polarization).
                 ideal = ideal_polarization(scene, seed=seed)
                 for measured in (ours, base):
                     measured["ideal_cell_accuracy"] = ideal["cell_accuracy"]
-                    measured["angle_error_over_ideal"] = measured["polarization_angle_error_deg"] / ideal["angle_error_deg"]
+                    measured["angle_error_over_ideal"] = (
+                        measured["polarization_angle_error_deg"] / ideal["angle_error_deg"]
+                    )
                 rows.append((layout, level, seed, scene.n_variants, ours, base))
-                print(f"{layout:9s} {level:6s} seed {seed}: ARI {ours['ari']:.3f} (baseline {base['ari']:.3f}), k {ours['n_classes_found']}/{scene.n_variants}", flush=True)
+                print(
+                    f"{layout:9s} {level:6s} seed {seed}: ARI {ours['ari']:.3f} (baseline {base['ari']:.3f}), k {ours['n_classes_found']}/{scene.n_variants}",
+                    flush=True,
+                )
     return rows
 
 
@@ -97,11 +139,19 @@ def table(rows) -> str:
     head = "| layout | dose | seed | true k | " + " | ".join(f"{c} (ours / base)" for c in COLUMNS) + " |"
     lines = [head, "|" + "---|" * (4 + len(COLUMNS))]
     for layout, level, seed, k, ours, base in rows:
-        lines.append(f"| {layout} | {level} | {seed} | {k} | " + " | ".join(f"{fmt(ours[c])} / {fmt(base[c])}" for c in COLUMNS) + " |")
+        lines.append(
+            f"| {layout} | {level} | {seed} | {k} | "
+            + " | ".join(f"{fmt(ours[c])} / {fmt(base[c])}" for c in COLUMNS)
+            + " |"
+        )
     for level in dict.fromkeys(r[1] for r in rows):
         sel = [r for r in rows if r[1] == level]
         med = lambda key, which, sel=sel: float(np.nanmedian([r[which][key] for r in sel]))  # noqa: E731
-        lines.append(f"| **median** | {level} | | | " + " | ".join(f"{fmt(med(c, 4))} / {fmt(med(c, 5))}" for c in COLUMNS) + " |")
+        lines.append(
+            f"| **median** | {level} | | | "
+            + " | ".join(f"{fmt(med(c, 4))} / {fmt(med(c, 5))}" for c in COLUMNS)
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -110,7 +160,12 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--markdown", help="also write the table to this file")
-    parser.add_argument("--levels", type=lambda text: tuple(text.split(",")), default=tuple(LEVELS), help=f"dose levels ({', '.join(LEVELS)})")
+    parser.add_argument(
+        "--levels",
+        type=lambda text: tuple(text.split(",")),
+        default=tuple(LEVELS),
+        help=f"dose levels ({', '.join(LEVELS)})",
+    )
     args = parser.parse_args()
     rows = run(args.seeds, args.trials, args.levels)
     text = table(rows)

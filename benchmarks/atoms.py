@@ -28,7 +28,11 @@ DOSES = {"high": 2000.0, "normal": 400.0, "low": 60.0}
 
 def score(xy, sublattice, scene, period):
     recall, precision, rmse, _ = column_accuracy(xy, sublattice, scene.truth, scene.image.shape, period)
-    return {f"{name}_{site}": value[site] for name, value in (("recall", recall), ("precision", precision), ("rmse", rmse)) for site in "AB"}
+    return {
+        f"{name}_{site}": value[site]
+        for name, value in (("recall", recall), ("precision", precision), ("rmse", rmse))
+        for site in "AB"
+    }
 
 
 def atomap_refine(image, xy, sublattice):
@@ -98,12 +102,16 @@ def main():
             sel = [r for r in rows if r[0] == dose_name and r[2] == method]
             means = [np.mean([r[3][k] for r in sel]) for k in keys]
             speed = np.median([r[4] for r in sel])
-            print(f"| {dose_name} | {method} | " + " | ".join(f"{m:.3f}" for m in means) + f" | {speed:,.0f} |")
+            print(
+                f"| {dose_name} | {method} | " + " | ".join(f"{m:.3f}" for m in means) + f" | {speed:,.0f} |"
+            )
     if have_atomap:
         for dose_name in DOSES:
             ours = np.median([r[4] for r in rows if r[0] == dose_name and r[2] == "rewardscope gaussian"])
             theirs = np.median([r[4] for r in rows if r[0] == dose_name and r[2] == "atomap gaussian"])
-            print(f"{dose_name}: rewardscope refines {ours / theirs:,.0f}x as many columns per second as atomap")
+            print(
+                f"{dose_name}: rewardscope refines {ours / theirs:,.0f}x as many columns per second as atomap"
+            )
 
     if not args.no_big:
         scene = synthesize("quadrants", seed=0, size=2048)

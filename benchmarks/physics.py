@@ -35,7 +35,15 @@ def polar_errors(xy, polarization, scene, period):
     measured, truth = polarization[index[ok]], true_polarization(scene.truth)[b[ok]]
     finite = np.all(np.isfinite(measured), axis=1) & np.all(np.isfinite(truth), axis=1)
     measured, truth = measured[finite], truth[finite]
-    angle = np.rad2deg(np.abs(np.angle(np.exp(1j * (np.arctan2(measured[:, 1], measured[:, 0]) - np.arctan2(truth[:, 1], truth[:, 0]))))))
+    angle = np.rad2deg(
+        np.abs(
+            np.angle(
+                np.exp(
+                    1j * (np.arctan2(measured[:, 1], measured[:, 0]) - np.arctan2(truth[:, 1], truth[:, 0]))
+                )
+            )
+        )
+    )
     magnitude = np.abs(np.hypot(*measured.T) / np.hypot(*truth.T) - 1)
     return float(np.median(angle)), float(np.median(magnitude))
 
@@ -66,23 +74,40 @@ def main():
                 xy, polarization = baseline(scene, period)
                 base_angle, base_magnitude = polar_errors(xy, polarization, scene, period)
                 a_error = float(np.nanmedian(np.abs(np.concatenate([geometry.a, geometry.b]) / period - 1)))
-                row = {"level": level, "layout": layout, "seed": seed, "angle": angle, "base_angle": base_angle,
-                       "magnitude": magnitude, "base_magnitude": base_magnitude, "lattice": a_error}
+                row = {
+                    "level": level,
+                    "layout": layout,
+                    "seed": seed,
+                    "angle": angle,
+                    "base_angle": base_angle,
+                    "magnitude": magnitude,
+                    "base_magnitude": base_magnitude,
+                    "lattice": a_error,
+                }
                 if layout == "rough":
                     b = np.flatnonzero((scene.truth.sublattice == "B") & (scene.truth.variant == ANTIPOLAR))
                     index, _ = match(columns.xy, scene.truth.xy[b], 0.25 * period)
                     u = np.abs(geometry.antipolar[index[index >= 0]])
-                    row["antipolar"] = float(np.nanmedian(u) / (scene.spec.antipolar_pm / scene.spec.pixel_size_pm) - 1)
+                    row["antipolar"] = float(
+                        np.nanmedian(u) / (scene.spec.antipolar_pm / scene.spec.pixel_size_pm) - 1
+                    )
                 rows.append(row)
-                print(f"{level:6s} {layout:9s} seed {seed}: angle {angle:.2f} deg (baseline {base_angle:.2f}), |P| error {100 * magnitude:.1f}% (baseline {100 * base_magnitude:.1f}%)", flush=True)
+                print(
+                    f"{level:6s} {layout:9s} seed {seed}: angle {angle:.2f} deg (baseline {base_angle:.2f}), |P| error {100 * magnitude:.1f}% (baseline {100 * base_magnitude:.1f}%)",
+                    flush=True,
+                )
 
-    print("\n| dose | median angle error, deg (ours / baseline) | median abs |P| error (ours / baseline) | median abs lattice-parameter error | median antipolar u error |")
+    print(
+        "\n| dose | median angle error, deg (ours / baseline) | median abs |P| error (ours / baseline) | median abs lattice-parameter error | median antipolar u error |"
+    )
     print("|---|---|---|---|---|")
     for level in LEVELS:
         sel = [r for r in rows if r["level"] == level]
         med = lambda key, sel=sel: float(np.median([r[key] for r in sel if key in r]))  # noqa: E731
-        print(f"| {level} | {med('angle'):.2f} / {med('base_angle'):.2f} | {100 * med('magnitude'):.1f}% / {100 * med('base_magnitude'):.1f}%"
-              f" | {100 * med('lattice'):.2f}% | {100 * med('antipolar'):+.1f}% |")
+        print(
+            f"| {level} | {med('angle'):.2f} / {med('base_angle'):.2f} | {100 * med('magnitude'):.1f}% / {100 * med('base_magnitude'):.1f}%"
+            f" | {100 * med('lattice'):.2f}% | {100 * med('antipolar'):+.1f}% |"
+        )
 
     sto = REAL / "sto110_adf_atomap.hdf5"
     if sto.exists():
@@ -97,13 +122,16 @@ def main():
         _, _, _, base_p = plain_baseline(image, float(np.linalg.norm(columns.basis, axis=1).max()), 1, 0)
         base_share = median_share(base_p[np.any(base_p != 0, axis=1)], columns.period)
         verdict = "passes" if share <= 0.02 else "FAILS"
-        print(f"\nSrTiO3 [110] ADF null test (B site {columns.b_site} of the A cell): median |P| = {100 * share:.2f}% "
-              f"of the period, {share * columns.period:.2f} px (baseline {100 * base_share:.1f}%; target <= 2%): {verdict}")
+        print(
+            f"\nSrTiO3 [110] ADF null test (B site {columns.b_site} of the A cell): median |P| = {100 * share:.2f}% "
+            f"of the period, {share * columns.period:.2f} px (baseline {100 * base_share:.1f}%; target <= 2%): {verdict}"
+        )
 
 
 def median_share(p, period):
     p = p[np.all(np.isfinite(p), axis=1)]
     return float(np.median(np.hypot(*p.T)) / period) if len(p) else float("nan")
+
 
 if __name__ == "__main__":
     main()

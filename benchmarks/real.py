@@ -52,22 +52,36 @@ def row(path: Path, contrast: str) -> dict:
         verdict = f"refused: detection quality {quality:.2f}"
     elif not figures["resolved"]:
         shift = figures["median_displacement_periods"]
-        verdict = f"refused: B not resolved ({100 * shift:.0f}% of the period)" if np.isfinite(shift) else "refused: no B measured"
+        verdict = (
+            f"refused: B not resolved ({100 * shift:.0f}% of the period)"
+            if np.isfinite(shift)
+            else "refused: no B measured"
+        )
     else:
         verdict = "analyzed"
     decisions = columns.decisions
     return {
-        "image": path.name, "contrast asked": contrast, "decided": decisions["contrast"],
-        "quality bright/dark": "/".join(f"{decisions['quality_by_contrast'].get(k, float('nan')):.2f}" for k in ("bright", "dark")),
-        "B site": tuple(columns.b_site), "A": columns.counts["A"], "B": columns.counts["B"],
-        "fits flagged": int(np.sum(~columns.usable)), "median |P| %": 100 * np.median(np.hypot(*p.T)) / columns.period,
-        "median |P - mean P| %": 100 * np.median(np.hypot(*(p - p.mean(axis=0)).T)) / columns.period, "verdict": verdict,
+        "image": path.name,
+        "contrast asked": contrast,
+        "decided": decisions["contrast"],
+        "quality bright/dark": "/".join(
+            f"{decisions['quality_by_contrast'].get(k, float('nan')):.2f}" for k in ("bright", "dark")
+        ),
+        "B site": tuple(columns.b_site),
+        "A": columns.counts["A"],
+        "B": columns.counts["B"],
+        "fits flagged": int(np.sum(~columns.usable)),
+        "median |P| %": 100 * np.median(np.hypot(*p.T)) / columns.period,
+        "median |P - mean P| %": 100 * np.median(np.hypot(*(p - p.mean(axis=0)).T)) / columns.period,
+        "verdict": verdict,
         "s": seconds,
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=REAL)
     args = parser.parse_args()
     if not args.data.is_dir():
@@ -79,8 +93,20 @@ def main() -> None:
                 rows.append(row(args.data / name, contrast))
             except RewardscopeError as error:
                 rows.append({"image": name, "contrast asked": contrast, "verdict": f"error: {error}"})
-    names = ["image", "contrast asked", "decided", "quality bright/dark", "B site", "A", "B", "fits flagged", "median |P| %",
-             "median |P - mean P| %", "verdict", "s"]
+    names = [
+        "image",
+        "contrast asked",
+        "decided",
+        "quality bright/dark",
+        "B site",
+        "A",
+        "B",
+        "fits flagged",
+        "median |P| %",
+        "median |P - mean P| %",
+        "verdict",
+        "s",
+    ]
     print("| " + " | ".join(names) + " |")
     print("|" + "---|" * len(names))
     for r in rows:

@@ -32,8 +32,13 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def cli(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "rewardscope.cli", *map(str, args), "--quiet"], env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "rewardscope.cli", *map(str, args), "--quiet"],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finished(run: subprocess.Popen) -> None:
@@ -42,14 +47,34 @@ def finished(run: subprocess.Popen) -> None:
         raise SystemExit(f"a benchmark process failed: {err.strip()}")
 
 
-def trials_per_second(url: str, image: Path, workers: int, trials: int, epochs: int, out: Path, space: tuple) -> tuple[float, dict]:
+def trials_per_second(
+    url: str, image: Path, workers: int, trials: int, epochs: int, out: Path, space: tuple
+) -> tuple[float, dict]:
     import optuna
 
     name = f"bench-{uuid.uuid4().hex[:8]}"
     start = time.perf_counter()
     # Each worker an `analyze` on the same study, started together (a `worker` joins the same way, once the study exists).
-    runs = [cli("analyze", image, "--storage", url, "--study", name, "--learner", "rvae", "--epochs", epochs, *space,
-                "--trials", trials, "--out", out / f"{name}-{i}") for i in range(workers)]
+    runs = [
+        cli(
+            "analyze",
+            image,
+            "--storage",
+            url,
+            "--study",
+            name,
+            "--learner",
+            "rvae",
+            "--epochs",
+            epochs,
+            *space,
+            "--trials",
+            trials,
+            "--out",
+            out / f"{name}-{i}",
+        )
+        for i in range(workers)
+    ]
     for run in runs:
         finished(run)
     seconds = time.perf_counter() - start
@@ -65,8 +90,14 @@ def trials_per_second(url: str, image: Path, workers: int, trials: int, epochs: 
     # Settings differ in cost (a larger window trains a larger VAE) and the workers do not try the same ones:
     # trial-seconds done per second of wall time measures the parallel work itself.
     busy = sum(t.user_attrs["seconds"] for t in scored) / span
-    return len(scored) / span, {"seconds": seconds, "span": span, "trials": len(scored), "per_worker": sorted(per_worker.values()),
-                                "reused": reused, "busy": busy}
+    return len(scored) / span, {
+        "seconds": seconds,
+        "span": span,
+        "trials": len(scored),
+        "per_worker": sorted(per_worker.values()),
+        "reused": reused,
+        "busy": busy,
+    }
 
 
 def frames_per_second(frames: Path, workers: int, trials: int, out: Path) -> tuple[float, float]:
@@ -78,7 +109,9 @@ def frames_per_second(frames: Path, workers: int, trials: int, out: Path) -> tup
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--storage", default=os.environ.get("REWARDSCOPE_BENCH_POSTGRES"), help="PostgreSQL URL")
+    parser.add_argument(
+        "--storage", default=os.environ.get("REWARDSCOPE_BENCH_POSTGRES"), help="PostgreSQL URL"
+    )
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--frames", type=int, default=6)
@@ -98,23 +131,44 @@ def main():
         if args.storage:
             spaces = {
                 "window 24 px, 2 classes, latent 2-6 x beta 0.25-4 (25 settings): equal work": (
-                    "--window", "24", "--classes", "2", "--latent-dim", "2:6", "--beta", "0.25,0.5,1,2,4"),
-                "window and classes 2-6 searched too, latent 2-4 x beta 0.5-2": ("--latent-dim", "2:4", "--beta", "0.5,1,2"),
+                    "--window",
+                    "24",
+                    "--classes",
+                    "2",
+                    "--latent-dim",
+                    "2:6",
+                    "--beta",
+                    "0.25,0.5,1,2,4",
+                ),
+                "window and classes 2-6 searched too, latent 2-4 x beta 0.5-2": (
+                    "--latent-dim",
+                    "2:4",
+                    "--beta",
+                    "0.5,1,2",
+                ),
             }
             for what, space in spaces.items():
                 one, a = trials_per_second(args.storage, image, 1, args.trials, args.epochs, tmp, space)
                 two, b = trials_per_second(args.storage, image, 2, args.trials, args.epochs, tmp, space)
-                print(f"| trials/s on one PostgreSQL study, rVAE ({args.epochs} epochs, budget {args.trials}), {what};"
-                      f" first trial start to last end | {one:.3f} ({a['span']:.1f} s, {a['reused']} reused) |"
-                      f" {two:.3f} ({b['span']:.1f} s, {b['reused']} reused, per worker {b['per_worker']}) | {two / one:.2f} |")
-                print(f"| the same, trial-seconds done per wall second | {a['busy']:.2f} | {b['busy']:.2f} | {b['busy'] / a['busy']:.2f} |")
-                print(f"| the same, whole commands (start-up, column finding, report) | {a['seconds']:.1f} s | {b['seconds']:.1f} s |"
-                      f" {a['seconds'] / b['seconds']:.2f} |")
+                print(
+                    f"| trials/s on one PostgreSQL study, rVAE ({args.epochs} epochs, budget {args.trials}), {what};"
+                    f" first trial start to last end | {one:.3f} ({a['span']:.1f} s, {a['reused']} reused) |"
+                    f" {two:.3f} ({b['span']:.1f} s, {b['reused']} reused, per worker {b['per_worker']}) | {two / one:.2f} |"
+                )
+                print(
+                    f"| the same, trial-seconds done per wall second | {a['busy']:.2f} | {b['busy']:.2f} | {b['busy'] / a['busy']:.2f} |"
+                )
+                print(
+                    f"| the same, whole commands (start-up, column finding, report) | {a['seconds']:.1f} s | {b['seconds']:.1f} s |"
+                    f" {a['seconds'] / b['seconds']:.2f} |"
+                )
         else:
             print("| trials/s | (no --storage / REWARDSCOPE_BENCH_POSTGRES given: not measured) | | |")
         f1, s1 = frames_per_second(frames, 1, 8, tmp / "batch1")
         f2, s2 = frames_per_second(frames, 2, 8, tmp / "batch2")
-        print(f"| frames/s, Dask batch of {args.frames} frames (8 trials each) | {f1:.3f} ({s1:.1f} s) | {f2:.3f} ({s2:.1f} s) | {f2 / f1:.2f} |")
+        print(
+            f"| frames/s, Dask batch of {args.frames} frames (8 trials each) | {f1:.3f} ({s1:.1f} s) | {f2:.3f} ({s2:.1f} s) | {f2 / f1:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,9 @@ def run(path: str, source: Path | None = None) -> dict:
     """Find and index the columns of the scene in ``path`` in a fresh process (with the package in ``source``,
     or the installed one): its time and peak memory."""
     env = dict(os.environ, PYTHONPATH=str(source)) if source else None
-    out = subprocess.run([sys.executable, "-c", CHILD, path], capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, path], capture_output=True, text=True, check=True, env=env
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -68,12 +70,18 @@ def export(ref: str, folder: str) -> Path | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="one period, no 4096 x 4096 frame")
-    parser.add_argument("--baseline", default=BASELINE, help=f"git revision to run beside (default {BASELINE})")
+    parser.add_argument(
+        "--baseline", default=BASELINE, help=f"git revision to run beside (default {BASELINE})"
+    )
     args = parser.parse_args()
     cases = [(2048, 22.0)] if args.quick else [(2048, 8.0), (2048, 22.0), (2048, 40.0), (4096, 16.0)]
-    print(f"| frame | period (px) | columns | seconds | seconds at {args.baseline} | ratio | peak memory (GiB) |")
+    print(
+        f"| frame | period (px) | columns | seconds | seconds at {args.baseline} | ratio | peak memory (GiB) |"
+    )
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         source = export(args.baseline, folder)
@@ -86,7 +94,10 @@ def main() -> None:
 
 def report(size: int, period: float, now: dict, before: dict | None) -> None:
     then = f"{before['seconds']:.1f} | {before['seconds'] / now['seconds']:.2f}x" if before else "n/a | n/a"
-    print(f"| {size} x {size} | {period:g} | {now['columns']:,} | {now['seconds']:.1f} | {then} | {now['peak_gib']:.2f} |", flush=True)
+    print(
+        f"| {size} x {size} | {period:g} | {now['columns']:,} | {now['seconds']:.1f} | {then} | {now['peak_gib']:.2f} |",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -39,9 +39,15 @@ from rewardscope.workflow import Pipeline
 LAYOUTS = ("stripes", "quadrants", "bubble", "rough")
 # Each VAE learner measured, as VAEClassifier settings; rvae-c4 also searches the square lattice's quarter
 # turns (symmetry 4), with the KL weight and angle prior under which its angle carries the variant.
-LEARNERS = {"vae": {"kind": "vae"}, "rvae": {"kind": "rvae"}, "rvae-c4": {"kind": "rvae", "symmetry": 4, "beta": 4.0},
-            "jrvae": {"kind": "jrvae"}}
-INVARIANT = tuple(name for name, settings in LEARNERS.items() if settings["kind"] != "vae")  # with angle and shift latents
+LEARNERS = {
+    "vae": {"kind": "vae"},
+    "rvae": {"kind": "rvae"},
+    "rvae-c4": {"kind": "rvae", "symmetry": 4, "beta": 4.0},
+    "jrvae": {"kind": "jrvae"},
+}
+INVARIANT = tuple(
+    name for name, settings in LEARNERS.items() if settings["kind"] != "vae"
+)  # with angle and shift latents
 
 
 def scene_patches(layout: str, seed: int):
@@ -65,7 +71,9 @@ def accuracy(seeds: int, epochs: int) -> list[dict]:
             known = variant >= 0
             k = len(np.unique(variant[known]))
             row = {"layout": layout, "seed": seed, "k": k, "window": window, "cells": len(X)}
-            row["gmm"] = adjusted_rand_score(variant[known], PCAGaussianMixture(k, random_state=0).fit(X).labels_[known])
+            row["gmm"] = adjusted_rand_score(
+                variant[known], PCAGaussianMixture(k, random_state=0).fit(X).labels_[known]
+            )
             for name, settings in LEARNERS.items():
                 start = time.perf_counter()
                 model = VAEClassifier(k, random_state=0, epochs=epochs, **settings).fit(X, whole)
@@ -79,11 +87,14 @@ def accuracy(seeds: int, epochs: int) -> list[dict]:
                         circle = np.column_stack([np.cos(angle), np.sin(angle)])
                         labels = PCAGaussianMixture(n_polar, random_state=0).fit(circle).labels_
                         row[f"{name}_angle"] = adjusted_rand_score(variant[polar], labels)
-                        shifts = model.latent_[polar, model.vae_.latent_dim + 1:]
+                        shifts = model.latent_[polar, model.vae_.latent_dim + 1 :]
                         labels = PCAGaussianMixture(n_polar, random_state=0).fit(shifts).labels_
                         row[f"{name}_shift"] = adjusted_rand_score(variant[polar], labels)
             rows.append(row)
-            print(json.dumps({key: round(v, 3) if isinstance(v, float) else v for key, v in row.items()}), flush=True)
+            print(
+                json.dumps({key: round(v, 3) if isinstance(v, float) else v for key, v in row.items()}),
+                flush=True,
+            )
     return rows
 
 
@@ -97,12 +108,31 @@ def reward_choice(seeds: int, epochs: int) -> list[dict]:
             scene = synthesize(layout, seed=100 + seed)
             row = {"layout": layout, "seed": seed}
             for name, learners in (("gmm", ("gmm",)), ("gmm+rvae", ("gmm", "rvae"))):
-                analysis = analyze(scene.image, n_trials=30, learners=learners, descriptors=("patch",), epochs=epochs, progress=False)
+                analysis = analyze(
+                    scene.image,
+                    n_trials=30,
+                    learners=learners,
+                    descriptors=("patch",),
+                    epochs=epochs,
+                    progress=False,
+                )
                 r = analysis.result
-                score = scene_accuracy(r.columns.xy, r.columns.sublattice, r.labels, r.lattice.polarization, scene.truth,
-                                       scene.image.shape, r.columns.period)
-                row[name] = {"ari": score.ari, "learner": analysis.config.learner, "window": analysis.config.window,
-                             "k": analysis.config.n_classes, "seconds": analysis.seconds}
+                score = scene_accuracy(
+                    r.columns.xy,
+                    r.columns.sublattice,
+                    r.labels,
+                    r.lattice.polarization,
+                    scene.truth,
+                    scene.image.shape,
+                    r.columns.period,
+                )
+                row[name] = {
+                    "ari": score.ari,
+                    "learner": analysis.config.learner,
+                    "window": analysis.config.window,
+                    "k": analysis.config.n_classes,
+                    "seconds": analysis.seconds,
+                }
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
@@ -120,9 +150,21 @@ def _train(device: str, symmetry: int, queue) -> None:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     # GPU: the most memory torch held; CPU: the peak resident size of the whole process (torch included).
-    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put({"device": device, "symmetry": symmetry, "seconds": seconds, "patches_per_s": 5000 * 50 / seconds, "peak_mib": peak,
-               "threads": torch.get_num_threads()})
+    peak = (
+        torch.cuda.max_memory_allocated() / 2**20
+        if device == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
+    queue.put(
+        {
+            "device": device,
+            "symmetry": symmetry,
+            "seconds": seconds,
+            "patches_per_s": 5000 * 50 / seconds,
+            "peak_mib": peak,
+            "threads": torch.get_num_threads(),
+        }
+    )
 
 
 def throughput() -> list[dict]:
@@ -150,37 +192,62 @@ def main():
 
     rows = accuracy(args.seeds, args.epochs)
     names = tuple(LEARNERS)
-    print(f"\n| layout | seed | k | PCA + GMM ARI | {' | '.join(f'{k} ARI' for k in names)} | polar variants from the rotation latent alone,"
-          f" ARI ({' / '.join(INVARIANT)}) | from the shift latents alone ({' / '.join(INVARIANT)}) |")
+    print(
+        f"\n| layout | seed | k | PCA + GMM ARI | {' | '.join(f'{k} ARI' for k in names)} | polar variants from the rotation latent alone,"
+        f" ARI ({' / '.join(INVARIANT)}) | from the shift latents alone ({' / '.join(INVARIANT)}) |"
+    )
     print("|---|---|---|---|" + "---|" * len(names) + "---|---|")
     for r in rows:
-        angle, shift = (" / ".join(f"{r[f'{k}_{part}']:.3f}" if f"{k}_{part}" in r else "-" for k in INVARIANT) for part in ("angle", "shift"))
-        print(f"| {r['layout']} | {r['seed']} | {r['k']} | {r['gmm']:.3f} | " + " | ".join(f"{r[k]:.3f}" for k in names) + f" | {angle} | {shift} |")
+        angle, shift = (
+            " / ".join(f"{r[f'{k}_{part}']:.3f}" if f"{k}_{part}" in r else "-" for k in INVARIANT)
+            for part in ("angle", "shift")
+        )
+        print(
+            f"| {r['layout']} | {r['seed']} | {r['k']} | {r['gmm']:.3f} | "
+            + " | ".join(f"{r[k]:.3f}" for k in names)
+            + f" | {angle} | {shift} |"
+        )
     medians = {k: float(np.median([r[k] for r in rows])) for k in ("gmm", *names)}
     print("\nmedian ARI: " + ", ".join(f"{k} {v:.3f}" for k, v in medians.items()))
     print("mean ARI: " + ", ".join(f"{k} {np.mean([r[k] for r in rows]):.3f}" for k in ("gmm", *names)))
-    print("scenes where rvae >= PCA + GMM: " + f"{sum(r['rvae'] >= r['gmm'] - 1e-9 for r in rows)} of {len(rows)}")
-    print("median seconds per fit: " + ", ".join(f"{k} {np.median([r[f'{k}_s'] for r in rows]):.1f}" for k in names))
+    print(
+        "scenes where rvae >= PCA + GMM: "
+        + f"{sum(r['rvae'] >= r['gmm'] - 1e-9 for r in rows)} of {len(rows)}"
+    )
+    print(
+        "median seconds per fit: "
+        + ", ".join(f"{k} {np.median([r[f'{k}_s'] for r in rows]):.1f}" for k in names)
+    )
     for k in INVARIANT:
         angles = [r[f"{k}_angle"] for r in rows if f"{k}_angle" in r]
         four = [r[f"{k}_angle"] for r in rows if f"{k}_angle" in r and r["layout"] == "quadrants"]
-        print(f"{k}: the rotation latent alone separates the polar variants (ARI >= 0.9) in {sum(a >= 0.9 for a in angles)} of"
-              f" {len(angles)} scenes with two or more, the four of quadrants in {sum(a >= 0.9 for a in four)} of {len(four)}")
+        print(
+            f"{k}: the rotation latent alone separates the polar variants (ARI >= 0.9) in {sum(a >= 0.9 for a in angles)} of"
+            f" {len(angles)} scenes with two or more, the four of quadrants in {sum(a >= 0.9 for a in four)} of {len(four)}"
+        )
 
     if not args.skip_choice:
         choice = reward_choice(args.seeds, args.epochs)
-        print("\n| layout | seed | gmm only: ARI (window, k) | gmm + rvae searched: chosen learner, ARI (window, k) | seconds (gmm / both) |")
+        print(
+            "\n| layout | seed | gmm only: ARI (window, k) | gmm + rvae searched: chosen learner, ARI (window, k) | seconds (gmm / both) |"
+        )
         print("|---|---|---|---|---|")
         for r in choice:
             a, b = r["gmm"], r["gmm+rvae"]
-            print(f"| {r['layout']} | {r['seed']} | {a['ari']:.3f} ({a['window']}, {a['k']}) | {b['learner']}, {b['ari']:.3f} ({b['window']}, {b['k']}) |"
-                  f" {a['seconds']:.0f} / {b['seconds']:.0f} |")
+            print(
+                f"| {r['layout']} | {r['seed']} | {a['ari']:.3f} ({a['window']}, {a['k']}) | {b['learner']}, {b['ari']:.3f} ({b['window']}, {b['k']}) |"
+                f" {a['seconds']:.0f} / {b['seconds']:.0f} |"
+            )
 
     if not args.skip_throughput:
-        print("\n| device | rVAE symmetry | threads | 5,000 x 32 x 32 patches, 50 epochs (s) | patches/s | peak memory (MiB; CPU: process RSS, GPU: torch allocations) |")
+        print(
+            "\n| device | rVAE symmetry | threads | 5,000 x 32 x 32 patches, 50 epochs (s) | patches/s | peak memory (MiB; CPU: process RSS, GPU: torch allocations) |"
+        )
         print("|---|---|---|---|---|---|")
         for t in throughput():
-            print(f"| {t['device']} | {t['symmetry']} | {t['threads']} | {t['seconds']:.1f} | {t['patches_per_s']:,.0f} | {t['peak_mib']:.0f} |")
+            print(
+                f"| {t['device']} | {t['symmetry']} | {t['threads']} | {t['seconds']:.1f} | {t['patches_per_s']:,.0f} | {t['peak_mib']:.0f} |"
+            )
 
 
 if __name__ == "__main__":

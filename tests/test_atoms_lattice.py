@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from rewardscope import RewardscopeError
-from rewardscope import gaussians
+from rewardscope import RewardscopeError, gaussians
 from rewardscope.atoms import find_columns
 from rewardscope.geometry import estimate_basis
 from rewardscope.lattice import index_columns
@@ -21,7 +20,9 @@ def test_basis_from_autocorrelation(rotation):
 
 
 # RMSE bounds in px (lattice period 15.8 px; 35 pm polarization = 1.4 px): what issue 2 reaches.
-@pytest.mark.parametrize("dose, recall_min, rmse_a_max, rmse_b_max", [(400, 0.99, 0.12, 0.2), (60, 0.98, 0.15, 0.5)])
+@pytest.mark.parametrize(
+    "dose, recall_min, rmse_a_max, rmse_b_max", [(400, 0.99, 0.12, 0.2), (60, 0.98, 0.15, 0.5)]
+)
 def test_columns_found_and_located(dose, recall_min, rmse_a_max, rmse_b_max):
     scene = synthesize("stripes", seed=1, size=256, dose=dose)
     columns = find_columns(scene.image.data)
@@ -32,7 +33,11 @@ def test_columns_found_and_located(dose, recall_min, rmse_a_max, rmse_b_max):
         assert (index >= 0).mean() >= recall_min, site
         rmse = np.sqrt(np.mean(distance[index >= 0] ** 2))
         assert rmse <= (rmse_b_max if site == "B" else rmse_a_max), (site, rmse)
-        back, _ = match(scene.truth.xy[scene.truth.sublattice == site], columns.xy[columns.sublattice == site], 0.25 * period)
+        back, _ = match(
+            scene.truth.xy[scene.truth.sublattice == site],
+            columns.xy[columns.sublattice == site],
+            0.25 * period,
+        )
         assert (back >= 0).mean() >= 0.99  # precision: nothing invented
 
 
@@ -52,14 +57,29 @@ def test_sm_substitution_does_not_make_b_columns():
     columns = find_columns(scene.image.data)
     n_a, n_b = np.sum(columns.sublattice == "A"), np.sum(columns.sublattice == "B")
     assert abs(n_a - n_b) <= 0.1 * n_a
-    acc = accuracy(columns.xy, columns.sublattice, np.full(len(columns), -1), np.zeros((len(columns), 2)), scene.truth, scene.image.shape, columns.period)
+    acc = accuracy(
+        columns.xy,
+        columns.sublattice,
+        np.full(len(columns), -1),
+        np.zeros((len(columns), 2)),
+        scene.truth,
+        scene.image.shape,
+        columns.period,
+    )
     assert acc.recall["A"] >= 0.99 and acc.recall["B"] >= 0.99
 
 
 def test_polarization_angle_within_few_degrees(stripes, stripes_columns):
     lattice = index_columns(stripes_columns)
-    acc = accuracy(stripes_columns.xy, stripes_columns.sublattice, np.full(len(stripes_columns), -1), lattice.polarization,
-                   stripes.truth, stripes.image.shape, stripes_columns.period)
+    acc = accuracy(
+        stripes_columns.xy,
+        stripes_columns.sublattice,
+        np.full(len(stripes_columns), -1),
+        lattice.polarization,
+        stripes.truth,
+        stripes.image.shape,
+        stripes_columns.period,
+    )
     assert acc.polarization_angle_error_deg <= 5.0
 
 
@@ -131,7 +151,9 @@ def test_110_projection_recognised_by_contrast(rng, shift):
     image, corners, mids = perovskite_110(rng, shift)
     columns = find_columns(image)
     assert columns.b_site == (0.5, 0.0)
-    np.testing.assert_allclose(sorted(np.linalg.norm(columns.basis, axis=1)), [24 / np.sqrt(2), 24], rtol=0.01)
+    np.testing.assert_allclose(
+        sorted(np.linalg.norm(columns.basis, axis=1)), [24 / np.sqrt(2), 24], rtol=0.01
+    )
     for site, truth in (("A", corners), ("B", mids)):
         inside = np.all((truth > 10) & (truth < 230), axis=1)
         _, distance = match(columns.xy[columns.sublattice == site], truth[inside], 3.0)
@@ -153,8 +175,14 @@ def matched(columns, truth, period):
     return keep, index
 
 
-@pytest.mark.parametrize("seed, overrides", [(0, {}), (5, {"rotation_deg": 12.0, "lattice_pm": 430.0}),
-                                             (2, {"layer_cells": 3, "layer_strain": -0.03, "dose": 100.0})])
+@pytest.mark.parametrize(
+    "seed, overrides",
+    [
+        (0, {}),
+        (5, {"rotation_deg": 12.0, "lattice_pm": 430.0}),
+        (2, {"layer_cells": 3, "layer_strain": -0.03, "dose": 100.0}),
+    ],
+)
 def test_sublattices_by_geometry_on_a_superlattice(seed, overrides):
     # In the non-polar layers B (Ru + O) is brighter than A (Sr): the brightest columns there are B.
     scene = synthesize("superlattice", seed=seed, **overrides)
@@ -204,7 +232,9 @@ def test_failed_fits_are_flagged_and_never_measured():
     assert np.all(np.isnan(geometry.a[b & ~columns.fit_ok]))
     # Flag one A by hand: the (up to four) cells it is a corner of are measured without it, from their other
     # three corners (where those were fitted), so its position does not matter; their cell shape is not measured.
-    complete = np.flatnonzero(b & columns.fit_ok & np.all(np.isfinite(lattice.polarization), axis=1) & (lattice.corners == 4))
+    complete = np.flatnonzero(
+        b & columns.fit_ok & np.all(np.isfinite(lattice.polarization), axis=1) & (lattice.corners == 4)
+    )
     corner = lattice.neighbours[complete[0], 0]
     fit_ok = columns.fit_ok.copy()
     fit_ok[corner] = False
@@ -248,8 +278,12 @@ def test_dark_column_abf_scenes_are_read_inverted_and_their_o_columns_left_out(l
         assert np.mean(back >= 0) >= 0.95
         lattice = index_columns(columns)
         assert np.all(lattice.ij[kept_o] == -1) and np.all(np.isnan(lattice.polarization[kept_o]))
-    sites = columns.decisions["sites"]  # B at the cell centre: found as such, or split from A by contrast (paraelectric)
-    assert "split_by_contrast" in sites or (sites["(0.5, 0.5)"]["b"] and sites["(0.5, 0)"]["relative_response"] < 0.8)
+    sites = columns.decisions[
+        "sites"
+    ]  # B at the cell centre: found as such, or split from A by contrast (paraelectric)
+    assert "split_by_contrast" in sites or (
+        sites["(0.5, 0.5)"]["b"] and sites["(0.5, 0)"]["relative_response"] < 0.8
+    )
 
 
 def test_the_b_sublattice_check_passes_resolved_scenes_and_refuses_unresolved_ones():
@@ -275,12 +309,18 @@ def test_the_fast_render_equals_the_jittered_render_without_jitter(rng):
     np.testing.assert_allclose(fast, general, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("overrides, limit", [
-    ({}, {"A": 1.3, "B": 1.3}),
-    ({"dose": 20.0}, {"A": 1.3, "B": 1.3}),
-    ({"pixel_size_pm": 49.5, "rotation_deg": 11.0}, {"A": 1.3, "B": 1.3}),  # period 8 px
-    ({"contrast": "abf"}, {"A": 1.3, "B": 1.9}),  # B: the O columns beside it are not modelled (1.5-1.8 measured)
-])
+@pytest.mark.parametrize(
+    "overrides, limit",
+    [
+        ({}, {"A": 1.3, "B": 1.3}),
+        ({"dose": 20.0}, {"A": 1.3, "B": 1.3}),
+        ({"pixel_size_pm": 49.5, "rotation_deg": 11.0}, {"A": 1.3, "B": 1.3}),  # period 8 px
+        (
+            {"contrast": "abf"},
+            {"A": 1.3, "B": 1.9},
+        ),  # B: the O columns beside it are not modelled (1.5-1.8 measured)
+    ],
+)
 def test_column_positions_near_the_cramer_rao_bound(overrides, limit):
     """Without scan jitter or drift (errors the bound does not hold), the refined positions are near the
     physical limit: no estimator beats the bound by much (else the bound is wrong), and ours is within
@@ -296,7 +336,10 @@ def test_column_positions_near_the_cramer_rao_bound(overrides, limit):
 def test_the_bound_grows_as_the_dose_falls():
     from rewardscope.metrics import cramer_rao_bound
 
-    bounds = [np.median(cramer_rao_bound(synthesize("single", seed=0, size=128, dose=dose))) for dose in (25.0, 400.0)]
+    bounds = [
+        np.median(cramer_rao_bound(synthesize("single", seed=0, size=128, dose=dose)))
+        for dose in (25.0, 400.0)
+    ]
     assert bounds[0] / bounds[1] == pytest.approx(4.0, rel=0.15)  # sqrt(400 / 25): shot noise
 
 
@@ -322,9 +365,13 @@ def test_cells_the_frame_cuts_are_measured_from_the_corners_left(lost):
     shift = rng.normal(0, 1.5, (25, 2))
     b = np.array([[i + 0.5, j + 0.5] for i in range(5) for j in range(5)]) * 20.0 + 30.0 + shift
     if lost == "one corner":
-        keep = ~np.all(a == a.max(axis=0), axis=1)  # drop the corner (5, 5): its cell (4, 4) keeps three corners
+        keep = ~np.all(
+            a == a.max(axis=0), axis=1
+        )  # drop the corner (5, 5): its cell (4, 4) keeps three corners
     elif lost == "an edge":
-        keep = a[:, 1] < a[:, 1].max()  # drop the top row of A: the five cells below it keep their bottom edge
+        keep = (
+            a[:, 1] < a[:, 1].max()
+        )  # drop the top row of A: the five cells below it keep their bottom edge
     else:  # A columns shifted +-2 px along a, alternating from one column of cells to the next; drop the last column
         column = np.rint((a[:, 0] - 30.0) / 20.0).astype(int)
         a = a + np.column_stack([np.where(column % 2 == 0, 2.0, -2.0), np.zeros(len(a))])
@@ -342,4 +389,6 @@ def test_the_ideal_estimator_gets_every_cell_at_normal_dose_and_fewer_at_low_dos
     normal = ideal_polarization(synthesize("stripes", seed=1, size=256))
     low = ideal_polarization(synthesize("stripes", seed=1, size=256, dose=6.0, polarization_pm=15.0))
     assert normal["cell_accuracy"] > 0.99 and normal["angle_error_deg"] < 4.0
-    assert 0.6 < low["cell_accuracy"] < 0.95 and low["angle_error_deg"] > 15.0  # one cell cannot tell, at 6 e/px
+    assert (
+        0.6 < low["cell_accuracy"] < 0.95 and low["angle_error_deg"] > 15.0
+    )  # one cell cannot tell, at 6 e/px

@@ -17,7 +17,12 @@ def image_file(tmp_path_factory):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "rewardscope.cli", *map(str, args)], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "rewardscope.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_help_lists_every_command():
@@ -35,10 +40,20 @@ def test_synth_then_analyze(tmp_path):
     for name in ("image.tif", "image.npy", "truth.csv"):
         assert (tmp_path / "scene" / name).exists()
     out = tmp_path / "analysis"
-    assert main(["analyze", str(tmp_path / "scene" / "image.tif"), "--out", str(out), "--trials", "4", "--quiet"]) == 0
+    assert (
+        main(
+            ["analyze", str(tmp_path / "scene" / "image.tif"), "--out", str(out), "--trials", "4", "--quiet"]
+        )
+        == 0
+    )
     assert (out / "report.html").exists()
     # A finished folder is not overwritten without asking.
-    assert main(["analyze", str(tmp_path / "scene" / "image.tif"), "--out", str(out), "--trials", "4", "--quiet"]) == 1
+    assert (
+        main(
+            ["analyze", str(tmp_path / "scene" / "image.tif"), "--out", str(out), "--trials", "4", "--quiet"]
+        )
+        == 1
+    )
 
 
 def bad_inputs(tmp_path):
@@ -70,7 +85,19 @@ def bad_inputs(tmp_path):
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "text renamed .tif", "3-D stack", "too small", "constant", "NaN", "no columns", "unsupported"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "text renamed .tif",
+        "3-D stack",
+        "too small",
+        "constant",
+        "NaN",
+        "no columns",
+        "unsupported",
+    ],
+)
 def test_bad_input_gives_one_line_and_leaves_nothing(tmp_path, case):
     path, message = bad_inputs(tmp_path)[case]
     out = tmp_path / "out"
@@ -90,12 +117,26 @@ def test_reward_weights_change_only_the_named_weights(image_file, tmp_path):
     from rewardscope.rewards import DEFAULT_WEIGHTS
 
     out = tmp_path / "out"
-    result = run_cli("analyze", image_file, "--out", out, "--trials", "3", "--reward-weights", "continuity=1,straightness=0")
+    result = run_cli(
+        "analyze",
+        image_file,
+        "--out",
+        out,
+        "--trials",
+        "3",
+        "--reward-weights",
+        "continuity=1,straightness=0",
+    )
     assert result.returncode == 0, result.stderr
     expected = {**DEFAULT_WEIGHTS, "continuity": 1.0, "straightness": 0.0}
     assert json.loads((out / "summary.json").read_text())["reward_weights"] == expected
-    assert "reward weights: continuity 1, economy 1, separation 3, balance 1" in result.stdout  # straightness 0: not used
-    assert "<th>straightness</th><td>" in (out / "report.html").read_text() and "<th>weight</th>" in (out / "report.html").read_text()
+    assert (
+        "reward weights: continuity 1, economy 1, separation 3, balance 1" in result.stdout
+    )  # straightness 0: not used
+    assert (
+        "<th>straightness</th><td>" in (out / "report.html").read_text()
+        and "<th>weight</th>" in (out / "report.html").read_text()
+    )
 
 
 def test_demo_replaces_its_own_result_only_when_asked_and_never_other_folders(tmp_path, capsys):
@@ -103,7 +144,9 @@ def test_demo_replaces_its_own_result_only_when_asked_and_never_other_folders(tm
     assert main(["demo", "--out", str(out), "--trials", "2", "--quiet"]) == 0
     first = (out / "summary.json").stat().st_mtime_ns
     capsys.readouterr()
-    assert main(["demo", "--out", str(out), "--trials", "2", "--quiet"]) == 1  # as analyze: not without --overwrite
+    assert (
+        main(["demo", "--out", str(out), "--trials", "2", "--quiet"]) == 1
+    )  # as analyze: not without --overwrite
     assert "holds an earlier rewardscope result; add --overwrite to replace it" in capsys.readouterr().err
     assert (out / "summary.json").stat().st_mtime_ns == first
     assert main(["demo", "--out", str(out), "--trials", "2", "--quiet", "--overwrite"]) == 0
@@ -112,7 +155,9 @@ def test_demo_replaces_its_own_result_only_when_asked_and_never_other_folders(tm
     other.mkdir()
     (other / "chapter1.tex").write_text("precious")
     assert main(["demo", "--out", str(other), "--trials", "2", "--quiet", "--overwrite"]) == 1
-    assert (other / "chapter1.tex").read_text() == "precious" and sorted(p.name for p in tmp_path.iterdir()) == ["demo", "thesis"]
+    assert (other / "chapter1.tex").read_text() == "precious" and sorted(
+        p.name for p in tmp_path.iterdir()
+    ) == ["demo", "thesis"]
 
 
 def test_debug_shows_traceback(tmp_path):
@@ -121,18 +166,24 @@ def test_debug_shows_traceback(tmp_path):
     assert "Traceback" in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--trials", "0"], "must be >= 1"),
-    (["--classes", "5:2"], "LOW <= HIGH"),
-    (["--reward-weights", "wiggle=1"], "unknown reward component 'wiggle'"),
-    (["--reward-weights", "continuity=-1"], "weights must be >= 0"),
-    (["--reward-weights", "continuity=0,straightness=0,economy=0,separation=0,balance=0"], "not all zero"),
-    (["--frame", "-1"], "must be >= 0"),
-    (["--tune-detector", "-2"], "must be >= 0"),
-    (["--channel", "x"], "invalid choice: 'x'"),
-    (["--descriptors", "texture"], "unknown descriptor 'texture'"),
-    (["--learner", "rvae", "--symmetry", "5"], "invalid choice: 5"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--trials", "0"], "must be >= 1"),
+        (["--classes", "5:2"], "LOW <= HIGH"),
+        (["--reward-weights", "wiggle=1"], "unknown reward component 'wiggle'"),
+        (["--reward-weights", "continuity=-1"], "weights must be >= 0"),
+        (
+            ["--reward-weights", "continuity=0,straightness=0,economy=0,separation=0,balance=0"],
+            "not all zero",
+        ),
+        (["--frame", "-1"], "must be >= 0"),
+        (["--tune-detector", "-2"], "must be >= 0"),
+        (["--channel", "x"], "invalid choice: 'x'"),
+        (["--descriptors", "texture"], "unknown descriptor 'texture'"),
+        (["--learner", "rvae", "--symmetry", "5"], "invalid choice: 5"),
+    ],
+)
 def test_bad_options_are_rejected(image_file, tmp_path, args, message):
     result = run_cli("analyze", image_file, "--out", tmp_path / "out", *args)
     assert result.returncode == 2

@@ -33,7 +33,9 @@ def fake_wheel(server, tmp_path, monkeypatch):
     www, url = server
     image = tmp_path / "adf.hdf5"
     with h5py.File(image, "w") as f:
-        f.create_dataset("Experiments/__unnamed__/data", data=np.arange(48 * 40, dtype=np.float32).reshape(48, 40))
+        f.create_dataset(
+            "Experiments/__unnamed__/data", data=np.arange(48 * 40, dtype=np.float32).reshape(48, 40)
+        )
     wheel = www / "atomap-0.2.1-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as z:
         z.write(image, datasets.SRTIO3_MEMBERS["ADF"])

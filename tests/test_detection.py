@@ -24,11 +24,14 @@ def recall_precision(columns, scene, site, region=None):
     return (index >= 0).mean(), (back >= 0).mean()
 
 
-@pytest.mark.parametrize("name, overrides", [
-    ("period 60 px", {"pixel_size_pm": 6.6, "size": 640}),
-    ("rotated 30 deg", {"rotation_deg": 30.0}),
-    ("rotated 45 deg", {"rotation_deg": 45.0}),
-])
+@pytest.mark.parametrize(
+    "name, overrides",
+    [
+        ("period 60 px", {"pixel_size_pm": 6.6, "size": 640}),
+        ("rotated 30 deg", {"rotation_deg": 30.0}),
+        ("rotated 45 deg", {"rotation_deg": 45.0}),
+    ],
+)
 def test_other_scales_and_rotations(name, overrides):
     scene = synthesize("stripes", seed=0, **{"size": 256, **overrides})
     columns = find_columns(scene.image.data)
@@ -70,13 +73,21 @@ def test_quality_sees_duplicates_and_gaps(stripes_columns, stripes):
     good = detection_quality(stripes_columns, shape)
     assert good["quality"] > 0.95
     c = stripes_columns
-    doubled = Columns(np.vstack([c.xy, c.xy[:50] + 1.0]), np.concatenate([c.sublattice, c.sublattice[:50]]),
-                      np.ones(len(c) + 50), np.ones(len(c) + 50), np.ones(len(c) + 50), c.basis)
+    doubled = Columns(
+        np.vstack([c.xy, c.xy[:50] + 1.0]),
+        np.concatenate([c.sublattice, c.sublattice[:50]]),
+        np.ones(len(c) + 50),
+        np.ones(len(c) + 50),
+        np.ones(len(c) + 50),
+        c.basis,
+    )
     assert detection_quality(doubled, shape)["no_short_pairs"] < 0.9
     a_rows = np.flatnonzero(c.sublattice == "A")
     keep = np.ones(len(c), bool)
     keep[a_rows[::5]] = False  # lose every fifth A column
-    holes = Columns(c.xy[keep], c.sublattice[keep], c.amplitude[keep], c.sigma[keep], c.uncertainty[keep], c.basis)
+    holes = Columns(
+        c.xy[keep], c.sublattice[keep], c.amplitude[keep], c.sigma[keep], c.uncertainty[keep], c.basis
+    )
     worse = detection_quality(holes, shape)
     assert worse["coverage"] < 0.6 and worse["count"] < 0.9
 
@@ -85,7 +96,9 @@ def test_tuning_returns_a_pareto_front(stripes):
     params, quality, front = tune_detector(stripes.image.data, n_trials=6, seed=0)
     assert set(params) == {"column_sigma", "threshold"}
     assert 0 < quality <= 1
-    assert front and all(set(p["objectives"]) == {"count", "spacing", "no_short_pairs", "coverage"} for p in front)
+    assert front and all(
+        set(p["objectives"]) == {"count", "spacing", "no_short_pairs", "coverage"} for p in front
+    )
 
 
 def test_atoms_command(tmp_path, stripes):

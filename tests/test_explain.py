@@ -9,7 +9,9 @@ from rewardscope.workflow import Pipeline
 SQUARE = np.array([[16.0, 0.0], [0.0, 16.0]])
 
 
-@pytest.mark.parametrize("p, name", [((1, 1), "+a+b"), ((-1, 1), "-a+b"), ((1, 0), "+a"), ((0, -1), "-b"), ((1, 0.2), "+a")])
+@pytest.mark.parametrize(
+    "p, name", [((1, 1), "+a+b"), ((-1, 1), "-a+b"), ((1, 0), "+a"), ((0, -1), "-b"), ((1, 0.2), "+a")]
+)
 def test_direction_names(p, name):
     assert direction_name(np.array(p, float), SQUARE) == name
 
@@ -40,12 +42,16 @@ def test_each_class_lists_its_domains_with_their_mean_polarization():
     scene = synthesize("stripes", seed=1, size=256)  # stripes 8 cells wide: each class holds one or two bands
     pipeline = Pipeline(scene.image)
     result = pipeline.run(Config(descriptor="polarization", n_classes=2))
-    classes = explain_classes(result, pipeline.geometry(result.config), scene.image.data, 24, scene.image.pixel_size)
+    classes = explain_classes(
+        result, pipeline.geometry(result.config), scene.image.data, 24, scene.image.pixel_size
+    )
     for entry in classes:
         assert 1 <= len(entry["domains"]) <= 3
         assert sum(d["cells"] for d in entry["domains"]) <= entry["cells"]
         biggest = entry["domains"][0]
-        assert np.hypot(*(np.array(biggest["polarization_pm"]) - entry["polarization_pm"])) < 3 * max(biggest["polarization_error_pm"], 1.0)
+        assert np.hypot(*(np.array(biggest["polarization_pm"]) - entry["polarization_pm"])) < 3 * max(
+            biggest["polarization_error_pm"], 1.0
+        )
 
 
 def test_classes_alike_in_physics_say_what_tells_them_apart():
@@ -56,9 +62,14 @@ def test_classes_alike_in_physics_say_what_tells_them_apart():
     scene = synthesize("paraelectric", seed=2, size=256)
     pipeline = Pipeline(scene.image)
     result = pipeline.run(Config(n_classes=2))
-    classes = explain_classes(result, pipeline.geometry(result.config), scene.image.data, 24, scene.image.pixel_size)
+    classes = explain_classes(
+        result, pipeline.geometry(result.config), scene.image.data, 24, scene.image.pixel_size
+    )
     assert [c["name"] for c in classes] == [f"paraelectric; {ALIKE}"] * 2
     rough = synthesize("rough", seed=1, size=320)
     pipeline = Pipeline(rough.image)
     result = pipeline.run(Config(descriptor="polarization", n_classes=2))
-    assert not any(ALIKE in c["name"] for c in explain_classes(result, pipeline.geometry(result.config), rough.image.data, 24))
+    assert not any(
+        ALIKE in c["name"]
+        for c in explain_classes(result, pipeline.geometry(result.config), rough.image.data, 24)
+    )

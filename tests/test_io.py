@@ -50,14 +50,18 @@ def test_colour_images_are_made_grey_with_one_warning(tmp_path, lattice_image, c
     np.testing.assert_allclose(image.data, rgba[..., :3].mean(axis=2))
     assert [r.getMessage() for r in caplog.records if "jet.png" in r.getMessage()] == [
         "jet.png is a colour (RGBA) image: converted to grey by the mean of R, G and B; a false-colour rendering does not"
-        " map back to intensity: give the raw data, or pick one channel with --channel"]
+        " map back to intensity: give the raw data, or pick one channel with --channel"
+    ]
     caplog.clear()
     with caplog.at_level("WARNING"):
         green = read_image(tmp_path / "jet.png", channel="g")
         read_image(tmp_path / "grey_rgb.png")
     np.testing.assert_array_equal(green.data, rgba[..., 1])
     assert any("analysing its G channel alone" in r.getMessage() for r in caplog.records)
-    assert any("grey_rgb.png is an RGB image with three equal channels: read as grey" in r.getMessage() for r in caplog.records)
+    assert any(
+        "grey_rgb.png is an RGB image with three equal channels: read as grey" in r.getMessage()
+        for r in caplog.records
+    )
     with pytest.raises(RewardscopeError, match="has no channel 'a'"):
         read_image(tmp_path / "grey_rgb.png", channel="a")
     with pytest.raises(RewardscopeError, match="not a colour image"):
@@ -76,7 +80,9 @@ def test_boolean_huge_and_negative_frames_are_refused(tmp_path, lattice_image):
     iio.imwrite(tmp_path / "mask.png", lattice_image > lattice_image.mean())
     with pytest.raises(RewardscopeError, match=r"mask.png: a boolean \(mask\) image holds no intensities"):
         read_image(tmp_path / "mask.png")
-    with pytest.raises(RewardscopeError, match=r"pixel values reach 1e\+300, beyond what the fits can square"):
+    with pytest.raises(
+        RewardscopeError, match=r"pixel values reach 1e\+300, beyond what the fits can square"
+    ):
         read_image(write_npy(tmp_path, lattice_image * 1e300 / lattice_image.max()))
     stack = tmp_path / "stack.npy"
     np.save(stack, np.stack([lattice_image] * 3))
@@ -90,7 +96,15 @@ def hyperspy_file(path, data, scale, units):
         group.create_dataset("data", data=data)
         for index in range(data.ndim):
             axis = group.create_group(f"axis-{index}")
-            axis.attrs.update({"scale": scale, "units": units, "navigate": index < data.ndim - 2, "offset": 0.0, "size": data.shape[index]})
+            axis.attrs.update(
+                {
+                    "scale": scale,
+                    "units": units,
+                    "navigate": index < data.ndim - 2,
+                    "offset": 0.0,
+                    "size": data.shape[index],
+                }
+            )
 
 
 def test_hyperspy_hdf5_with_calibration(tmp_path, lattice_image):
@@ -162,7 +176,9 @@ def test_pickled_dict_needs_allow_pickle(composition_series):
 
 
 def test_composition_series_entry(composition_series, lattice_image):
-    np.testing.assert_allclose(read_image(composition_series, entry="Sm_7_0", allow_pickle=True).data, 2 * lattice_image)
+    np.testing.assert_allclose(
+        read_image(composition_series, entry="Sm_7_0", allow_pickle=True).data, 2 * lattice_image
+    )
     with pytest.raises(RewardscopeError, match="choose one with --entry: Sm_0_0, Sm_7_0"):
         read_image(composition_series, allow_pickle=True)
     with pytest.raises(RewardscopeError, match="no entry 'Sm_20_0'"):
@@ -193,7 +209,9 @@ def test_an_image_says_where_it_came_from(tmp_path):
     from rewardscope.io import Image, read_image
     from rewardscope.synthetic import synthesize
 
-    assert Image(np.random.default_rng(0).random((64, 64))).summary()["source"] == "an array passed from Python"
+    assert (
+        Image(np.random.default_rng(0).random((64, 64))).summary()["source"] == "an array passed from Python"
+    )
     assert synthesize("bubble", seed=3, size=128).image.source == "synthetic scene (bubble, seed 3)"
     np.save(tmp_path / "frame.npy", np.random.default_rng(0).random((64, 64)))
     assert read_image(tmp_path / "frame.npy").source == str(tmp_path / "frame.npy")

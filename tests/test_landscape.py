@@ -8,20 +8,29 @@ from rewardscope.landscape import compute, parse_grid
 from rewardscope.rewards import COMPONENTS
 
 
-@pytest.mark.parametrize("text, field, values", [("window=8:16:4", "window", [8, 12, 16]), ("k=2:4", "n_classes", [2, 3, 4]),
-                                                  ("classes=2:3", "n_classes", [2, 3])])
+@pytest.mark.parametrize(
+    "text, field, values",
+    [
+        ("window=8:16:4", "window", [8, 12, 16]),
+        ("k=2:4", "n_classes", [2, 3, 4]),
+        ("classes=2:3", "n_classes", [2, 3]),
+    ],
+)
 def test_parse_grid(text, field, values):
     assert parse_grid(text) == (field, values)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("window=12:12", "has 1 point"),
-    ("k=5:2", "has 0 point"),
-    ("wobble=1:3", "unknown grid parameter 'wobble'"),
-    ("k=a:b", "whole numbers"),
-    ("window=1:9:4", "values must be >= 3"),
-    ("k=2:6:0", "STEP >= 1"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("window=12:12", "has 1 point"),
+        ("k=5:2", "has 0 point"),
+        ("wobble=1:3", "unknown grid parameter 'wobble'"),
+        ("k=a:b", "whole numbers"),
+        ("window=1:9:4", "values must be >= 3"),
+        ("k=2:6:0", "STEP >= 1"),
+    ],
+)
 def test_bad_grids(text, message):
     with pytest.raises(RewardscopeError, match=message):
         parse_grid(text)
@@ -41,13 +50,51 @@ def test_landscape_command(tmp_path, stripes):
     image = tmp_path / "image.npy"
     np.save(image, stripes.image.data)
     out = tmp_path / "land"
-    assert main(["landscape", str(image), "--window", "12:16:4", "--classes", "2:3", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            ["landscape", str(image), "--window", "12:16:4", "--classes", "2:3", "--out", str(out), "--quiet"]
+        )
+        == 0
+    )
     assert len((out / "landscape.csv").read_text().splitlines()) == 1 + 4
     assert json.loads((out / "landscape.json").read_text())["optimum"]["n_classes"] == 2
     assert (out / "landscape.png").stat().st_size > 10_000
     # The spelling of the last release still works, and a second run is refused without --overwrite.
-    assert main(["landscape", str(image), "--grid", "window=12:16:4", "--grid", "k=2:3", "--descriptor", "patch", "--out", str(out),
-                 "--quiet"]) == 1
-    assert main(["landscape", str(image), "--grid", "window=12:16:4", "--grid", "k=2:3", "--descriptor", "patch", "--out", str(out),
-                 "--quiet", "--overwrite"]) == 0
+    assert (
+        main(
+            [
+                "landscape",
+                str(image),
+                "--grid",
+                "window=12:16:4",
+                "--grid",
+                "k=2:3",
+                "--descriptor",
+                "patch",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 1
+    )
+    assert (
+        main(
+            [
+                "landscape",
+                str(image),
+                "--grid",
+                "window=12:16:4",
+                "--grid",
+                "k=2:3",
+                "--descriptor",
+                "patch",
+                "--out",
+                str(out),
+                "--quiet",
+                "--overwrite",
+            ]
+        )
+        == 0
+    )
     assert len((out / "landscape.csv").read_text().splitlines()) == 1 + 4

@@ -78,7 +78,14 @@ def test_true_labels_beat_split_labels_in_separation(rng):
     assert rewards.separation(scores, truth) > rewards.separation(scores, split) + 0.2
 
 
-@pytest.mark.parametrize("weights, match", [({"wiggle": 1}, "unknown reward component 'wiggle'"), ({"continuity": -1}, "weights"), ({"continuity": 0}, "not all zero")])
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        ({"wiggle": 1}, "unknown reward component 'wiggle'"),
+        ({"continuity": -1}, "weights"),
+        ({"continuity": 0}, "not all zero"),
+    ],
+)
 def test_bad_weights_rejected(weights, match):
     with pytest.raises(RewardscopeError, match=match):
         rewards.combine(dict.fromkeys(rewards.COMPONENTS, 0.5), weights)
@@ -195,7 +202,9 @@ def test_line_fit_and_curvature_rank_straight_rough_and_closed_walls():
 
 
 def test_model_weight_is_the_posterior_of_k():
-    assert rewards.model_weight(np.array([100.0, 50.0, 60.0]), 2) == pytest.approx(1 / (1 + np.exp(-5) + np.exp(-25)))
+    assert rewards.model_weight(np.array([100.0, 50.0, 60.0]), 2) == pytest.approx(
+        1 / (1 + np.exp(-5) + np.exp(-25))
+    )
     assert rewards.model_weight(np.array([10.0, 10.0]), 1) == pytest.approx(0.5)
     assert rewards.model_weight(np.array([10.0, 10.0]), 3) == 0.0  # k beyond the evidence
     assert rewards.bgmm_agreement(2, 2) == 1.0 and rewards.bgmm_agreement(4, 2) == 0.5
@@ -219,7 +228,9 @@ def test_split_evidence_sees_two_clouds_not_one_of_any_shape(rng):
         return split_evidence(model.scores_, model.labels_)
 
     n = 1500
-    assert evidence(rng.normal(size=(n, 6))) < rewards.SPLIT_EVIDENCE_MIN  # a Gaussian cloud, split in two by the mixture
+    assert (
+        evidence(rng.normal(size=(n, 6))) < rewards.SPLIT_EVIDENCE_MIN
+    )  # a Gaussian cloud, split in two by the mixture
     assert evidence(rng.uniform(size=(n, 6))) < rewards.SPLIT_EVIDENCE_MIN  # a flat one (a gradient)
     assert evidence(rng.exponential(size=(n, 6))) < rewards.SPLIT_EVIDENCE_MIN  # a skewed one
     two = rng.normal(size=(n, 6))
@@ -262,13 +273,24 @@ def test_artefact_classes_score_zero(case):
         edge = np.zeros(grid.size, bool)
     labels = grid.ravel()
     scores = np.column_stack([labels * 10.0, np.zeros(len(labels))])  # perfectly separated
-    reward, components = rewards.evaluate(find_walls(grid), labels, scores, 2, label_grid=grid, edge=edge, split=1.0)
+    reward, components = rewards.evaluate(
+        find_walls(grid), labels, scores, 2, label_grid=grid, edge=edge, split=1.0
+    )
     assert reward == 0.0
-    assert rewards.refusal(components).startswith("a frame-edge class" if case == "frame edge" else "too small a class")
+    assert rewards.refusal(components).startswith(
+        "a frame-edge class" if case == "frame edge" else "too small a class"
+    )
     # The same map without the flaw scores.
     good = stripes_grid()
-    reward, components = rewards.evaluate(find_walls(good), good.ravel(), np.column_stack([good.ravel() * 10.0, np.zeros(good.size)]), 2,
-                                          label_grid=good, edge=np.zeros(good.size, bool), split=1.0)
+    reward, components = rewards.evaluate(
+        find_walls(good),
+        good.ravel(),
+        np.column_stack([good.ravel() * 10.0, np.zeros(good.size)]),
+        2,
+        label_grid=good,
+        edge=np.zeros(good.size, bool),
+        split=1.0,
+    )
     assert reward > 0 and rewards.refusal(components) is None
 
 
@@ -283,7 +305,9 @@ def test_potts_prior_restores_domains_that_single_cells_cannot_tell(rng):
     alone = np.mean(np.argmax(probabilities, axis=1) == truth)
     smoothed = np.mean(np.argmax(potts_mean_field(probabilities, ij, 1.0), axis=1) == truth)
     assert alone < 0.8 and smoothed > 0.97
-    np.testing.assert_array_equal(potts_mean_field(probabilities, ij, 0.0), probabilities)  # strength 0: as they were
+    np.testing.assert_array_equal(
+        potts_mean_field(probabilities, ij, 0.0), probabilities
+    )  # strength 0: as they were
     with pytest.raises(RewardscopeError, match="must be >= 0"):
         potts_mean_field(probabilities, ij, -1.0)
 
@@ -296,7 +320,9 @@ def test_pooled_descriptors_average_each_cells_neighbourhood():
     out = pooled(X, ij, 1)
     centre = np.flatnonzero((ij[:, 0] == 2) & (ij[:, 1] == 1))[0]
     corner = np.flatnonzero((ij[:, 0] == 0) & (ij[:, 1] == 0))[0]
-    assert out[centre, 0] == pytest.approx(2.0) and out[corner, 0] == pytest.approx(0.5)  # (0 + 1) / 2 over the cells present
+    assert out[centre, 0] == pytest.approx(2.0) and out[corner, 0] == pytest.approx(
+        0.5
+    )  # (0 + 1) / 2 over the cells present
     np.testing.assert_allclose(out[:, 1], 1.0)
     assert pooled(X, ij, 0) is X
 

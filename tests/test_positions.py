@@ -1,8 +1,8 @@
 """Columns found by another program: a table of positions in, the same analysis out."""
 
 import csv
-import re
 import json
+import re
 
 import numpy as np
 import pytest
@@ -30,7 +30,10 @@ def write_table(path, rows, header=("x", "y", "sublattice", "intensity", "source
 
 def truth_table(tmp_path, scene):
     t = scene.truth
-    return write_table(tmp_path / "positions.csv", [(x, y, s, k, "atomap") for (x, y), s, k in zip(t.xy, t.sublattice, range(len(t.xy)))])
+    return write_table(
+        tmp_path / "positions.csv",
+        [(x, y, s, k, "atomap") for (x, y), s, k in zip(t.xy, t.sublattice, range(len(t.xy)))],
+    )
 
 
 def test_polarization_from_given_positions_is_b_minus_the_mean_of_its_four_a(scene):
@@ -61,8 +64,10 @@ def test_a_110_table_gets_the_edge_site(scene):
     b = a + [15.0, 0.4]
     columns = Columns.from_positions(np.vstack([a, b]), ["A"] * len(a) + ["B"] * len(b))
     assert columns.b_site == (0.5, 0.0)
-    p = index_columns(columns).polarization[len(a):]
-    np.testing.assert_allclose(p[np.all(np.isfinite(p), axis=1)], [[0.0, 0.4]] * int(np.all(np.isfinite(p), axis=1).sum()), atol=1e-9)
+    p = index_columns(columns).polarization[len(a) :]
+    np.testing.assert_allclose(
+        p[np.all(np.isfinite(p), axis=1)], [[0.0, 0.4]] * int(np.all(np.isfinite(p), axis=1).sum()), atol=1e-9
+    )
 
 
 def test_analyze_a_table_from_the_command_line(tmp_path, scene):
@@ -70,25 +75,60 @@ def test_analyze_a_table_from_the_command_line(tmp_path, scene):
     out = tmp_path / "out"
     assert main(["analyze", str(table), "--out", str(out), "--trials", "6", "--quiet"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["config"]["descriptor"] in ("polarization", "lattice") and summary["config"]["n_classes"] == 2
+    assert (
+        summary["config"]["descriptor"] in ("polarization", "lattice") and summary["config"]["n_classes"] == 2
+    )
     header, *rows = (out / "atoms.csv").read_text().splitlines()
     assert header.endswith(",fit_ok,intensity,source") and len(rows) == len(scene.truth.xy)
     # With the image, patches are searched too; the table is an input: the output folder may not hold it.
     image = tmp_path / "image.npy"
     np.save(image, scene.image.data)
-    assert main(["analyze", str(table), "--image", str(image), "--out", str(tmp_path / "with_image"), "--trials", "4",
-                 "--descriptors", "patch", "--quiet"]) == 0
-    assert main(["analyze", str(table), "--out", str(tmp_path / "no"), "--descriptors", "patch", "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "analyze",
+                str(table),
+                "--image",
+                str(image),
+                "--out",
+                str(tmp_path / "with_image"),
+                "--trials",
+                "4",
+                "--descriptors",
+                "patch",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["analyze", str(table), "--out", str(tmp_path / "no"), "--descriptors", "patch", "--quiet"]) == 1
+    )
     assert main(["analyze", str(table), "--out", str(tmp_path), "--overwrite", "--quiet"]) == 1
 
 
-@pytest.mark.parametrize("rows, header, message", [
-    ([(1, 2, "A")], ("x", "y"), "needs the columns x, y, sublattice; missing sublattice"),
-    ([(1, "nan?", "A")], ("x", "y", "sublattice"), r"row 2 has x='1', y='nan\?', not numbers"),
-    ([(float("nan"), 2, "A")] + [(k, k, "B") for k in range(40)], ("x", "y", "sublattice"), "not finite numbers"),
-    ([(k, 2 * k, "A") for k in range(40)], ("x", "y", "sublattice"), "at least 16 columns of each sublattice, got 40 A and 0 B"),
-    ([(k % 7, k // 7, "A" if k % 2 else "C") for k in range(40)], ("x", "y", "sublattice"), "sublattice must be A, B or O .*, got 'C'"),
-])
+@pytest.mark.parametrize(
+    "rows, header, message",
+    [
+        ([(1, 2, "A")], ("x", "y"), "needs the columns x, y, sublattice; missing sublattice"),
+        ([(1, "nan?", "A")], ("x", "y", "sublattice"), r"row 2 has x='1', y='nan\?', not numbers"),
+        (
+            [(float("nan"), 2, "A")] + [(k, k, "B") for k in range(40)],
+            ("x", "y", "sublattice"),
+            "not finite numbers",
+        ),
+        (
+            [(k, 2 * k, "A") for k in range(40)],
+            ("x", "y", "sublattice"),
+            "at least 16 columns of each sublattice, got 40 A and 0 B",
+        ),
+        (
+            [(k % 7, k // 7, "A" if k % 2 else "C") for k in range(40)],
+            ("x", "y", "sublattice"),
+            "sublattice must be A, B or O .*, got 'C'",
+        ),
+    ],
+)
 def test_bad_tables_are_one_line(tmp_path, capsys, rows, header, message):
     table = write_table(tmp_path / "bad.csv", rows, header)
     assert main(["analyze", str(table), "--out", str(tmp_path / "out"), "--quiet"]) == 1

@@ -13,7 +13,11 @@ from rewardscope.io import read_image
 from rewardscope.lattice import index_columns
 from rewardscope.workflow import analyze, locate
 
-REAL = Path(os.environ.get("REWARDSCOPE_REAL_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"))
+REAL = Path(
+    os.environ.get(
+        "REWARDSCOPE_REAL_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+    )
+)
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"no real data at {REAL}")
 
 
@@ -22,10 +26,13 @@ def nearest_spacing(xy):
     return float(np.median(distance[:, 1]))
 
 
-@pytest.mark.parametrize("name, spacing", [
-    ("nsmo110_cryo_haadf_registered.tif", 15.0),  # README: lattice period ~15 px
-    ("pmn_idpc_singleorigin.tif", 17.7 / np.sqrt(2)),  # period ~17.7 px; A-B spacing is period / sqrt 2
-])
+@pytest.mark.parametrize(
+    "name, spacing",
+    [
+        ("nsmo110_cryo_haadf_registered.tif", 15.0),  # README: lattice period ~15 px
+        ("pmn_idpc_singleorigin.tif", 17.7 / np.sqrt(2)),  # period ~17.7 px; A-B spacing is period / sqrt 2
+    ],
+)
 def test_columns_and_lattice_of_real_images(name, spacing):
     # iDPC shows its columns bright, as the data README says; auto would read it as dark (quality 0.75 against 0.52).
     located = locate(read_image(REAL / name), progress=False, force=True, contrast="bright")
@@ -45,10 +52,20 @@ def test_lattice_period_of_the_low_dose_image():
 def test_the_low_dose_image_is_refused_b_unresolved(tmp_path):
     # Its two cation columns are about equally bright and the B columns are not resolved: the B found sit
     # 24% of a period from their sites (noise peaks), which no polarization does. A clear refusal, no "polar" map.
-    with pytest.raises(RewardscopeError, match=r"the B sublattice is not resolved: the median B displacement is 2\d\.\d% of the period"):
-        analyze(read_image(REAL / "sto_lowdose_hrstem_tkrem.npy"), out=tmp_path / "out", n_trials=2, progress=False)
+    with pytest.raises(
+        RewardscopeError,
+        match=r"the B sublattice is not resolved: the median B displacement is 2\d\.\d% of the period",
+    ):
+        analyze(
+            read_image(REAL / "sto_lowdose_hrstem_tkrem.npy"),
+            out=tmp_path / "out",
+            n_trials=2,
+            progress=False,
+        )
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
-    forced = analyze(read_image(REAL / "sto_lowdose_hrstem_tkrem.npy"), n_trials=2, progress=False, force=True)
+    forced = analyze(
+        read_image(REAL / "sto_lowdose_hrstem_tkrem.npy"), n_trials=2, progress=False, force=True
+    )
     assert any(w.startswith("B sublattice not resolved") for w in forced.warnings)
 
 
@@ -61,7 +78,9 @@ def test_abf_is_read_as_dark_columns_on_the_adf_columns():
     distance, _ = cKDTree(adf.xy[adf.sublattice == "A"]).query(abf.xy[abf.sublattice == "A"])
     assert np.median(distance) < 1.5 and np.mean(distance < 3) > 0.95  # px, on a 29.5 px period
     distance, _ = cKDTree(adf.xy[adf.sublattice == "B"]).query(abf.xy[abf.sublattice == "B"])
-    assert np.median(distance) < 2.5 and np.mean(distance < 4) > 0.9  # 94%: the others lie where the ADF list has no B (edge cells)
+    assert (
+        np.median(distance) < 2.5 and np.mean(distance < 4) > 0.9
+    )  # 94%: the others lie where the ADF list has no B (edge cells)
     # Paraelectric: what is left of P after the frame-wide offset (ABF's mistilt sensitivity) is <= 2% of the period.
     p = abf_located.lattice.polarization[abf.sublattice == "B"]
     p = p[np.all(np.isfinite(p), axis=1)]
@@ -100,10 +119,16 @@ def test_paraelectric_srtio3_has_no_polarization():
     assert np.median(np.hypot(*p.T)) <= 0.02 * columns.period
 
 
-@pytest.mark.parametrize("name, named", [
-    ("sto110_adf_atomap.hdf5", "paraelectric"),
-    ("sto110_abf_atomap.hdf5", "uniform offset of B"),  # the ABF frame's shared B offset (3-7% of the period): not a polar phase
-])
+@pytest.mark.parametrize(
+    "name, named",
+    [
+        ("sto110_adf_atomap.hdf5", "paraelectric"),
+        (
+            "sto110_abf_atomap.hdf5",
+            "uniform offset of B",
+        ),  # the ABF frame's shared B offset (3-7% of the period): not a polar phase
+    ],
+)
 def test_paraelectric_srtio3_is_one_phase(name, named, tmp_path):
     analysis = analyze(read_image(REAL / name), out=tmp_path / "out", n_trials=12, progress=False)
     assert analysis.phases["one_phase"] and analysis.config.n_classes == 1

@@ -12,7 +12,6 @@ import sys
 import time
 import uuid
 import warnings
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -21,20 +20,30 @@ from rewardscope.cli import main
 from rewardscope.synthetic import synthesize, write_scene
 
 POSTGRES = os.environ.get("REWARDSCOPE_TEST_POSTGRES")
-needs_postgres = pytest.mark.skipif(not POSTGRES, reason="no PostgreSQL: set REWARDSCOPE_TEST_POSTGRES (.ci/run does)")
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES, reason="no PostgreSQL: set REWARDSCOPE_TEST_POSTGRES (.ci/run does)"
+)
 # A dead worker is noticed within 4 s instead of 20, so the kill test is short.
 FAST_HEARTBEAT = {"REWARDSCOPE_HEARTBEAT_S": "1", "REWARDSCOPE_GRACE_S": "4", "OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture(scope="module")
 def scene_file(tmp_path_factory):
-    return write_scene(synthesize("stripes", seed=5, size=320), tmp_path_factory.mktemp("scene")) / "image.tif"
+    return (
+        write_scene(synthesize("stripes", seed=5, size=320), tmp_path_factory.mktemp("scene")) / "image.tif"
+    )
 
 
 def rewardscope(*args, **popen):
     env = {**os.environ, **FAST_HEARTBEAT}
-    return subprocess.Popen([sys.executable, "-m", "rewardscope.cli", *map(str, args), "--quiet"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "rewardscope.cli", *map(str, args), "--quiet"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
 
 
 def load(study_name):
@@ -81,8 +90,21 @@ def study_exists(name):
 @needs_postgres
 def test_two_processes_share_one_study_without_losing_or_repeating_a_trial(scene_file, tmp_path):
     name = f"test-{uuid.uuid4().hex[:8]}"
-    runs = [rewardscope("analyze", scene_file, "--storage", POSTGRES, "--study", name, "--trials", 24, "--out", tmp_path / f"out{i}")
-            for i in range(2)]
+    runs = [
+        rewardscope(
+            "analyze",
+            scene_file,
+            "--storage",
+            POSTGRES,
+            "--study",
+            name,
+            "--trials",
+            24,
+            "--out",
+            tmp_path / f"out{i}",
+        )
+        for i in range(2)
+    ]
     for run in runs:
         _, err = run.communicate(timeout=300)
         assert run.returncode == 0, err
@@ -101,24 +123,38 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_study_goes_on(scene_fil
     name = f"test-{uuid.uuid4().hex[:8]}"
     # VAE trials take a second or so, so that a process can be caught in the middle of one.
     slow = ("--learner", "rvae", "--epochs", 20, "--window", "12:16", "--trials", 10)
-    owner = rewardscope("analyze", scene_file, "--storage", POSTGRES, "--study", name, *slow, "--out", tmp_path / "out")
+    owner = rewardscope(
+        "analyze", scene_file, "--storage", POSTGRES, "--study", name, *slow, "--out", tmp_path / "out"
+    )
 
     def trials_of(process, state):
-        return [t for t in load(name).trials if t.state.name == state and t.user_attrs.get("worker", "").endswith(f":{process.pid}")]
+        return [
+            t
+            for t in load(name).trials
+            if t.state.name == state and t.user_attrs.get("worker", "").endswith(f":{process.pid}")
+        ]
 
     # The owner is suspended in the middle of a trial, past the grace period, and this process does what any
     # other worker would then: fail its trial as dead. The owner must survive that when it wakes; meanwhile it
     # is out of the race, so however fast or busy the machine, the budget is not spent before the worker has
     # finished a trial. (Stopped inside a transaction on its trial, the owner would hold the row locked: the
     # sweeper gives up after 5 s and the owner is caught again.)
-    sweeper = optuna.storages.RDBStorage(POSTGRES, heartbeat_interval=1, grace_period=4,
-                                         engine_kwargs={"connect_args": {"options": "-c lock_timeout=5000"}})
+    sweeper = optuna.storages.RDBStorage(
+        POSTGRES,
+        heartbeat_interval=1,
+        grace_period=4,
+        engine_kwargs={"connect_args": {"options": "-c lock_timeout=5000"}},
+    )
     suspended = set()
     while not suspended:
         owner.send_signal(signal.SIGCONT)
-        wait_for(lambda: study_exists(name) and trials_of(owner, "RUNNING"), what="the owner to start a trial")
+        wait_for(
+            lambda: study_exists(name) and trials_of(owner, "RUNNING"), what="the owner to start a trial"
+        )
         owner.send_signal(signal.SIGSTOP)
-        suspended = {t.number for t in trials_of(owner, "RUNNING")}  # empty if it finished between look and signal
+        suspended = {
+            t.number for t in trials_of(owner, "RUNNING")
+        }  # empty if it finished between look and signal
         if suspended:
             time.sleep(4.5)
             try:
@@ -128,7 +164,10 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_study_goes_on(scene_fil
     worker = rewardscope("worker", "--storage", POSTGRES, "--study", name)
 
     try:
-        wait_for(lambda: trials_of(worker, "COMPLETE") and trials_of(worker, "RUNNING"), what="the worker to finish a trial and start another")
+        wait_for(
+            lambda: trials_of(worker, "COMPLETE") and trials_of(worker, "RUNNING"),
+            what="the worker to finish a trial and start another",
+        )
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait()
@@ -139,7 +178,9 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_study_goes_on(scene_fil
     assert owner.returncode == 0, err
     assert f"trial {min(suspended)} was failed by another worker while this one ran it" in err
     study = load(name)
-    assert finished_before <= {t.number for t in scored(study)}  # the killed worker's finished trials are all there
+    assert finished_before <= {
+        t.number for t in scored(study)
+    }  # the killed worker's finished trials are all there
     settings = [setting(t) for t in scored(study)]
     assert len(settings) == len(set(settings)) and len(settings) >= 10  # the study went on to its budget
     # The killed worker's trial in flight beats no more: the owner, or the next worker to join after the grace
@@ -151,7 +192,9 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_study_goes_on(scene_fil
 
 
 @needs_postgres
-@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")  # the test asks by hand
+@pytest.mark.filterwarnings(
+    "ignore:Heartbeat of storage is supposed to be used with Study.optimize"
+)  # the test asks by hand
 def test_a_worker_that_dies_inside_a_transaction_does_not_hold_up_the_others(monkeypatch):
     import threading
 
@@ -170,13 +213,20 @@ def test_a_worker_that_dies_inside_a_transaction_does_not_hold_up_the_others(mon
     # It locks its trial's row inside a transaction and says nothing more, as a machine that loses power mid-commit.
     held = dying.engine.connect()
     held.begin()
-    held.execute(sqlalchemy.text("SELECT 1 FROM trials WHERE trial_id = :i FOR UPDATE"), {"i": trial._trial_id})
+    held.execute(
+        sqlalchemy.text("SELECT 1 FROM trials WHERE trial_id = :i FOR UPDATE"), {"i": trial._trial_id}
+    )
     time.sleep(1.5)  # past the grace period: the trial is stale
     sweeper = optimize.open_storage(POSTGRES)
-    sweep = threading.Thread(target=optuna.storages.fail_stale_trials, args=(optuna.load_study(study_name=name, storage=sweeper),),
-                             daemon=True)
+    sweep = threading.Thread(
+        target=optuna.storages.fail_stale_trials,
+        args=(optuna.load_study(study_name=name, storage=sweeper),),
+        daemon=True,
+    )
     sweep.start()
-    sweep.join(timeout=30)  # without the server's idle-in-transaction limit this waits as long as the connection lives
+    sweep.join(
+        timeout=30
+    )  # without the server's idle-in-transaction limit this waits as long as the connection lives
     held.invalidate()  # (the server has closed it)
     assert not sweep.is_alive()
     assert load(name).trials[0].state.name == "FAIL"
@@ -189,11 +239,18 @@ def with_password(url, password):
 
 
 @needs_postgres
-@pytest.mark.parametrize("storage, study, message", [
-    (lambda: POSTGRES, "no-such-study", "no study 'no-such-study' in this storage"),
-    (lambda: with_password(POSTGRES, "wrong-password"), "x", "password authentication failed"),
-    (lambda: "postgresql://nobody:secret@127.0.0.1:1/none", "x", "could not open the study storage postgresql://nobody:***@127.0.0.1:1/none"),
-])
+@pytest.mark.parametrize(
+    "storage, study, message",
+    [
+        (lambda: POSTGRES, "no-such-study", "no study 'no-such-study' in this storage"),
+        (lambda: with_password(POSTGRES, "wrong-password"), "x", "password authentication failed"),
+        (
+            lambda: "postgresql://nobody:secret@127.0.0.1:1/none",
+            "x",
+            "could not open the study storage postgresql://nobody:***@127.0.0.1:1/none",
+        ),
+    ],
+)
 def test_worker_bad_input_is_one_clear_line(storage, study, message, capsys):
     assert main(["worker", "--storage", storage(), "--study", study]) == 1
     err = capsys.readouterr().err.strip()
@@ -218,7 +275,22 @@ def test_batch_on_a_dask_cluster_lists_a_corrupt_frame_and_goes_on(frames, tmp_p
 
     out = tmp_path / "batch"
     # The files one by one, as a shell expands an unquoted glob.
-    assert main(["batch", *sorted(map(str, frames.glob("*.tif"))), "--out", str(out), "--workers", "2", "--trials", "6", "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "batch",
+                *sorted(map(str, frames.glob("*.tif"))),
+                "--out",
+                str(out),
+                "--workers",
+                "2",
+                "--trials",
+                "6",
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     rows = {Path(r["file"]).name: r for r in csv.DictReader(open(out / "batch.csv"))}
     assert [rows[f"f{i}.tif"]["status"] for i in range(3)] == ["done"] * 3
     assert rows["corrupt.tif"]["status"] == "failed" and "TIFF" in rows["corrupt.tif"]["reason"]
@@ -231,18 +303,44 @@ def test_batch_on_a_dask_cluster_lists_a_corrupt_frame_and_goes_on(frames, tmp_p
 def test_a_killed_batch_restarts_with_the_unfinished_frames_only(frames, tmp_path):
     (frames / "corrupt.tif").unlink()
     out = tmp_path / "batch"
-    run = subprocess.Popen([sys.executable, "-m", "rewardscope.cli", "batch", str(frames / "*.tif"), "--out", str(out), "--workers", "1",
-                            "--trials", "12", "--quiet"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rewardscope.cli",
+            "batch",
+            str(frames / "*.tif"),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--trials",
+            "12",
+            "--quiet",
+        ],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def finished_frames():  # a frame's folder gets its final name only when it is finished
-        return {p.parent.name: p.stat().st_mtime_ns for p in out.glob("frames/*/summary.json") if not p.parent.name.endswith(".partial")}
+        return {
+            p.parent.name: p.stat().st_mtime_ns
+            for p in out.glob("frames/*/summary.json")
+            if not p.parent.name.endswith(".partial")
+        }
 
     wait_for(lambda: finished_frames(), what="a first finished frame")
     os.killpg(run.pid, signal.SIGKILL)  # the batch and its Dask cluster
     run.wait()
     finished = finished_frames()
     assert 1 <= len(finished) < 3
-    assert main(["batch", str(frames / "*.tif"), "--out", str(out), "--workers", "2", "--trials", "12", "--quiet"]) == 0
+    assert (
+        main(
+            ["batch", str(frames / "*.tif"), "--out", str(out), "--workers", "2", "--trials", "12", "--quiet"]
+        )
+        == 0
+    )
     after = finished_frames()
     assert set(after) == {"f0", "f1", "f2"}
     assert all(after[name] == mtime for name, mtime in finished.items())  # finished frames were not redone
@@ -262,7 +360,14 @@ def test_a_shared_study_leaves_the_processes_warning_filters_alone():
 
     filters = list(warnings.filters)
     study = open_study(POSTGRES, seed=0, n_startup=2, study_name=f"test-{uuid.uuid4().hex[:8]}")
-    optimize(lambda config: (config.n_classes / 10, {}), Config(), SearchSpace(window=(8, 10), n_classes=(2, 3), descriptors=("patch",)),
-             n_trials=3, seed=0, progress=False, study=study)
+    optimize(
+        lambda config: (config.n_classes / 10, {}),
+        Config(),
+        SearchSpace(window=(8, 10), n_classes=(2, 3), descriptors=("patch",)),
+        n_trials=3,
+        seed=0,
+        progress=False,
+        study=study,
+    )
     assert warnings.filters == filters
     assert len(scored(study)) == 3

@@ -14,8 +14,18 @@ def test_same_seed_same_scene():
     assert not np.array_equal(a.image.data, c.image.data)
 
 
-@pytest.mark.parametrize("layout, n_variants", [("stripes", 2), ("quadrants", 4), ("bubble", 2), ("rough", 2), ("single", 1),
-                                               ("superlattice", 2), ("paraelectric", 1)])
+@pytest.mark.parametrize(
+    "layout, n_variants",
+    [
+        ("stripes", 2),
+        ("quadrants", 4),
+        ("bubble", 2),
+        ("rough", 2),
+        ("single", 1),
+        ("superlattice", 2),
+        ("paraelectric", 1),
+    ],
+)
 def test_layouts_have_their_variants(layout, n_variants):
     scene = synthesize(layout, seed=0, size=256)
     assert scene.n_variants == n_variants
@@ -69,7 +79,10 @@ def test_write_scene_round_trips(tmp_path):
     assert len((tmp_path / "truth.csv").read_text().splitlines()) == len(scene.truth.xy) + 1
 
 
-@pytest.mark.parametrize("overrides, name", [({"layout": "spiral"}, "layout"), ({"dose": 0}, "dose"), ({"z_exponent": 2.5}, "z_exponent")])
+@pytest.mark.parametrize(
+    "overrides, name",
+    [({"layout": "spiral"}, "layout"), ({"dose": 0}, "dose"), ({"z_exponent": 2.5}, "z_exponent")],
+)
 def test_bad_spec_names_the_value(overrides, name):
     layout = overrides.pop("layout", "stripes")
     with pytest.raises(RewardscopeError, match=name):
@@ -77,13 +90,23 @@ def test_bad_spec_names_the_value(overrides, name):
 
 
 def test_every_layout_listed():
-    assert set(LAYOUTS) == {"stripes", "quadrants", "bubble", "rough", "single", "superlattice", "paraelectric"}
+    assert set(LAYOUTS) == {
+        "stripes",
+        "quadrants",
+        "bubble",
+        "rough",
+        "single",
+        "superlattice",
+        "paraelectric",
+    }
 
 
 def test_superlattice_layers_differ_in_contrast_and_cell():
     from rewardscope.synthetic import PARAELECTRIC
 
-    scene = synthesize("superlattice", seed=0, size=256, layer_cells=3, layer_strain=0.05, rotation_deg=0, drift_px=(0, 0))
+    scene = synthesize(
+        "superlattice", seed=0, size=256, layer_cells=3, layer_strain=0.05, rotation_deg=0, drift_px=(0, 0)
+    )
     t = scene.truth
     layered = t.variant == PARAELECTRIC
     assert layered.any() and (~layered).any()
@@ -116,7 +139,9 @@ def test_bent_abf_and_offset_scenes():
     assert abf.image.data[xy[:, 1], xy[:, 0]].mean() < np.median(abf.image.data)
     offset = synthesize("paraelectric", seed=0, size=256, b_offset_pm=(10.0, 0.0), rotation_deg=0)
     b = offset.truth.sublattice == "B"
-    np.testing.assert_allclose(offset.truth.dxy[b], [[10.0 / offset.spec.pixel_size_pm, 0.0]] * int(b.sum()), atol=1e-9)
+    np.testing.assert_allclose(
+        offset.truth.dxy[b], [[10.0 / offset.spec.pixel_size_pm, 0.0]] * int(b.sum()), atol=1e-9
+    )
 
 
 def test_true_polarization_is_the_offset_from_the_corners_centroid():
@@ -132,8 +157,12 @@ def test_true_polarization_is_the_offset_from_the_corners_centroid():
     row = known[len(known) // 2]
     i, j = truth.i[row], truth.j[row]
     a = truth.sublattice == "A"
-    corners = [np.flatnonzero(a & (truth.i == i + di) & (truth.j == j + dj))[0] for di in (0, 1) for dj in (0, 1)]
-    np.testing.assert_allclose(polarization[row], truth.dxy[row] - truth.dxy[corners].mean(axis=0), atol=1e-12)
+    corners = [
+        np.flatnonzero(a & (truth.i == i + di) & (truth.j == j + dj))[0] for di in (0, 1) for dj in (0, 1)
+    ]
+    np.testing.assert_allclose(
+        polarization[row], truth.dxy[row] - truth.dxy[corners].mean(axis=0), atol=1e-12
+    )
     # Far from any antipolar cell the corners sit on the lattice: P is the B's own displacement.
     polar = known[truth.variant[known] == 0]
     unshifted = [r for r in polar if np.allclose(polarization[r], truth.dxy[r])]

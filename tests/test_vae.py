@@ -61,15 +61,21 @@ def test_save_and_load_give_the_same_latents(rng, tmp_path, kind):
     assert loaded.get_params()["kind"] == kind and loaded.side_ == 6
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda X: PatchVAE(latent_dim=0).fit(X), "latent_dim"),
-    (lambda X: PatchVAE(symmetry=0).fit(X), "symmetry"),
-    (lambda X: PatchVAE().fit(np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X)), "NaN"),
-    (lambda X: PatchVAE().fit(X[:, :60]), "square"),
-    (lambda X: PatchVAE("bvae").fit(X), "unknown VAE kind"),
-    (lambda X: PatchVAE(**TINY).fit(X).transform(X[:, :49]), "side 7 px given to a model trained on side 8"),
-    (lambda X: PatchVAE().transform(X), "not fitted"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda X: PatchVAE(latent_dim=0).fit(X), "latent_dim"),
+        (lambda X: PatchVAE(symmetry=0).fit(X), "symmetry"),
+        (lambda X: PatchVAE().fit(np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X)), "NaN"),
+        (lambda X: PatchVAE().fit(X[:, :60]), "square"),
+        (lambda X: PatchVAE("bvae").fit(X), "unknown VAE kind"),
+        (
+            lambda X: PatchVAE(**TINY).fit(X).transform(X[:, :49]),
+            "side 7 px given to a model trained on side 8",
+        ),
+        (lambda X: PatchVAE().transform(X), "not fitted"),
+    ],
+)
 def test_bad_input_is_one_clear_error(rng, make, match):
     with pytest.raises(RewardscopeError, match=match):
         make(rng.normal(size=(20, 64)))
@@ -99,7 +105,9 @@ def test_searched_lattice_turns_put_quarter_turned_motifs_a_quarter_turn_apart_i
     blob = lambda x, y: np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.2**2))  # noqa: E731
     motif = sum(blob(4 * sx - 1, 4 * sy - 1) for sx in (-1, 1) for sy in (-1, 1)) + 0.6 * blob(0, 0)
     turn = np.arange(400) % 4
-    X = (np.stack([np.rot90(motif, k) for k in turn]) + 0.1 * rng.normal(size=(400, side, side))).reshape(400, -1)
+    X = (np.stack([np.rot90(motif, k) for k in turn]) + 0.1 * rng.normal(size=(400, side, side))).reshape(
+        400, -1
+    )
     model = PatchVAE("rvae", symmetry=4, beta=4, epochs=20, random_state=0).fit((X - X.mean()) / X.std())
     angle = model.transform((X - X.mean()) / X.std())[:, model.latent_dim]
     mean_angle = np.array([np.angle(np.exp(1j * angle[turn == k]).mean()) for k in range(4)])
@@ -123,7 +131,9 @@ def test_vae_classes_are_fitted_on_whole_patches_and_given_to_all(stripe_patches
 
 
 def test_analyze_with_a_vae_learner_writes_latent_figures(stripes, tmp_path):
-    analysis = analyze(stripes.image, out=tmp_path / "out", n_trials=2, learners=("rvae",), epochs=5, progress=False)
+    analysis = analyze(
+        stripes.image, out=tmp_path / "out", n_trials=2, learners=("rvae",), epochs=5, progress=False
+    )
     assert analysis.config.learner == "rvae" and analysis.config.descriptor == "patch"
     assert (tmp_path / "out" / "latents.png").is_file() and (tmp_path / "out" / "traversal.png").is_file()
     assert 'src="latents.png"' in (tmp_path / "out" / "report.html").read_text()
@@ -131,7 +141,13 @@ def test_analyze_with_a_vae_learner_writes_latent_figures(stripes, tmp_path):
 
 def test_vae_learners_refuse_physical_descriptors(stripes, tmp_path):
     with pytest.raises(RewardscopeError, match="patch descriptor"):
-        analyze(stripes.image, out=tmp_path / "out", learners=("rvae",), descriptors=("polarization",), progress=False)
+        analyze(
+            stripes.image,
+            out=tmp_path / "out",
+            learners=("rvae",),
+            descriptors=("polarization",),
+            progress=False,
+        )
     assert not (tmp_path / "out").exists()
 
 

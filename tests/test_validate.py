@@ -8,9 +8,19 @@ def fake_points():
     """A hand-made space of 6 settings whose reward and ARI are known."""
     space = SearchSpace(window=(12, 16), n_classes=(2, 3), descriptors=("patch",))
     points = []
-    for params, reward, ari in zip(space.settings(), [0.2, 0.9, 0.5, 0.4, 0.3, 0.1], [0.1, 0.8, 0.9, 0.4, 0.3, 0.0]):
+    for params, reward, ari in zip(
+        space.settings(), [0.2, 0.9, 0.5, 0.4, 0.3, 0.1], [0.1, 0.8, 0.9, 0.4, 0.3, 0.0]
+    ):
         components = {"continuity": reward, "separation": ari}
-        points.append({"params": params, "key": list(space.key(params)), "components": components, "reward": reward, "ari": ari})
+        points.append(
+            {
+                "params": params,
+                "key": list(space.key(params)),
+                "components": components,
+                "reward": reward,
+                "ari": ari,
+            }
+        )
     return space, points
 
 
@@ -36,7 +46,9 @@ def test_the_one_phase_answer_is_within_reach():
     silent = [{**p, "reward": 0.0} for p in points]  # no setting passes its gates: the tool answers one phase
     regret, _ = regret_and_correlation(silent, "default", one_phase_ari=1.0)  # and the truth is one phase
     assert regret == 0.0
-    regret, _ = regret_and_correlation(points, "default", one_phase_ari=1.0)  # a split chosen on a one-phase scene
+    regret, _ = regret_and_correlation(
+        points, "default", one_phase_ari=1.0
+    )  # a split chosen on a one-phase scene
     assert regret == 1.0 - 0.8
 
 

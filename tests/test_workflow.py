@@ -4,9 +4,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from rewardscope import RewardscopeError
 from rewardscope.config import Config
 from rewardscope.metrics import accuracy
-from rewardscope import RewardscopeError
 from rewardscope.optimize import SearchSpace, best_params, optimize, trial_records
 from rewardscope.synthetic import synthesize
 from rewardscope.workflow import Pipeline, analyze
@@ -43,8 +43,15 @@ def test_analyze_finds_the_variants_by_itself(layout):
     scene = synthesize(layout, seed=11, size=320)
     analysis = analyze(scene.image, n_trials=16, seed=0, progress=False)
     result = analysis.result
-    score = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
-                     scene.truth, scene.image.shape, result.columns.period)
+    score = accuracy(
+        result.columns.xy,
+        result.columns.sublattice,
+        result.labels,
+        result.lattice.polarization,
+        scene.truth,
+        scene.image.shape,
+        result.columns.period,
+    )
     assert result.config.n_classes == scene.n_variants
     assert score.ari >= 0.9
     assert score.wall_f1 >= 0.8
@@ -106,7 +113,16 @@ def test_analyze_writes_the_output_contract(stripes, tmp_path):
     assert {c["name"] for c in summary["classes"]} == {"polar, P along +a+b", "polar, P along -a+b"}
     assert summary["seed"] == 2
     html = (out / "report.html").read_text()
-    for figure in ("columns.png", "classes.png", "walls.png", "polarization.png", "explained.png", "cell_maps.png", "trials.png", "landscape.png"):
+    for figure in (
+        "columns.png",
+        "classes.png",
+        "walls.png",
+        "polarization.png",
+        "explained.png",
+        "cell_maps.png",
+        "trials.png",
+        "landscape.png",
+    ):
         assert figure in html
         assert (out / figure).stat().st_size > 1000
 
@@ -114,8 +130,12 @@ def test_analyze_writes_the_output_contract(stripes, tmp_path):
 def test_window_is_moot_without_patches():
     space = SearchSpace(window=(12, 16), n_classes=(2, 3), descriptors=("patch", "polarization"))
     assert space.size == 3 * 2 + 2
-    assert space.key({"window": 12, "n_classes": 2, "descriptor": "polarization"}) == space.key({"window": 16, "n_classes": 2, "descriptor": "polarization"})
-    assert space.key({"window": 12, "n_classes": 2, "descriptor": "patch"}) != space.key({"window": 16, "n_classes": 2, "descriptor": "patch"})
+    assert space.key({"window": 12, "n_classes": 2, "descriptor": "polarization"}) == space.key(
+        {"window": 16, "n_classes": 2, "descriptor": "polarization"}
+    )
+    assert space.key({"window": 12, "n_classes": 2, "descriptor": "patch"}) != space.key(
+        {"window": 16, "n_classes": 2, "descriptor": "patch"}
+    )
 
 
 def test_search_space_scales_with_period():
@@ -143,7 +163,9 @@ def test_opening_scores_every_physical_setting_first():
     opening = space.opening(20)
     assert opening[0] == {"window": 26, "n_classes": 2, "descriptor": "patch"}
     assert sorted(p["n_classes"] for p in opening if p["descriptor"] == "polarization") == [2, 3, 4, 5, 6]
-    assert SearchSpace(window=(12, 40), descriptors=("patch",)).opening(20) == [{"window": 26, "n_classes": 2}]
+    assert SearchSpace(window=(12, 40), descriptors=("patch",)).opening(20) == [
+        {"window": 26, "n_classes": 2}
+    ]
     assert len(space.opening(3)) == 3
 
 
@@ -157,8 +179,16 @@ def test_several_objectives_give_a_pareto_front():
         components = {"separation": k / 6 - (w - 8) / 100, "straightness": 1 - k / 6 - (w - 8) / 100}
         return 1 - abs(k - 4) / 4 - (w - 8) / 100, components
 
-    study = optimize(evaluate, Config(), space, n_trials=space.size, storage=None, seed=0, progress=False,
-                     objectives=("separation", "straightness"))
+    study = optimize(
+        evaluate,
+        Config(),
+        space,
+        n_trials=space.size,
+        storage=None,
+        seed=0,
+        progress=False,
+        objectives=("separation", "straightness"),
+    )
     records = trial_records(study)
     front = sorted(r["params"]["n_classes"] for r in records if r["pareto"])
     assert front == [2, 3, 4, 5, 6]  # the window-8 setting of every k, nothing else
@@ -166,7 +196,10 @@ def test_several_objectives_give_a_pareto_front():
     assert best_params(study) == {"window": 8, "n_classes": 4}
 
 
-@pytest.mark.parametrize("objectives, match", [(("separation",), "two or more"), (("separation", "nope"), "unknown objective 'nope'")])
+@pytest.mark.parametrize(
+    "objectives, match",
+    [(("separation",), "two or more"), (("separation", "nope"), "unknown objective 'nope'")],
+)
 def test_bad_objectives_are_refused_before_any_work(stripes, objectives, match, tmp_path):
     with pytest.raises(RewardscopeError, match=match):
         analyze(stripes.image, out=tmp_path / "out", objectives=objectives, progress=False)
@@ -174,7 +207,9 @@ def test_bad_objectives_are_refused_before_any_work(stripes, objectives, match, 
 
 
 def test_analyze_with_objectives_records_the_front(stripes, tmp_path):
-    analysis = analyze(stripes.image, out=tmp_path / "out", n_trials=8, objectives=("separation", "bgmm"), progress=False)
+    analysis = analyze(
+        stripes.image, out=tmp_path / "out", n_trials=8, objectives=("separation", "bgmm"), progress=False
+    )
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["objectives"] == ["separation", "bgmm"]
     front = [t for t in summary["trials"] if t["pareto"]]
@@ -204,10 +239,14 @@ def test_one_phase_is_an_answer(tmp_path):
 def test_a_uniform_offset_is_named_so_not_polar():
     from rewardscope.explain import explain_classes
 
-    scene = synthesize("paraelectric", seed=1, size=256, b_offset_pm=(0.0, 30.0))  # 30 pm along b: 7.6% of the period
+    scene = synthesize(
+        "paraelectric", seed=1, size=256, b_offset_pm=(0.0, 30.0)
+    )  # 30 pm along b: 7.6% of the period
     pipeline = Pipeline(scene.image)
     result = pipeline.run(Config(descriptor="polarization", n_classes=1))
-    (only,) = explain_classes(result, pipeline.geometry(result.config), scene.image.data, 24, scene.image.pixel_size)
+    (only,) = explain_classes(
+        result, pipeline.geometry(result.config), scene.image.data, 24, scene.image.pixel_size
+    )
     assert only["name"].startswith("uniform offset of B along +b")
     along_b = only["polarization_pm"] @ (result.lattice.basis[1] / np.linalg.norm(result.lattice.basis[1]))
     assert along_b == pytest.approx(30.0, abs=2.0)
@@ -218,18 +257,33 @@ def test_a_uniform_offset_is_named_so_not_polar():
 def test_a_reference_region_is_taken_as_non_polar(tmp_path):
     # A uniform offset over the whole frame, measured from a region of it: nothing polar is left.
     scene = synthesize("paraelectric", seed=2, size=256, b_offset_pm=(0.0, 30.0))
-    analysis = analyze(scene.image, out=tmp_path / "out", n_trials=4, progress=False, reference=(0, 128, 0, 256))
-    assert analysis.reference["reference"] == "the region x 0:128, y 0:256 px" and analysis.reference["cells"] > 50
+    analysis = analyze(
+        scene.image, out=tmp_path / "out", n_trials=4, progress=False, reference=(0, 128, 0, 256)
+    )
+    assert (
+        analysis.reference["reference"] == "the region x 0:128, y 0:256 px"
+        and analysis.reference["cells"] > 50
+    )
     assert np.hypot(*analysis.reference["offset_pm"]) == pytest.approx(30.0, abs=2.0)
     assert [c["name"] for c in analysis.classes] == ["paraelectric"]
-    assert abs(np.nanmedian(analysis.result.lattice.polarization[analysis.result.columns.sublattice == "B"][:, 1])) < 0.1
+    assert (
+        abs(
+            np.nanmedian(
+                analysis.result.lattice.polarization[analysis.result.columns.sublattice == "B"][:, 1]
+            )
+        )
+        < 0.1
+    )
     assert "Polarization is measured from the reference" in (tmp_path / "out" / "report.html").read_text()
 
 
-@pytest.mark.parametrize("reference, message", [
-    (7, "`reference` class 7 is not among the classes searched"),
-    ((0, 900, 0, 10), "is not a region of the 256 x 256 px frame"),
-])
+@pytest.mark.parametrize(
+    "reference, message",
+    [
+        (7, "`reference` class 7 is not among the classes searched"),
+        ((0, 900, 0, 10), "is not a region of the 256 x 256 px frame"),
+    ],
+)
 def test_a_bad_reference_is_refused_before_any_work(reference, message, tmp_path):
     scene = synthesize("paraelectric", seed=2, size=256)
     with pytest.raises(RewardscopeError, match=message):
@@ -240,8 +294,15 @@ def test_a_bad_reference_is_refused_before_any_work(reference, message, tmp_path
 def test_stripes_keep_two_classes_and_every_cell(stripes, tmp_path):
     analysis = analyze(stripes.image, out=tmp_path / "out", n_trials=10, progress=False)
     result = analysis.result
-    score = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization, stripes.truth,
-                     stripes.image.shape, result.columns.period)
+    score = accuracy(
+        result.columns.xy,
+        result.columns.sublattice,
+        result.labels,
+        result.lattice.polarization,
+        stripes.truth,
+        stripes.image.shape,
+        result.columns.period,
+    )
     assert not analysis.phases["one_phase"] and analysis.config.n_classes == 2
     assert score.coverage >= 0.97 and score.ari >= 0.99
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -251,7 +312,9 @@ def test_stripes_keep_two_classes_and_every_cell(stripes, tmp_path):
 
 def test_spatial_options_are_searched_when_asked(tmp_path):
     scene = synthesize("quadrants", seed=101, size=384, dose=6.0, polarization_pm=15.0, jitter_px=0.3)
-    analysis = analyze(scene.image, out=tmp_path / "out", n_trials=12, progress=False, pooling=(0, 2), smoothing=(0.0, 1.0))
+    analysis = analyze(
+        scene.image, out=tmp_path / "out", n_trials=12, progress=False, pooling=(0, 2), smoothing=(0.0, 1.0)
+    )
     tried = {(t["params"].get("pooling", 0), t["params"].get("smoothing", 0.0)) for t in analysis.trials}
     assert len(tried) > 1  # both dimensions are in the search
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -267,7 +330,15 @@ def test_no_spatial_prior_unless_asked(stripes):
 
 def test_a_single_spatial_value_is_used_not_dropped():
     scene = synthesize("stripes", seed=0, size=192)
-    analysis = analyze(scene.image, n_trials=1, descriptors=("polarization",), n_classes=(2, 2), pooling=(2,), smoothing=(1.0,), progress=False)
+    analysis = analyze(
+        scene.image,
+        n_trials=1,
+        descriptors=("polarization",),
+        n_classes=(2, 2),
+        pooling=(2,),
+        smoothing=(1.0,),
+        progress=False,
+    )
     assert analysis.config.pooling == 2 and analysis.config.smoothing == 1.0
     assert analysis.result.unsmoothed_grid is not None
     with pytest.raises(RewardscopeError, match="whole numbers of cells"):
@@ -279,11 +350,22 @@ def test_a_single_spatial_value_is_used_not_dropped():
 def test_a_study_begun_before_the_spatial_options_resumes():
     from rewardscope.workflow import spec_differences
 
-    spec = {"image": "d", "base": Config().to_dict(), "space": {"window": [6, 8], "poolings": [0], "smoothings": [0.0]}, "seed": 0}
-    older = {"image": "d", "base": {k: v for k, v in Config().to_dict().items() if k not in ("pooling", "smoothing")},
-             "space": {"window": [6, 8]}, "seed": 0}
+    spec = {
+        "image": "d",
+        "base": Config().to_dict(),
+        "space": {"window": [6, 8], "poolings": [0], "smoothings": [0.0]},
+        "seed": 0,
+    }
+    older = {
+        "image": "d",
+        "base": {k: v for k, v in Config().to_dict().items() if k not in ("pooling", "smoothing")},
+        "space": {"window": [6, 8]},
+        "seed": 0,
+    }
     assert spec_differences(older, spec) == ""
-    assert "space.poolings" in spec_differences(older, {**spec, "space": {**spec["space"], "poolings": [0, 1]}})
+    assert "space.poolings" in spec_differences(
+        older, {**spec, "space": {**spec["space"], "poolings": [0, 1]}}
+    )
 
 
 def test_writing_a_report_leaves_matplotlib_as_the_user_set_it(stripes, tmp_path):
@@ -343,8 +425,15 @@ def test_progress_bars_are_text_without_ipywidgets(monkeypatch):
 
 
 def test_the_trials_table_shows_every_searched_setting(stripes, tmp_path):
-    analysis = analyze(stripes.image, out=tmp_path / "out", n_trials=6, progress=False, descriptors=("patch", "polarization"),
-                       pooling=(0, 1), smoothing=(0.0, 1.0))
+    analysis = analyze(
+        stripes.image,
+        out=tmp_path / "out",
+        n_trials=6,
+        progress=False,
+        descriptors=("patch", "polarization"),
+        pooling=(0, 1),
+        smoothing=(0.0, 1.0),
+    )
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<th>pooling (cells)</th>" in page and "<th>Potts strength</th>" in page
     polar = [t for t in analysis.trials if t["params"].get("descriptor") == "polarization"]

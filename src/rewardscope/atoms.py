@@ -36,9 +36,6 @@ from .errors import RewardscopeError
 from .geometry import estimate_basis, fractional, lattice_links, orient_basis, walk_indices
 
 
-
-
-
 @dataclass(frozen=True)
 class Columns:
     """Atom columns: xy (n, 2) px, sublattice 'A'/'B' (and 'O' where O columns were found reliably, in
@@ -58,11 +55,22 @@ class Columns:
     residual: np.ndarray | None = None  # rms fit residual / amplitude (Gaussian refinement only)
     b_site: tuple[float, float] = (0.5, 0.5)  # ideal B position in the A cell, lattice coordinates
     fit_ok: np.ndarray | None = None  # None: not fitted (centre of mass or detected pixels), all usable
-    decisions: dict | None = None  # what was decided and why: contrast (with each one's LoG* quality), the B site
-    extra: dict | None = None  # per-column values brought with given positions (name -> array), written to atoms.csv
+    decisions: dict | None = (
+        None  # what was decided and why: contrast (with each one's LoG* quality), the B site
+    )
+    extra: dict | None = (
+        None  # per-column values brought with given positions (name -> array), written to atoms.csv
+    )
 
     @classmethod
-    def from_positions(cls, xy, sublattice, image: np.ndarray | None = None, extra: dict | None = None, source: str | None = None) -> "Columns":
+    def from_positions(
+        cls,
+        xy,
+        sublattice,
+        image: np.ndarray | None = None,
+        extra: dict | None = None,
+        source: str | None = None,
+    ) -> Columns:
         """Columns found by another program (atomap, TEMUL, quantem, your own): positions ``xy`` (n, 2) px
         (x = column, y = row) and ``sublattice`` 'A'/'B' per row; ``image`` (optional) gives the amplitudes.
 
@@ -72,24 +80,45 @@ class Columns:
         xy = np.asarray(xy, float)
         sublattice = np.asarray(sublattice).astype(str)
         if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) != len(sublattice):
-            raise RewardscopeError(f"positions must be (n, 2) with one sublattice per row, got {xy.shape} and {len(sublattice)} sublattices")
+            raise RewardscopeError(
+                f"positions must be (n, 2) with one sublattice per row, got {xy.shape} and {len(sublattice)} sublattices"
+            )
         if not np.all(np.isfinite(xy)):
-            raise RewardscopeError(f"{int(np.sum(~np.isfinite(xy).all(axis=1)))} positions are not finite numbers (NaN or inf)")
+            raise RewardscopeError(
+                f"{int(np.sum(~np.isfinite(xy).all(axis=1)))} positions are not finite numbers (NaN or inf)"
+            )
         unknown = sorted(set(sublattice) - {"A", "B", "O"})
         if unknown:
-            raise RewardscopeError(f"sublattice must be A, B or O (O columns are kept, not measured), got {str(unknown[0])!r}")
+            raise RewardscopeError(
+                f"sublattice must be A, B or O (O columns are kept, not measured), got {str(unknown[0])!r}"
+            )
         counts = {site: int(np.sum(sublattice == site)) for site in "AB"}
         if min(counts.values()) < MIN_GIVEN_COLUMNS:
-            raise RewardscopeError(f"positions need at least {MIN_GIVEN_COLUMNS} columns of each sublattice, got {counts['A']} A and {counts['B']} B")
+            raise RewardscopeError(
+                f"positions need at least {MIN_GIVEN_COLUMNS} columns of each sublattice, got {counts['A']} A and {counts['B']} B"
+            )
         a, b = xy[sublattice == "A"], xy[sublattice == "B"]
         basis = basis_from_positions(a)
         _, nearest = cKDTree(a).query(b)
         offset = np.mod(fractional(b - a[nearest], np.zeros(2), basis) + 0.25, 1.0) - 0.25  # in [-1/4, 3/4)
         b_site = min(B_SITES, key=lambda site: float(np.median(np.hypot(*(offset - np.array(site)).T))))
         n = len(xy)
-        amplitude = ndimage.map_coordinates(np.asarray(image, float), xy[:, ::-1].T, order=1) if image is not None else np.full(n, np.nan)
-        return cls(xy=xy, sublattice=sublattice, amplitude=amplitude, sigma=np.full(n, np.nan), uncertainty=np.full(n, np.nan),
-                   basis=basis, b_site=b_site, decisions={"given": source or "positions", "b_site": list(b_site)}, extra=extra)
+        amplitude = (
+            ndimage.map_coordinates(np.asarray(image, float), xy[:, ::-1].T, order=1)
+            if image is not None
+            else np.full(n, np.nan)
+        )
+        return cls(
+            xy=xy,
+            sublattice=sublattice,
+            amplitude=amplitude,
+            sigma=np.full(n, np.nan),
+            uncertainty=np.full(n, np.nan),
+            basis=basis,
+            b_site=b_site,
+            decisions={"given": source or "positions", "b_site": list(b_site)},
+            extra=extra,
+        )
 
     @property
     def usable(self) -> np.ndarray:
@@ -119,8 +148,12 @@ def basis_from_positions(xy: np.ndarray) -> np.ndarray:
     distance, index = cKDTree(xy).query(xy, k=5)
     vectors = (xy[index[:, 1:]] - xy[:, None, :]).reshape(-1, 2)
     lengths = distance[:, 1:].ravel()
-    vectors = vectors[lengths < 1.6 * np.median(distance[:, 1])]  # [110] cells are sqrt 2 longer one way; diagonals beyond
-    angle = np.rad2deg(np.arctan2(vectors[:, 1], vectors[:, 0])) % 180  # a direction, whichever way the vector points
+    vectors = vectors[
+        lengths < 1.6 * np.median(distance[:, 1])
+    ]  # [110] cells are sqrt 2 longer one way; diagonals beyond
+    angle = (
+        np.rad2deg(np.arctan2(vectors[:, 1], vectors[:, 0])) % 180
+    )  # a direction, whichever way the vector points
     first = _dominant(angle)
     a1 = _along(vectors[_near_angle(angle, first)], first)
     rest = ~_near_angle(angle, first, 30)
@@ -161,8 +194,12 @@ class Detection:
     basis: np.ndarray
     width: float
     b_site: tuple[float, float] = (0.5, 0.5)
-    sites: dict | None = None  # the other sites searched: their columns' median response relative to A, and which is B
-    o_xy: np.ndarray | None = None  # columns of the other sites that hold columns (O in ABF): kept out of A and B
+    sites: dict | None = (
+        None  # the other sites searched: their columns' median response relative to A, and which is B
+    )
+    o_xy: np.ndarray | None = (
+        None  # columns of the other sites that hold columns (O in ABF): kept out of A and B
+    )
     o_sites: tuple = ()  # those sites, in lattice coordinates
 
     @property
@@ -170,8 +207,15 @@ class Detection:
         return float(np.linalg.norm(self.basis, axis=1).min())
 
 
-def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: float = 0.3, refine: str = "gaussian",
-                 a_site: str = "bright", contrast: str = "auto") -> Columns:
+def find_columns(
+    image: np.ndarray,
+    *,
+    column_sigma: float = 0.12,
+    threshold: float = 0.3,
+    refine: str = "gaussian",
+    a_site: str = "bright",
+    contrast: str = "auto",
+) -> Columns:
     """Find, classify and refine the atom columns of a perovskite [001] HAADF image.
 
     ``column_sigma`` is the column width as a fraction of the lattice period
@@ -205,11 +249,17 @@ def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: fl
         except RewardscopeError as error:
             failure = failure or error
             continue
-        quality[kind] = detection_quality(refine_columns(_signal(sample, kind), tried[kind], "none"), sample.shape)["quality"]
+        quality[kind] = detection_quality(
+            refine_columns(_signal(sample, kind), tried[kind], "none"), sample.shape
+        )["quality"]
     if not tried:
         raise failure
     # Bright columns unless dark ones form a clearly cleaner lattice (iDPC, near a tie, shows its cations bright).
-    decided = "dark" if quality.get("dark", -1) > quality.get("bright", -1) + DARK_MARGIN else min(quality, key=("bright", "dark").index)
+    decided = (
+        "dark"
+        if quality.get("dark", -1) > quality.get("bright", -1) + DARK_MARGIN
+        else min(quality, key=("bright", "dark").index)
+    )
     signal = _signal(image, decided)
     detection = tried[decided] if sample is image else detect_columns(signal, **options)
     # O columns show in dark-column (ABF) contrast only; in HAADF an edge site's response is the A columns' tails.
@@ -217,10 +267,20 @@ def find_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: fl
     detection = replace(detection, o_xy=detection.o_xy if keep_o else None)
     columns = refine_columns(signal, detection, refine)
     o_found = columns.counts.get("O", 0)
-    decisions = {"contrast": decided, "contrast_asked": contrast, "quality_by_contrast": quality, "b_site": list(detection.b_site),
-                 "sites": detection.sites,
-                 "o_columns": o_found or (columns.decisions or {}).get("o_columns_left_out", "none: no other site of the cell holds columns"
-                                                                        if decided == "dark" else "none (sought in dark-column contrast only)")}
+    decisions = {
+        "contrast": decided,
+        "contrast_asked": contrast,
+        "quality_by_contrast": quality,
+        "b_site": list(detection.b_site),
+        "sites": detection.sites,
+        "o_columns": o_found
+        or (columns.decisions or {}).get(
+            "o_columns_left_out",
+            "none: no other site of the cell holds columns"
+            if decided == "dark"
+            else "none (sought in dark-column contrast only)",
+        ),
+    }
     if sample is not image:
         decisions["contrast_judged_on"] = f"the central {sample.shape[1]} x {sample.shape[0]} px"
     return replace(columns, decisions=decisions)
@@ -237,10 +297,12 @@ def _central_crop(image: np.ndarray, size: int) -> np.ndarray:
     if min(image.shape) <= size:
         return image
     top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
-    return image[top:top + size, left:left + size]
+    return image[top : top + size, left : left + size]
 
 
-def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: float = 0.3, a_site: str = "bright") -> Detection:
+def detect_columns(
+    image: np.ndarray, *, column_sigma: float = 0.12, threshold: float = 0.3, a_site: str = "bright"
+) -> Detection:
     """Locate A and B columns to the pixel; see ``find_columns`` for the parameters."""
     if a_site not in A_SITES:
         raise RewardscopeError(f"`a_site` must be one of {', '.join(A_SITES)}, got {a_site=}")
@@ -267,33 +329,69 @@ def detect_columns(image: np.ndarray, *, column_sigma: float = 0.12, threshold: 
     # B columns are searched on the image without the fitted A columns, whose
     # bright tails (and LoG side lobes) would otherwise swamp them.
     a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=sigma)
-    width = float(np.clip(np.median(a_fit.sigma[a_fit.converged]), 0.5 * sigma, 2 * sigma)) if a_fit.converged.any() else sigma
+    width = (
+        float(np.clip(np.median(a_fit.sigma[a_fit.converged]), 0.5 * sigma, 2 * sigma))
+        if a_fit.converged.any()
+        else sigma
+    )
     # Brightness as the smoothed signal at each column: robust where overlapping columns make the fitted amplitudes scatter.
     smoothed = ndimage.gaussian_filter(image, width)
     split = split_by_contrast(a_xy, ndimage.map_coordinates(smoothed, a_xy[:, ::-1].T, order=1), basis)
     if split is not None:  # both cation columns were found on one lattice: no B to look for
         bright, basis, b_site = split
         is_a = bright if a_site == "bright" else ~bright
-        return Detection(a_xy=a_xy[is_a], b_xy=a_xy[~is_a], basis=basis, width=width, b_site=b_site,
-                         sites={"split_by_contrast": "both cations found on one lattice, alternating in brightness"})
-    b_xy, b_site, sites, o_xy, o_sites = _find_b_columns(column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis)
+        return Detection(
+            a_xy=a_xy[is_a],
+            b_xy=a_xy[~is_a],
+            basis=basis,
+            width=width,
+            b_site=b_site,
+            sites={"split_by_contrast": "both cations found on one lattice, alternating in brightness"},
+        )
+    b_xy, b_site, sites, o_xy, o_sites = _find_b_columns(
+        column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis
+    )
     if b_site != (0.5, 0.5):  # B on an edge ([110]): the first-found columns are A, no checkerboard to walk
-        return Detection(a_xy=a_xy, b_xy=b_xy, basis=basis, width=width, b_site=b_site, sites=sites, o_xy=o_xy, o_sites=o_sites)
+        return Detection(
+            a_xy=a_xy,
+            b_xy=b_xy,
+            basis=basis,
+            width=width,
+            b_site=b_site,
+            sites=sites,
+            o_xy=o_xy,
+            o_sites=o_sites,
+        )
     # Parity on the cation checkerboard: True on the sublattice of the largest lattice of first-found columns.
     first = np.concatenate([same_sublattice(a_xy, basis), np.zeros(len(b_xy), bool)])
     if len(b_xy):
-        first[len(a_xy):] = ~first[:len(a_xy)][cKDTree(a_xy).query(b_xy)[1]]  # a cell centre: the other sublattice
+        first[len(a_xy) :] = ~first[: len(a_xy)][
+            cKDTree(a_xy).query(b_xy)[1]
+        ]  # a cell centre: the other sublattice
     xy, even = _distinct(np.vstack([a_xy, b_xy]), response, 0.3 * period, first)
     half = np.array([basis[0] + basis[1], basis[0] - basis[1]]) / 2
-    for _ in range(5):  # where first-found columns changed sublattice (a layer of bright B), sites at the seams are empty
+    for _ in range(
+        5
+    ):  # where first-found columns changed sublattice (a layer of bright B), sites at the seams are empty
         filled, even_filled = _fill_checkerboard(response, xy, even, half)
         if len(filled) == len(xy):
             break
         xy, even = filled, even_filled
     brightness = ndimage.map_coordinates(smoothed, xy[:, ::-1].T, order=1)
-    even_brighter = brightness[even].mean() >= brightness[~even].mean() if even.any() and (~even).any() else True
+    even_brighter = (
+        brightness[even].mean() >= brightness[~even].mean() if even.any() and (~even).any() else True
+    )
     is_a = even if even_brighter == (a_site == "bright") else ~even
-    return Detection(a_xy=xy[is_a], b_xy=xy[~is_a], basis=basis, width=width, b_site=b_site, sites=sites, o_xy=o_xy, o_sites=o_sites)
+    return Detection(
+        a_xy=xy[is_a],
+        b_xy=xy[~is_a],
+        basis=basis,
+        width=width,
+        b_site=b_site,
+        sites=sites,
+        o_xy=o_xy,
+        o_sites=o_sites,
+    )
 
 
 def same_sublattice(xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
@@ -398,24 +496,45 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
         xy = np.vstack([a_xy, b_xy, o_xy])
         values = ndimage.map_coordinates(image, xy[:, ::-1].T, order=1)
         n = len(xy)
-        return Columns(xy, labels, values, np.full(n, width), np.full(n, np.nan), detection.basis, b_site=detection.b_site)
+        return Columns(
+            xy,
+            labels,
+            values,
+            np.full(n, width),
+            np.full(n, np.nan),
+            detection.basis,
+            b_site=detection.b_site,
+        )
     fits = _fit_sublattices(image, [a_xy, b_xy, o_xy], period, width)
-    if len(o_xy) and fits[2].converged.mean() < MIN_O_CONVERGED:  # not found reliably: left out, A and B fitted without them
-        return replace(refine_columns(image, replace(detection, o_xy=None), method),
-                       decisions={"o_columns_left_out": f"{len(o_xy)} O columns found, left out: only"
-                                                        f" {fits[2].converged.mean():.0%} of their fits converged"})
+    if (
+        len(o_xy) and fits[2].converged.mean() < MIN_O_CONVERGED
+    ):  # not found reliably: left out, A and B fitted without them
+        return replace(
+            refine_columns(image, replace(detection, o_xy=None), method),
+            decisions={
+                "o_columns_left_out": f"{len(o_xy)} O columns found, left out: only"
+                f" {fits[2].converged.mean():.0%} of their fits converged"
+            },
+        )
     if len(o_xy):
         # Only O columns that were fitted are kept (a weak column's failed fit is no finding), and only those
         # as far from their nearest A as an O site is (not one that settled on a B the B search missed).
         near, _ = cKDTree(fits[0].xy).query(fits[2].xy)
-        expected = np.array([np.linalg.norm(np.asarray(site) @ detection.basis) for site in detection.o_sites or B_SITES])
+        expected = np.array(
+            [np.linalg.norm(np.asarray(site) @ detection.basis) for site in detection.o_sites or B_SITES]
+        )
         on_site = np.abs(near[:, None] - expected[None, :]).min(axis=1) <= 0.1 * period
         kept = fits[2].converged & on_site
         if not kept.all():
             columns = refine_columns(image, replace(detection, o_xy=fits[2].xy[kept]), method)
             if not kept.any():
-                return replace(columns, decisions={"o_columns_left_out": f"{len(o_xy)} O columns found, left out: none was fitted"
-                                                                         " clear of the cation columns"})
+                return replace(
+                    columns,
+                    decisions={
+                        "o_columns_left_out": f"{len(o_xy)} O columns found, left out: none was fitted"
+                        " clear of the cation columns"
+                    },
+                )
             return columns
     # STEM scans line by line: each line sits slightly off in x (scan-line jitter).
     # With the fitted model as reference, shift each line back and fit again.
@@ -475,8 +594,12 @@ def _fit_sublattices(image, starts: list, period: float, width: float) -> list:
     """Fit A, then each other sublattice (B, and O where found) on the image without the ones fitted before
     it, then all but the last again on the image without the others' models: each column is fitted with
     its neighbours' tails taken away."""
-    fit = lambda xy, others: gaussians.fit(image - sum((_model(image.shape, f) for f in others), np.zeros(image.shape)), xy,  # noqa: E731
-                                           radius=0.35 * period, sigma=width)
+    fit = lambda xy, others: gaussians.fit(
+        image - sum((_model(image.shape, f) for f in others), np.zeros(image.shape)),
+        xy,  # noqa: E731
+        radius=0.35 * period,
+        sigma=width,
+    )
     present = [k for k, xy in enumerate(starts) if len(xy)]
     fits = {}
     for k in present:
@@ -532,18 +655,27 @@ def _disc_maxima(response: np.ndarray, radius: int, margin: int) -> np.ndarray:
     the edge pixel counts, as in the filter's "nearest" mode).
     """
     side = max(2 * int(radius / np.sqrt(2)) + 1, 3)
-    peaks = np.argwhere((response == ndimage.maximum_filter(response, size=side, mode="nearest")) & (response > 0))
+    peaks = np.argwhere(
+        (response == ndimage.maximum_filter(response, size=side, mode="nearest")) & (response > 0)
+    )
     rows, cols = response.shape
-    peaks = peaks[(peaks[:, 0] >= margin) & (peaks[:, 0] < rows - margin) & (peaks[:, 1] >= margin) & (peaks[:, 1] < cols - margin)]
+    peaks = peaks[
+        (peaks[:, 0] >= margin)
+        & (peaks[:, 0] < rows - margin)
+        & (peaks[:, 1] >= margin)
+        & (peaks[:, 1] < cols - margin)
+    ]
     oy, ox = np.nonzero(disk(radius))
     oy, ox = oy - radius, ox - radius
     keep = np.zeros(len(peaks), bool)
     for start in range(0, len(peaks), 4096):  # bounded memory: 4096 candidates x the disc's pixels at a time
-        chunk = peaks[start:start + 4096]
+        chunk = peaks[start : start + 4096]
         around = response[np.clip(chunk[:, :1] + oy, 0, rows - 1), np.clip(chunk[:, 1:] + ox, 0, cols - 1)]
-        keep[start:start + 4096] = response[chunk[:, 0], chunk[:, 1]] >= around.max(axis=1)
+        keep[start : start + 4096] = response[chunk[:, 0], chunk[:, 1]] >= around.max(axis=1)
     peaks = peaks[keep]
-    return peaks[np.argsort(-response[peaks[:, 0], peaks[:, 1]], kind="stable")]  # strongest first, as peak_local_max
+    return peaks[
+        np.argsort(-response[peaks[:, 0], peaks[:, 1]], kind="stable")
+    ]  # strongest first, as peak_local_max
 
 
 def _on_lattice(xy: np.ndarray, basis: np.ndarray, shape) -> np.ndarray:
@@ -570,10 +702,17 @@ def lattice_neighbours(xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
 
 
 def _near_edge(xy: np.ndarray, shape, margin: float) -> np.ndarray:
-    return (xy[:, 0] < margin) | (xy[:, 1] < margin) | (xy[:, 0] > shape[1] - 1 - margin) | (xy[:, 1] > shape[0] - 1 - margin)
+    return (
+        (xy[:, 0] < margin)
+        | (xy[:, 1] < margin)
+        | (xy[:, 0] > shape[1] - 1 - margin)
+        | (xy[:, 1] > shape[0] - 1 - margin)
+    )
 
 
-def _search_missing_a(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray, threshold: float) -> np.ndarray:
+def _search_missing_a(
+    response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray, threshold: float
+) -> np.ndarray:
     """Look again, with half the threshold, where the lattice puts an A column that was not found.
 
     A dim A column (rich in a light substituent, or thinner there) is still on
@@ -582,7 +721,9 @@ def _search_missing_a(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray,
     """
     period = float(np.linalg.norm(basis, axis=1).min())
     steps = np.vstack([basis, -basis])
-    found, strength = _peaks_at_empty_sites(response, (a_xy[:, None, :] + steps[None]).reshape(-1, 2), a_xy, period)
+    found, strength = _peaks_at_empty_sites(
+        response, (a_xy[:, None, :] + steps[None]).reshape(-1, 2), a_xy, period
+    )
     reference = np.percentile(response[np.rint(a_xy[:, 1]).astype(int), np.rint(a_xy[:, 0]).astype(int)], 90)
     extra = found[strength > 0.5 * threshold * reference]
     return np.vstack([a_xy, extra]) if len(extra) else a_xy
@@ -599,11 +740,20 @@ def _merge(points: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
     return centres, counts
 
 
-def _strongest_near(response: np.ndarray, centres: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+def _strongest_near(
+    response: np.ndarray, centres: np.ndarray, radius: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The pixel of strongest response within ``radius`` of each centre, and that response."""
     rows, cols = response.shape
     reach = max(int(np.ceil(radius)), 1)
-    offsets = np.array([(dx, dy) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1) if dx * dx + dy * dy <= reach * reach])
+    offsets = np.array(
+        [
+            (dx, dy)
+            for dy in range(-reach, reach + 1)
+            for dx in range(-reach, reach + 1)
+            if dx * dx + dy * dy <= reach * reach
+        ]
+    )
     candidates = np.rint(centres).astype(int)[:, None, :] + offsets[None]
     cx = np.clip(candidates[..., 0], 0, cols - 1)
     cy = np.clip(candidates[..., 1], 0, rows - 1)
@@ -617,7 +767,9 @@ B_SITES = ((0.5, 0.5), (0.5, 0.0), (0.0, 0.5))
 MIN_O_CONVERGED = 0.5  # O columns are kept (and modelled) only where most of their fits converge
 CONTRAST_SAMPLE = 1024  # px: the side of the central crop on which a wider frame's contrast is judged
 CLEAN_QUALITY = 0.9  # a bright reading this clean is kept without trying the dark one (it could not beat it by DARK_MARGIN)
-DARK_MARGIN = 0.1  # how much higher the dark reading's detection quality must be (SrTiO3 ABF: bright 0.71, dark 0.96)
+DARK_MARGIN = (
+    0.1  # how much higher the dark reading's detection quality must be (SrTiO3 ABF: bright 0.71, dark 0.96)
+)
 
 
 def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray):
@@ -636,15 +788,24 @@ def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray):
     # A site holds columns where most of its predicted positions respond; the B site is the strongest such.
     held = [site for site in B_SITES if len(found[site][0]) >= 0.5 * len(a_xy)] or [B_SITES[0]]
     b_site = max(held, key=lambda site: strength[site])
-    sites = {f"({site[0]:g}, {site[1]:g})": {"columns": len(found[site][0]), "relative_response": strength[site] / strongest,
-                                             "b": site == b_site}
-             for site in B_SITES}
-    o_sites = tuple(site for site in held if site != b_site)  # their columns: O (ABF), judged by their fits later
+    sites = {
+        f"({site[0]:g}, {site[1]:g})": {
+            "columns": len(found[site][0]),
+            "relative_response": strength[site] / strongest,
+            "b": site == b_site,
+        }
+        for site in B_SITES
+    }
+    o_sites = tuple(
+        site for site in held if site != b_site
+    )  # their columns: O (ABF), judged by their fits later
     o_xy = np.vstack([found[site][0] for site in o_sites]) if o_sites else np.zeros((0, 2))
     return found[b_site][0], b_site, sites, o_xy, o_sites
 
 
-def _find_site_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray, site) -> tuple[np.ndarray, np.ndarray]:
+def _find_site_columns(
+    response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray, site
+) -> tuple[np.ndarray, np.ndarray]:
     """Search the strongest response near every position of ``site`` (lattice coordinates) next to an A column;
     (positions, responses) of those that respond."""
     period = float(np.linalg.norm(basis, axis=1).min())
@@ -657,10 +818,16 @@ def _find_site_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray
     centres, counts = _merge(predictions, 0.3 * period)
     # A cell needs three of its four A corners (an edge both its ends), unless the frame cuts it: half a
     # cell hanging over vacuum has no B column.
-    centres = centres[(counts >= max(2, len(corners) - 1)) | _near_edge(centres, response.shape, 0.75 * period)]
+    centres = centres[
+        (counts >= max(2, len(corners) - 1)) | _near_edge(centres, response.shape, 0.75 * period)
+    ]
     found, strength = _strongest_near(response, centres, 0.25 * period)
     # A cell centre with no column (vacuum beyond the crystal edge) has no positive response.
-    keep = strength > 0.5 * np.median(strength[strength > 0]) if (strength > 0).any() else np.zeros(len(found), bool)
+    keep = (
+        strength > 0.5 * np.median(strength[strength > 0])
+        if (strength > 0).any()
+        else np.zeros(len(found), bool)
+    )
     return found[keep], strength[keep]
 
 

@@ -21,8 +21,21 @@ from pathlib import Path
 
 from .errors import RewardscopeError
 
-TABLE = ["file", "status", "reason", "descriptor", "window", "n_classes", "learner", "reward", "class_shares",
-         "mean_polarization_px", "mean_polarization_pm", "seconds", "report"]
+TABLE = [
+    "file",
+    "status",
+    "reason",
+    "descriptor",
+    "window",
+    "n_classes",
+    "learner",
+    "reward",
+    "class_shares",
+    "mean_polarization_px",
+    "mean_polarization_pm",
+    "seconds",
+    "report",
+]
 
 
 def frame_names(files: list[Path]) -> list[str]:
@@ -47,7 +60,9 @@ def image_files(images) -> list[Path]:
     for item in [images] if isinstance(images, (str, Path)) else images:
         path = Path(item)
         if path.is_dir():
-            files += [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES]
+            files += [
+                p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+            ]
         elif path.is_file():
             files.append(path)
         elif glob.has_magic(str(item)):
@@ -59,7 +74,9 @@ def image_files(images) -> list[Path]:
             raise RewardscopeError(f"no such file: {str(item)!r}")
     files = list({f.resolve(): f for f in files}.values())  # one task per file, however it was named
     if not files:
-        raise RewardscopeError(f"no image files in {', '.join(map(str, [images] if isinstance(images, (str, Path)) else images))}")
+        raise RewardscopeError(
+            f"no image files in {', '.join(map(str, [images] if isinstance(images, (str, Path)) else images))}"
+        )
     return files
 
 
@@ -72,7 +89,12 @@ def analyze_frame(path: str, out: str, options: dict, reading: dict | None = Non
     try:
         analyze(read_image(path, **(reading or {})), out=out, progress=False, **options)
     except (RewardscopeError, OSError, ValueError) as error:
-        return {"file": path, "status": "failed", "reason": " ".join(str(error).split()), "seconds": time.perf_counter() - start}
+        return {
+            "file": path,
+            "status": "failed",
+            "reason": " ".join(str(error).split()),
+            "seconds": time.perf_counter() - start,
+        }
     return finished_row(path, Path(out), time.perf_counter() - start)
 
 
@@ -81,16 +103,33 @@ def finished_row(path: str, out: Path, seconds: float | None = None) -> dict:
     summary = json.loads((out / "summary.json").read_text())
     config, lattice = summary["config"], summary["lattice"]
     return {
-        "file": path, "status": "done", "reason": "", "descriptor": config["descriptor"], "window": config["window"],
-        "n_classes": config["n_classes"], "learner": config["learner"], "reward": summary["reward"],
+        "file": path,
+        "status": "done",
+        "reason": "",
+        "descriptor": config["descriptor"],
+        "window": config["window"],
+        "n_classes": config["n_classes"],
+        "learner": config["learner"],
+        "reward": summary["reward"],
         "class_shares": "/".join(f"{c['share']:.3f}" for c in summary["classes"]),
-        "mean_polarization_px": lattice.get("mean_polarization_px"), "mean_polarization_pm": lattice.get("mean_polarization_pm"),
-        "seconds": seconds if seconds is not None else summary["timings_s"]["total"], "report": f"frames/{out.name}/report.html",
+        "mean_polarization_px": lattice.get("mean_polarization_px"),
+        "mean_polarization_pm": lattice.get("mean_polarization_pm"),
+        "seconds": seconds if seconds is not None else summary["timings_s"]["total"],
+        "report": f"frames/{out.name}/report.html",
     }
 
 
-def run_batch(images, out, *, scheduler: str | None = None, n_workers: int | None = None, progress: bool = True,
-              options: dict | None = None, reading: dict | None = None, overwrite: bool = False) -> list[dict]:
+def run_batch(
+    images,
+    out,
+    *,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    progress: bool = True,
+    options: dict | None = None,
+    reading: dict | None = None,
+    overwrite: bool = False,
+) -> list[dict]:
     """Analyze every image that ``images`` name (see ``image_files``) into ``out`` on a Dask cluster; return the table rows.
 
     ``scheduler``: the address of a running Dask scheduler (``tcp://host:8786``);
@@ -102,16 +141,26 @@ def run_batch(images, out, *, scheduler: str | None = None, n_workers: int | Non
     ``workflow.analyze`` refuses it.
     """
     from dask.distributed import Client, LocalCluster, as_completed
-    from .progress import progress_bar as tqdm
 
     from . import outputs
+    from .progress import progress_bar as tqdm
 
     files = image_files(images)
-    out = outputs.check_output_folder(out, overwrite=overwrite, inputs=files, resumable="batch", command="batch")
+    out = outputs.check_output_folder(
+        out, overwrite=overwrite, inputs=files, resumable="batch", command="batch"
+    )
     frames = out / "frames"
     targets = {str(f): frames / name for f, name in zip(files, frame_names(files))}
     # Frames finished by an earlier batch are kept, unless it is begun afresh (overwrite: removed once the cluster is reached).
-    rows = {} if overwrite else {path: finished_row(path, target) for path, target in targets.items() if (target / "summary.json").is_file()}
+    rows = (
+        {}
+        if overwrite
+        else {
+            path: finished_row(path, target)
+            for path, target in targets.items()
+            if (target / "summary.json").is_file()
+        }
+    )
     todo = [path for path in targets if path not in rows]
     if progress and rows:
         print(f"{len(rows)} of {len(files)} frames already done; analyzing the other {len(todo)}")
@@ -129,7 +178,9 @@ def run_batch(images, out, *, scheduler: str | None = None, n_workers: int | Non
         import os
 
         workers = n_workers or os.cpu_count() or 1
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
         client = Client(cluster)
     if overwrite:
         outputs.remove_result(out)
@@ -137,10 +188,21 @@ def run_batch(images, out, *, scheduler: str | None = None, n_workers: int | Non
     outputs.write_marker(out, "batch", ["batch.csv", "index.html"])
     write_table(rows, targets, out)
     try:
-        futures = [client.submit(analyze_frame, path, str(targets[path]), options or {}, reading, pure=False,
-                                 key=f"frame-{i}-{Path(path).name}")
-                   for i, path in enumerate(todo)]
-        for future in tqdm(as_completed(futures), total=len(futures), desc="frames", unit="frame", disable=not progress):
+        futures = [
+            client.submit(
+                analyze_frame,
+                path,
+                str(targets[path]),
+                options or {},
+                reading,
+                pure=False,
+                key=f"frame-{i}-{Path(path).name}",
+            )
+            for i, path in enumerate(todo)
+        ]
+        for future in tqdm(
+            as_completed(futures), total=len(futures), desc="frames", unit="frame", disable=not progress
+        ):
             row = future.result()
             rows[row["file"]] = row
             write_table(rows, targets, out)
@@ -176,6 +238,6 @@ def write_table(rows: dict, targets: dict, out: Path) -> None:
 <html lang="en"><head><meta charset="utf-8"><title>rewardscope batch</title>
 <style>body {{ font-family: system-ui, sans-serif; margin: 2em; }} table {{ border-collapse: collapse; }}
 th, td {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}</style></head><body>
-<h1>rewardscope batch</h1><p>{len(ordered)} frames: {counts['done']} done, {counts['failed']} failed, {counts['to do']} to do.</p>
+<h1>rewardscope batch</h1><p>{len(ordered)} frames: {counts["done"]} done, {counts["failed"]} failed, {counts["to do"]} to do.</p>
 <table><tr>{head}</tr>{body}</table></body></html>
 """)

@@ -6,14 +6,20 @@ from dataclasses import asdict, dataclass
 
 from .errors import RewardscopeError
 
-
 # The choices of the workflow's named settings, here so that the command line lists them without importing the stages.
 REFINEMENTS = ("gaussian", "com", "none")
 DESCRIPTORS = ("patch", "polarization", "lattice", "patch+polarization")
 VAE_LEARNERS = ("vae", "rvae", "crvae", "jrvae")
 LEARNERS = ("gmm", *VAE_LEARNERS)
-CONTRASTS = ("auto", "bright", "dark")  # bright columns (HAADF, ADF), dark columns (ABF), or decided from the lattice
-A_SITES = ("bright", "dim")  # which cation sublattice is A: the brighter on average (HAADF: the heavier A) or the dimmer
+CONTRASTS = (
+    "auto",
+    "bright",
+    "dark",
+)  # bright columns (HAADF, ADF), dark columns (ABF), or decided from the lattice
+A_SITES = (
+    "bright",
+    "dim",
+)  # which cation sublattice is A: the brighter on average (HAADF: the heavier A) or the dimmer
 # The rotation orders a crystal lattice can have (crystallographic restriction).
 SYMMETRIES = (1, 2, 3, 4, 6)
 # Below this LoG* detection quality the columns found do not form a clean lattice (inverted contrast, noise,
@@ -67,13 +73,19 @@ class Config:
 
     def __post_init__(self):
         if self.contrast not in CONTRASTS:
-            raise RewardscopeError(f"`contrast` must be one of {', '.join(CONTRASTS)}, got contrast={self.contrast!r}")
+            raise RewardscopeError(
+                f"`contrast` must be one of {', '.join(CONTRASTS)}, got contrast={self.contrast!r}"
+            )
         if self.a_site not in A_SITES:
-            raise RewardscopeError(f"`a_site` must be one of {', '.join(A_SITES)}, got a_site={self.a_site!r}")
+            raise RewardscopeError(
+                f"`a_site` must be one of {', '.join(A_SITES)}, got a_site={self.a_site!r}"
+            )
         if self.window is not None and self.window < 3:
             raise RewardscopeError(f"`window` must be >= 3 px, got window={self.window}")
         if self.descriptor not in DESCRIPTORS:
-            raise RewardscopeError(f"unknown descriptor {self.descriptor!r}; choose one of {', '.join(DESCRIPTORS)}")
+            raise RewardscopeError(
+                f"unknown descriptor {self.descriptor!r}; choose one of {', '.join(DESCRIPTORS)}"
+            )
         if self.n_classes < 1:
             raise RewardscopeError(f"`n_classes` must be >= 1, got n_classes={self.n_classes}")
         if self.n_components < 1:
@@ -81,7 +93,9 @@ class Config:
         if self.learner not in LEARNERS:
             raise RewardscopeError(f"unknown learner {self.learner!r}; choose one of {', '.join(LEARNERS)}")
         if self.learner != "gmm" and self.descriptor != "patch":
-            raise RewardscopeError(f"the {self.learner} learner encodes image patches: it needs the patch descriptor, not {self.descriptor!r}")
+            raise RewardscopeError(
+                f"the {self.learner} learner encodes image patches: it needs the patch descriptor, not {self.descriptor!r}"
+            )
         if self.latent_dim < 1:
             raise RewardscopeError(f"`latent_dim` must be >= 1, got latent_dim={self.latent_dim}")
         if self.beta < 0:
@@ -93,8 +107,10 @@ class Config:
         if self.smoothing < 0:
             raise RewardscopeError(f"`smoothing` must be >= 0, got smoothing={self.smoothing}")
         if self.symmetry not in SYMMETRIES:
-            raise RewardscopeError(f"`symmetry` must be a lattice's rotation order, one of {', '.join(map(str, SYMMETRIES))},"
-                                   f" got symmetry={self.symmetry}")
+            raise RewardscopeError(
+                f"`symmetry` must be a lattice's rotation order, one of {', '.join(map(str, SYMMETRIES))},"
+                f" got symmetry={self.symmetry}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -39,7 +39,10 @@ ATOMAP_WHEEL = Remote(
     "atomap-0.2.1-py3-none-any.whl",  # the sha256 below is the one PyPI lists for this file
     known_hash="sha256:4d528d948cfa569397c2ebaa8d0888917d366de1c2d0c91062c5066440062b81",
 )
-SRTIO3_MEMBERS = {"ADF": "atomap/tests/datasets/test_ADF_cropped.hdf5", "ABF": "atomap/tests/datasets/test_ABF_cropped.hdf5"}
+SRTIO3_MEMBERS = {
+    "ADF": "atomap/tests/datasets/test_ADF_cropped.hdf5",
+    "ABF": "atomap/tests/datasets/test_ABF_cropped.hdf5",
+}
 NAMES = ("sm-bfo", "srtio3-adf", "srtio3-abf")
 
 
@@ -53,7 +56,9 @@ def srtio3_110(kind: str = "ADF", *, progress: bool = True) -> Path:
     if kind.upper() not in SRTIO3_MEMBERS:
         raise RewardscopeError(f"unknown SrTiO3 image kind {kind!r}; choose ADF or ABF")
     member = SRTIO3_MEMBERS[kind.upper()]
-    unpacked = _download(ATOMAP_WHEEL, "atomap-0.2.1-py3-none-any.whl", pooch.Unzip(members=[member]), progress)
+    unpacked = _download(
+        ATOMAP_WHEEL, "atomap-0.2.1-py3-none-any.whl", pooch.Unzip(members=[member]), progress
+    )
     return Path(next(p for p in unpacked if Path(p).as_posix().endswith(member)))
 
 
@@ -69,7 +74,9 @@ def sm_bfo_composition_series(*, progress: bool = True) -> Path:
     try:
         return Path(store.fetch(SM_BFO_FILE, progressbar=progress))
     except Exception as error:  # noqa: BLE001
-        raise RewardscopeError(f"could not fetch {SM_BFO_FILE} from doi:{SM_BFO_DOI}: {_reason(error)}") from None
+        raise RewardscopeError(
+            f"could not fetch {SM_BFO_FILE} from doi:{SM_BFO_DOI}: {_reason(error)}"
+        ) from None
 
 
 def fetch(name: str, *, progress: bool = True) -> Path:
@@ -83,12 +90,17 @@ def fetch(name: str, *, progress: bool = True) -> Path:
 
 def _download(remote: Remote, fname: str, processor, progress: bool):
     try:
-        return pooch.retrieve(remote.url, known_hash=remote.known_hash, fname=fname, path=cache_dir(),
-                              processor=processor, progressbar=progress)
+        return pooch.retrieve(
+            remote.url,
+            known_hash=remote.known_hash,
+            fname=fname,
+            path=cache_dir(),
+            processor=processor,
+            progressbar=progress,
+        )
     except Exception as error:  # noqa: BLE001
         raise RewardscopeError(f"could not fetch {remote.url}: {_reason(error)}") from None
 
 
 def _reason(error: Exception) -> str:
     return " ".join(str(error).split()) or type(error).__name__
-

@@ -20,8 +20,6 @@ from .config import DESCRIPTORS as KINDS
 from .errors import RewardscopeError
 
 
-
-
 def patches(image: np.ndarray, centres: np.ndarray, window: int) -> np.ndarray:
     """Square ``window`` x ``window`` patches centred (sub-pixel, bilinear) on ``centres`` (n, 2).
 
@@ -54,7 +52,9 @@ def within_frame(centres: np.ndarray, window: int, shape: tuple[int, int]) -> np
     return (x - half >= 0) & (y - half >= 0) & (x + half <= shape[1] - 1) & (y + half <= shape[0] - 1)
 
 
-def frame_edge(centres: np.ndarray, ij: np.ndarray, window: int, shape: tuple[int, int], pooling: int = 0) -> np.ndarray:
+def frame_edge(
+    centres: np.ndarray, ij: np.ndarray, window: int, shape: tuple[int, int], pooling: int = 0
+) -> np.ndarray:
     """True for the cells whose descriptor the frame's border touches: their patch of side ``window`` is
     cut, or, with descriptors pooled over ``pooling`` cells, a cell they are pooled with has a cut patch."""
     edge = ~within_frame(centres, window, shape)
@@ -66,9 +66,14 @@ def physical(kind: str, polarization: np.ndarray, geometry, period: float) -> np
     if kind == "polarization":
         return np.asarray(polarization, float) / period
     if kind == "lattice":
-        return np.column_stack([
-            geometry["strain_a"], geometry["strain_b"], np.deg2rad(geometry["angle"] - 90.0), geometry["antipolar"] / period,
-        ])
+        return np.column_stack(
+            [
+                geometry["strain_a"],
+                geometry["strain_b"],
+                np.deg2rad(geometry["angle"] - 90.0),
+                geometry["antipolar"] / period,
+            ]
+        )
     raise RewardscopeError(f"unknown descriptor {kind!r}; choose one of {', '.join(KINDS)}")
 
 
@@ -91,7 +96,10 @@ def pooled(X: np.ndarray, ij: np.ndarray, radius: int | tuple[int, int]) -> np.n
         return X
     ij = np.asarray(ij, int)
     shape = (int(ij[:, 1].max()) + 1, int(ij[:, 0].max()) + 1)
-    size = (2 * max(int(along_j), 0) + 1, 2 * max(int(along_i), 0) + 1)  # (rows: j, columns: i) of the cell grid
+    size = (
+        2 * max(int(along_j), 0) + 1,
+        2 * max(int(along_i), 0) + 1,
+    )  # (rows: j, columns: i) of the cell grid
     present = np.zeros(shape)
     present[ij[:, 1], ij[:, 0]] = 1.0
     count = ndimage.uniform_filter(present, size, mode="constant")[ij[:, 1], ij[:, 0]]

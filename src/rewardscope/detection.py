@@ -45,17 +45,35 @@ def detection_quality(columns: Columns, shape: tuple[int, int]) -> dict:
     short = cKDTree(columns.xy).query_pairs(0.35 * period, output_type="ndarray")
     no_short = 1 - len(np.unique(short)) / len(columns) if len(short) else 1.0
     margin = 1.2 * np.linalg.norm(columns.basis, axis=1).max()
-    interior = (a[:, 0] > margin) & (a[:, 1] > margin) & (a[:, 0] < shape[1] - 1 - margin) & (a[:, 1] < shape[0] - 1 - margin)
+    interior = (
+        (a[:, 0] > margin)
+        & (a[:, 1] > margin)
+        & (a[:, 0] < shape[1] - 1 - margin)
+        & (a[:, 1] < shape[0] - 1 - margin)
+    )
     neighbours = lattice_neighbours(a, columns.basis)[interior]
     coverage = float(np.mean(neighbours == 4)) if len(neighbours) else 0.0
     fill = n_a / (shape[0] * shape[1] / abs(np.linalg.det(columns.basis)))
-    terms = {"count": float(count), "spacing": spacing, "no_short_pairs": float(no_short), "coverage": coverage}
+    terms = {
+        "count": float(count),
+        "spacing": spacing,
+        "no_short_pairs": float(no_short),
+        "coverage": coverage,
+    }
     quality = float(np.prod([max(v, 0.0) for v in terms.values()]) ** (1 / len(terms)))
     return {**terms, "quality": quality, "fill": float(min(fill, 1.5))}
 
 
-def tune_detector(image: np.ndarray, *, n_trials: int = 20, seed: int = 0, refine: str = "gaussian", progress: bool = False,
-                  contrast: str = "auto", a_site: str = "bright"):
+def tune_detector(
+    image: np.ndarray,
+    *,
+    n_trials: int = 20,
+    seed: int = 0,
+    refine: str = "gaussian",
+    progress: bool = False,
+    contrast: str = "auto",
+    a_site: str = "bright",
+):
     """Multi-objective Optuna search over the detector's ``column_sigma`` and ``threshold``.
 
     Returns ``(best_params, best_quality, front)``: the setting with the highest
@@ -63,18 +81,24 @@ def tune_detector(image: np.ndarray, *, n_trials: int = 20, seed: int = 0, refin
     ``{"params", "objectives", "quality"}``.
     """
     import optuna
+
     from .progress import progress_bar as tqdm
 
     if n_trials < 1:
         raise RewardscopeError(f"`tune` trials must be >= 1, got {n_trials}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(directions=["maximize"] * len(OBJECTIVES), sampler=optuna.samplers.TPESampler(seed=seed, multivariate=True))
+    study = optuna.create_study(
+        directions=["maximize"] * len(OBJECTIVES),
+        sampler=optuna.samplers.TPESampler(seed=seed, multivariate=True),
+    )
     study.enqueue_trial({"column_sigma": 0.12, "threshold": 0.3})
     for _ in tqdm(range(n_trials), desc="detector", unit="trial", disable=not progress):
-        trial = study.ask({
-            "column_sigma": optuna.distributions.FloatDistribution(0.06, 0.25),
-            "threshold": optuna.distributions.FloatDistribution(0.1, 0.7),
-        })
+        trial = study.ask(
+            {
+                "column_sigma": optuna.distributions.FloatDistribution(0.06, 0.25),
+                "threshold": optuna.distributions.FloatDistribution(0.1, 0.7),
+            }
+        )
         try:
             columns = find_columns(image, refine=refine, contrast=contrast, a_site=a_site, **trial.params)
         except RewardscopeError as exc:
@@ -89,7 +113,11 @@ def tune_detector(image: np.ndarray, *, n_trials: int = 20, seed: int = 0, refin
         raise RewardscopeError("no detector setting found any atom columns")
     best = max(finished, key=lambda t: t.user_attrs["quality"])
     front = [
-        {"params": dict(t.params), "objectives": dict(zip(OBJECTIVES, t.values)), "quality": t.user_attrs["quality"]}
+        {
+            "params": dict(t.params),
+            "objectives": dict(zip(OBJECTIVES, t.values)),
+            "quality": t.user_attrs["quality"],
+        }
         for t in study.best_trials
     ]
     return dict(best.params), best.user_attrs["quality"], front

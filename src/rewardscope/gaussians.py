@@ -52,12 +52,16 @@ def _render_separable(shape, xy, amplitude, sigma, offsets) -> np.ndarray:
     near = np.all((centre >= -half) & (centre <= np.array(shape[::-1]) - 1 + half), axis=1)
     xy, centre, amplitude, sigma = xy[near], centre[near], amplitude[near], sigma[near]
     spread = 2 * sigma[:, None] ** 2
-    gx = np.exp(-((centre[:, :1] + offsets) - xy[:, :1]) ** 2 / spread)
-    gy = amplitude[:, None] * np.exp(-((centre[:, 1:] + offsets) - xy[:, 1:]) ** 2 / spread)
+    gx = np.exp(-(((centre[:, :1] + offsets) - xy[:, :1]) ** 2) / spread)
+    gy = amplitude[:, None] * np.exp(-(((centre[:, 1:] + offsets) - xy[:, 1:]) ** 2) / spread)
     width = shape[1] + 2 * pad
-    flat = ((centre[:, 1:] + pad + offsets)[:, :, None] * width + (centre[:, :1] + pad + offsets)[:, None, :]).ravel()
-    canvas = np.bincount(flat, weights=(gy[:, :, None] * gx[:, None, :]).ravel(), minlength=(shape[0] + 2 * pad) * width)
-    return canvas.reshape(shape[0] + 2 * pad, width)[pad:pad + shape[0], pad:pad + shape[1]].copy()
+    flat = (
+        (centre[:, 1:] + pad + offsets)[:, :, None] * width + (centre[:, :1] + pad + offsets)[:, None, :]
+    ).ravel()
+    canvas = np.bincount(
+        flat, weights=(gy[:, :, None] * gx[:, None, :]).ravel(), minlength=(shape[0] + 2 * pad) * width
+    )
+    return canvas.reshape(shape[0] + 2 * pad, width)[pad : pad + shape[0], pad : pad + shape[1]].copy()
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,9 @@ def fit(image, xy, *, radius: float, sigma: float, n_iter: int = 12, tolerance: 
     peak = np.max(np.where(weight > 0, values, -np.inf), axis=1)
     peak = np.where(np.isfinite(peak), peak, background)
     # Parameters: x0, y0 (from the start pixel), amplitude, sigma, background.
-    params = np.column_stack([shift[:, 0], shift[:, 1], np.maximum(peak - background, 1e-12), np.full(n, float(sigma)), background])
+    params = np.column_stack(
+        [shift[:, 0], shift[:, 1], np.maximum(peak - background, 1e-12), np.full(n, float(sigma)), background]
+    )
 
     def residual(p, values, weight):
         """Residuals, and the Gaussian (zero outside the fitted disc: so is every derivative but the background's)."""
@@ -135,7 +141,9 @@ def fit(image, xy, *, radius: float, sigma: float, n_iter: int = 12, tolerance: 
             break
         everyone = len(rows) == n  # (no copies while all move)
         p, w, v = (params, weight, values) if everyone else (params[rows], weight[rows], values[rows])
-        normal, gradient = normal_equations(p, w, g if everyone else g[rows], r2 if everyone else r2[rows], res if everyone else res[rows])
+        normal, gradient = normal_equations(
+            p, w, g if everyone else g[rows], r2 if everyone else r2[rows], res if everyone else res[rows]
+        )
         diag = np.einsum("kii->ki", normal)
         # The ridge keeps degenerate columns (zero amplitude, flat patch) solvable.
         ridge = 1e-9 * (1 + np.abs(diag).mean(axis=1))[:, None, None] * np.eye(5)
@@ -147,7 +155,13 @@ def fit(image, xy, *, radius: float, sigma: float, n_iter: int = 12, tolerance: 
         new = np.sum(w * trial_res**2, axis=1)
         better = np.isfinite(new) & (new < current[rows])
         won = rows[better]
-        params[won], res[won], g[won], r2[won], current[won] = trial[better], trial_res[better], trial_g[better], trial_r2[better], new[better]
+        params[won], res[won], g[won], r2[won], current[won] = (
+            trial[better],
+            trial_res[better],
+            trial_g[better],
+            trial_r2[better],
+            new[better],
+        )
         damping[rows] = np.where(better, damping[rows] / 3, damping[rows] * 5)
         active[won[np.abs(step[better, :2]).max(axis=1) < tolerance]] = False
 

@@ -18,9 +18,13 @@ def _local_maxima(image: np.ndarray, threshold: float) -> np.ndarray:
     or more from the border, strongest first: skimage's peak_local_max(min_distance=2) without its spacing pass,
     which costs seconds on the autocorrelation of a small period (tens of thousands of peaks) and has nothing
     to do where the values are distinct."""
-    peaks = np.argwhere((image == ndimage.maximum_filter(image, size=5, mode="nearest")) & (image > threshold))
+    peaks = np.argwhere(
+        (image == ndimage.maximum_filter(image, size=5, mode="nearest")) & (image > threshold)
+    )
     rows, cols = image.shape
-    peaks = peaks[(peaks[:, 0] >= 1) & (peaks[:, 0] < rows - 1) & (peaks[:, 1] >= 1) & (peaks[:, 1] < cols - 1)]
+    peaks = peaks[
+        (peaks[:, 0] >= 1) & (peaks[:, 0] < rows - 1) & (peaks[:, 1] >= 1) & (peaks[:, 1] < cols - 1)
+    ]
     return peaks[np.argsort(-image[peaks[:, 0], peaks[:, 1]], kind="stable")]
 
 
@@ -84,7 +88,10 @@ def _parabolic_offset(surface, peak) -> np.ndarray:
     """Sub-pixel (dx, dy) of a maximum from a parabola through its 3 x 3 neighbourhood."""
     r, c = peak
     offsets = []
-    for lo, mid, hi in ((surface[r, c - 1], surface[r, c], surface[r, c + 1]), (surface[r - 1, c], surface[r, c], surface[r + 1, c])):
+    for lo, mid, hi in (
+        (surface[r, c - 1], surface[r, c], surface[r, c + 1]),
+        (surface[r - 1, c], surface[r, c], surface[r + 1, c]),
+    ):
         curvature = lo - 2 * mid + hi
         offsets.append(0.0 if curvature >= 0 else 0.5 * (lo - hi) / curvature)
     return np.clip(np.array(offsets), -0.5, 0.5)
@@ -128,7 +135,9 @@ def lattice_links(xy: np.ndarray, steps: np.ndarray, tolerance: float = 0.25):
         cols.append(index[linked])
         weights.append(distance[linked] + 1e-9)  # a zero weight would drop the link
         moves.update({(int(a), int(b)): move for a, b in zip(linked, index[linked])})
-    graph = coo_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
+    graph = coo_matrix(
+        (np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    ).tocsr()
     return graph + graph.T, moves
 
 

@@ -58,7 +58,12 @@ class Image:
 
     def summary(self) -> dict:
         """Shape, calibration and source, as written to summary.json."""
-        return {"shape": list(self.shape), "pixel_size": self.pixel_size, "unit": self.unit, "source": self.source}
+        return {
+            "shape": list(self.shape),
+            "pixel_size": self.pixel_size,
+            "unit": self.unit,
+            "source": self.source,
+        }
 
     @property
     def source(self) -> str:
@@ -82,7 +87,9 @@ def validate_image_data(data, *, source: str = "image") -> np.ndarray:
             f" (stacks and spectrum images are not analysed whole{hint})"
         )
     if array.dtype == bool:
-        raise RewardscopeError(f"{source}: a boolean (mask) image holds no intensities to analyse; give the micrograph itself")
+        raise RewardscopeError(
+            f"{source}: a boolean (mask) image holds no intensities to analyse; give the micrograph itself"
+        )
     if not np.issubdtype(array.dtype, np.number):
         raise RewardscopeError(f"{source}: expected numeric pixels, got dtype {array.dtype}")
     if np.iscomplexobj(array):
@@ -98,8 +105,10 @@ def validate_image_data(data, *, source: str = "image") -> np.ndarray:
         raise RewardscopeError(f"{source}: image has {int(bad.sum())} non-finite pixels (NaN or inf)")
     largest = np.abs(array).max()
     if largest > MAX_ABS_VALUE:
-        raise RewardscopeError(f"{source}: pixel values reach {largest:.3g}, beyond what the fits can square"
-                               f" (|value| <= {MAX_ABS_VALUE:g}); the file is corrupt or needs rescaling")
+        raise RewardscopeError(
+            f"{source}: pixel values reach {largest:.3g}, beyond what the fits can square"
+            f" (|value| <= {MAX_ABS_VALUE:g}); the file is corrupt or needs rescaling"
+        )
     if np.ptp(array) == 0:
         raise RewardscopeError(f"{source}: image is constant (every pixel is {array.flat[0]:g})")
     return array
@@ -113,7 +122,12 @@ def as_image(image) -> Image:
 
 
 def read_image(
-    path: str | Path, *, entry: str | None = None, frame: int | None = None, pixel_size: float | None = None, allow_pickle: bool = False,
+    path: str | Path,
+    *,
+    entry: str | None = None,
+    frame: int | None = None,
+    pixel_size: float | None = None,
+    allow_pickle: bool = False,
     channel: str | None = None,
 ) -> Image:
     """Read one 2-D image with its calibration (pixel size in pm where the file says).
@@ -139,8 +153,14 @@ def read_image(
         raise RewardscopeError(f"unknown channel {channel!r}; choose one of {', '.join(CHANNELS)}")
     suffix = path.suffix.lower()
     readers = {
-        ".npy": _read_npy, ".npz": _read_npz, ".tif": _read_tiff, ".tiff": _read_tiff, ".png": _read_png,
-        ".h5": _read_hdf5, ".hdf5": _read_hdf5, ".hspy": _read_hdf5,
+        ".npy": _read_npy,
+        ".npz": _read_npz,
+        ".tif": _read_tiff,
+        ".tiff": _read_tiff,
+        ".png": _read_png,
+        ".h5": _read_hdf5,
+        ".hdf5": _read_hdf5,
+        ".hspy": _read_hdf5,
     }
     if suffix == ".npy" and allow_pickle:
         data, size, unit = _read_pickled_dict(path, entry)
@@ -149,17 +169,31 @@ def read_image(
     elif suffix in RSCIIO_READERS:
         data, size, unit = _read_rsciio(path, RSCIIO_READERS[suffix])
     else:
-        raise RewardscopeError(f"unsupported file type {suffix!r} for {str(path)!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+        raise RewardscopeError(
+            f"unsupported file type {suffix!r} for {str(path)!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
     data = _pick_frame(_grey(np.asarray(data), channel, path.name), frame, path.name)
     if size is not None and not (np.isfinite(size) and size > 0):
-        raise RewardscopeError(f"{path.name}: the file's pixel size is {size} {unit}; give a valid one with --pixel-size")
+        raise RewardscopeError(
+            f"{path.name}: the file's pixel size is {size} {unit}; give a valid one with --pixel-size"
+        )
     if pixel_size is not None:
         size, unit = float(pixel_size), "pm"
     # How it was read, so that a worker on another process or machine can read it again the same way.
-    read = {"path": str(path.resolve()), "entry": entry, "frame": frame, "pixel_size": pixel_size, "allow_pickle": allow_pickle,
-            "channel": channel}
-    return Image(validate_image_data(data, source=path.name), pixel_size=size, unit=unit if size else "px",
-                 meta={"source": str(path), "read": read})
+    read = {
+        "path": str(path.resolve()),
+        "entry": entry,
+        "frame": frame,
+        "pixel_size": pixel_size,
+        "allow_pickle": allow_pickle,
+        "channel": channel,
+    }
+    return Image(
+        validate_image_data(data, source=path.name),
+        pixel_size=size,
+        unit=unit if size else "px",
+        meta={"source": str(path), "read": read},
+    )
 
 
 def is_colour(data: np.ndarray) -> bool:
@@ -171,7 +205,9 @@ def _grey(data: np.ndarray, channel: str | None, name: str) -> np.ndarray:
     """A colour image made grey, saying so: one named channel, or the mean of R, G and B (alpha dropped)."""
     if not is_colour(data):
         if channel is not None:
-            raise RewardscopeError(f"{name}: a channel was given, but the image is not a colour image (shape {data.shape})")
+            raise RewardscopeError(
+                f"{name}: a channel was given, but the image is not a colour image (shape {data.shape})"
+            )
         return data
     kind = "RGBA" if data.shape[-1] == 4 else "RGB"
     if channel is not None:
@@ -183,8 +219,12 @@ def _grey(data: np.ndarray, channel: str | None, name: str) -> np.ndarray:
     if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
         logger.warning("%s is an %s image with three equal channels: read as grey", name, kind)
         return rgb[..., 0]
-    logger.warning("%s is a colour (%s) image: converted to grey by the mean of R, G and B; a false-colour rendering does not"
-                   " map back to intensity: give the raw data, or pick one channel with --channel", name, kind)
+    logger.warning(
+        "%s is a colour (%s) image: converted to grey by the mean of R, G and B; a false-colour rendering does not"
+        " map back to intensity: give the raw data, or pick one channel with --channel",
+        name,
+        kind,
+    )
     return rgb.mean(axis=-1)
 
 
@@ -192,9 +232,13 @@ def _pick_frame(data: np.ndarray, frame: int | None, name: str) -> np.ndarray:
     if frame is None:
         return data
     if data.ndim != 3:
-        raise RewardscopeError(f"{name}: a frame was given, but the image is not a stack (shape {data.shape})")
+        raise RewardscopeError(
+            f"{name}: a frame was given, but the image is not a stack (shape {data.shape})"
+        )
     if not frame < len(data):
-        raise RewardscopeError(f"{name}: frame {frame} does not exist; the stack has {len(data)} frames (0 to {len(data) - 1})")
+        raise RewardscopeError(
+            f"{name}: frame {frame} does not exist; the stack has {len(data)} frames (0 to {len(data) - 1})"
+        )
     return data[frame]
 
 
@@ -226,13 +270,19 @@ def _read_pickled_dict(path: Path, entry):
         raise RewardscopeError(f"{path.name} holds a pickled {type(content).__name__}, not a dict of images")
     names = sorted(content)
     if entry is None:
-        raise RewardscopeError(f"{path.name} holds {len(names)} entries; choose one with --entry: {', '.join(map(str, names[:20]))}")
+        raise RewardscopeError(
+            f"{path.name} holds {len(names)} entries; choose one with --entry: {', '.join(map(str, names[:20]))}"
+        )
     if entry not in content:
-        raise RewardscopeError(f"{path.name} has no entry {entry!r}; it holds: {', '.join(map(str, names[:20]))}")
+        raise RewardscopeError(
+            f"{path.name} has no entry {entry!r}; it holds: {', '.join(map(str, names[:20]))}"
+        )
     item = content[entry]
     if isinstance(item, dict):
         if "main_image" not in item:
-            raise RewardscopeError(f"entry {entry!r} of {path.name} has no 'main_image'; it holds: {', '.join(map(str, item))}")
+            raise RewardscopeError(
+                f"entry {entry!r} of {path.name} has no 'main_image'; it holds: {', '.join(map(str, item))}"
+            )
         item = item["main_image"]
     return np.asarray(item), None, "px"
 
@@ -242,7 +292,9 @@ def _read_npz(path: Path, entry):
         with np.load(path, allow_pickle=False) as archive:
             names = list(archive.files)
             if entry is None and len(names) != 1:
-                raise RewardscopeError(f"{path.name} holds {len(names)} arrays; choose one with --entry: {', '.join(names)}")
+                raise RewardscopeError(
+                    f"{path.name} holds {len(names)} arrays; choose one with --entry: {', '.join(names)}"
+                )
             name = names[0] if entry is None else entry
             if name not in names:
                 raise RewardscopeError(f"{path.name} has no array {name!r}; it holds: {', '.join(names)}")
@@ -279,16 +331,24 @@ def _read_hdf5(path: Path, entry):
     try:
         with h5py.File(path, "r") as handle:
             datasets = []
-            handle.visititems(lambda name, item: datasets.append(name) if isinstance(item, h5py.Dataset) and item.ndim >= 2 else None)
+            handle.visititems(
+                lambda name, item: (
+                    datasets.append(name) if isinstance(item, h5py.Dataset) and item.ndim >= 2 else None
+                )
+            )
             if entry is None:
                 preferred = [n for n in datasets if n.startswith("Experiments/") and n.endswith("/data")]
                 preferred = preferred or [n for n in datasets if n.split("/")[-1] == "MainImage"]
                 candidates = preferred or datasets
                 if len(candidates) != 1:
-                    raise RewardscopeError(f"{path.name} holds {len(datasets)} image datasets; choose one with --entry: {', '.join(datasets) or 'none'}")
+                    raise RewardscopeError(
+                        f"{path.name} holds {len(datasets)} image datasets; choose one with --entry: {', '.join(datasets) or 'none'}"
+                    )
                 entry = candidates[0]
             if entry not in datasets:
-                raise RewardscopeError(f"{path.name} has no image dataset {entry!r}; it holds: {', '.join(datasets) or 'none'}")
+                raise RewardscopeError(
+                    f"{path.name} has no image dataset {entry!r}; it holds: {', '.join(datasets) or 'none'}"
+                )
             data = handle[entry][()]
             size, unit = _hyperspy_calibration(handle[entry].parent, data.ndim)
     except OSError as exc:
@@ -318,7 +378,10 @@ def _calibration(scales):
         return None, "px"
     sizes = [scale * factor for (scale, _), factor in zip(scales[-2:], factors)]
     if not np.isclose(sizes[0], sizes[1], rtol=1e-3):
-        logger.warning("anisotropic pixels (%.4g x %.4g pm): positions are in px, physical lengths use their mean", *sizes)
+        logger.warning(
+            "anisotropic pixels (%.4g x %.4g pm): positions are in px, physical lengths use their mean",
+            *sizes,
+        )
     return float(np.mean(sizes)), "pm"
 
 
@@ -328,7 +391,9 @@ def _read_rsciio(path: Path, plugin: str):
     try:
         module = importlib.import_module(f"rsciio.{plugin}")
     except ImportError:
-        raise RewardscopeError(f"reading {path.suffix} files needs rosettasciio: pip install 'rewardscope[io]'") from None
+        raise RewardscopeError(
+            f"reading {path.suffix} files needs rosettasciio: pip install 'rewardscope[io]'"
+        ) from None
     try:
         signals = module.file_reader(str(path))
     except Exception as exc:  # noqa: BLE001 - a third-party reader's errors, reported as one line
@@ -388,7 +453,9 @@ def read_positions(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
     if not path.is_file():
         raise RewardscopeError(f"no such file: {str(path)!r}")
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:  # (-sig: spreadsheets write a byte-order mark)
+        with open(
+            path, newline="", encoding="utf-8-sig"
+        ) as handle:  # (-sig: spreadsheets write a byte-order mark)
             reader = csv.DictReader(handle)
             rows = list(reader)
             header = list(reader.fieldnames or [])
@@ -396,22 +463,28 @@ def read_positions(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
         raise RewardscopeError(f"cannot read {str(path)!r} as a CSV table: {exc}") from None
     missing = [name for name in POSITION_COLUMNS if name not in header]
     if missing:
-        raise RewardscopeError(f"{path.name}: a positions table needs the columns x, y, sublattice; missing {', '.join(missing)}"
-                               f" (header: {', '.join(map(str, header)) or 'none'})")
+        raise RewardscopeError(
+            f"{path.name}: a positions table needs the columns x, y, sublattice; missing {', '.join(missing)}"
+            f" (header: {', '.join(map(str, header)) or 'none'})"
+        )
     if not rows:
         raise RewardscopeError(f"{path.name}: the table has a header but no rows")
     try:
         xy = np.array([[float(row["x"]), float(row["y"])] for row in rows])
     except (TypeError, ValueError):
         bad = next(i for i, row in enumerate(rows) if not _is_number(row["x"]) or not _is_number(row["y"]))
-        raise RewardscopeError(f"{path.name}: row {bad + 2} has x={rows[bad]['x']!r}, y={rows[bad]['y']!r}, not numbers") from None
+        raise RewardscopeError(
+            f"{path.name}: row {bad + 2} has x={rows[bad]['x']!r}, y={rows[bad]['y']!r}, not numbers"
+        ) from None
     sublattice = np.array([str(row["sublattice"]).strip() for row in rows])
     extra = {}
     for name in header:
         if name in POSITION_COLUMNS or name in (None, ""):
             continue
         values = [row[name] for row in rows]
-        extra[name] = np.array([float(v) for v in values]) if all(_is_number(v) for v in values) else np.array(values)
+        extra[name] = (
+            np.array([float(v) for v in values]) if all(_is_number(v) for v in values) else np.array(values)
+        )
     return xy, sublattice, extra
 
 
@@ -421,4 +494,3 @@ def _is_number(text) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-

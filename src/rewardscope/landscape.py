@@ -62,17 +62,35 @@ def _score_window(image, base: Config, window: int, classes: list[int], weights)
     return rows
 
 
-def compute(image, windows: list[int], classes: list[int], *, base: Config | None = None, weights=None, n_jobs: int = -1) -> list[dict]:
+def compute(
+    image,
+    windows: list[int],
+    classes: list[int],
+    *,
+    base: Config | None = None,
+    weights=None,
+    n_jobs: int = -1,
+) -> list[dict]:
     """Reward and every component at each (window, n_classes) point."""
     from joblib import Parallel, delayed
 
     base = base or Config()
-    per_window = Parallel(n_jobs=n_jobs)(delayed(_score_window)(image, base, w, classes, weights) for w in windows)
+    per_window = Parallel(n_jobs=n_jobs)(
+        delayed(_score_window)(image, base, w, classes, weights) for w in windows
+    )
     return [row for rows in per_window for row in rows]
 
 
-def run(image, out, windows: list[int] | None, classes: list[int], *, base: Config | None = None, weights=None,
-        overwrite: bool = False) -> list[dict]:
+def run(
+    image,
+    out,
+    windows: list[int] | None,
+    classes: list[int],
+    *,
+    base: Config | None = None,
+    weights=None,
+    overwrite: bool = False,
+) -> list[dict]:
     """Score the grid (``compute``) and write it into the new folder ``out`` (``write``; ``out`` and
     ``overwrite`` as for ``workflow.analyze``); return the rows. ``weights`` change the default weights."""
     from . import outputs, rewards
@@ -82,8 +100,10 @@ def run(image, out, windows: list[int] | None, classes: list[int], *, base: Conf
     base = base or Config()
     weights = rewards.with_defaults(weights)
     if not windows and "patch" in base.descriptor:
-        raise RewardscopeError("give the windows for a patch descriptor, e.g. windows=[8, 12, 16]",
-                               cli="give the windows for a patch descriptor, e.g. --window 8:48:4")
+        raise RewardscopeError(
+            "give the windows for a patch descriptor, e.g. windows=[8, 12, 16]",
+            cli="give the windows for a patch descriptor, e.g. --window 8:48:4",
+        )
     out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files, command="landscape")
     rows = compute(image, list(windows or [None]), list(classes), base=base, weights=weights)
     staging = outputs.staging_folder(out, "landscape")
@@ -100,14 +120,22 @@ def write(rows: list[dict], out: Path, descriptor: str) -> None:
         writer.writeheader()
         writer.writerows(rows)
     best = max(rows, key=lambda r: r["reward"])
-    (out / "landscape.json").write_text(json.dumps({"descriptor": descriptor, "optimum": best, "points": rows}, indent=2))
+    (out / "landscape.json").write_text(
+        json.dumps({"descriptor": descriptor, "optimum": best, "points": rows}, indent=2)
+    )
 
-    plot(rows, names, out / "landscape.png",
-         f"reward landscape ({descriptor} descriptor); circle: each panel's maximum; the reward's optimum:"
-         f" window {best['window']} px, {best['n_classes']} classes")
+    plot(
+        rows,
+        names,
+        out / "landscape.png",
+        f"reward landscape ({descriptor} descriptor); circle: each panel's maximum; the reward's optimum:"
+        f" window {best['window']} px, {best['n_classes']} classes",
+    )
 
 
-def plot(rows: list[dict], names: list[str], path: Path, title: str, xlabel: str = "patch window (px)") -> None:
+def plot(
+    rows: list[dict], names: list[str], path: Path, title: str, xlabel: str = "patch window (px)"
+) -> None:
     """One heat map (window, or what ``xlabel`` says, x number of classes) per name in ``rows``, each panel's maximum circled."""
     from .report import figure
 
@@ -115,14 +143,21 @@ def plot(rows: list[dict], names: list[str], path: Path, title: str, xlabel: str
     classes = sorted({r["n_classes"] for r in rows})
     n_rows = int(np.ceil(len(names) / 3))
     fig, axes = figure(n_rows, 3, figsize=(15, 4.2 * n_rows), squeeze=False, layout="constrained")
-    for ax in axes.ravel()[len(names):]:
+    for ax in axes.ravel()[len(names) :]:
         ax.axis("off")
     for ax, name in zip(axes.ravel(), names):
         grid = np.full((len(classes), len(windows)), np.nan)
         for r in rows:
             grid[classes.index(r["n_classes"]), windows.index(r["window"])] = r[name]
-        image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1,
-                          extent=(-0.5, len(windows) - 0.5, classes[0] - 0.5, classes[-1] + 0.5))
+        image = ax.imshow(
+            grid,
+            origin="lower",
+            aspect="auto",
+            cmap="viridis",
+            vmin=0,
+            vmax=1,
+            extent=(-0.5, len(windows) - 0.5, classes[0] - 0.5, classes[-1] + 0.5),
+        )
         if np.isfinite(grid).any():
             k, w = np.unravel_index(np.nanargmax(grid), grid.shape)
             ax.plot(w, classes[k], "o", mfc="none", mec="red", ms=12, mew=2)

@@ -19,10 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from .atoms import Columns
 from scipy.spatial import cKDTree
 
+from .atoms import Columns
 from .geometry import affine_lattice, fractional, walk_indices
 
 NOT_INDEXED = -1
@@ -90,7 +89,11 @@ def index_columns(columns: Columns) -> Lattice:
     def a_row(i, j):
         """Rows of the A columns at corners (i, j); -1 where none (or beyond the grid)."""
         inside = (j >= 0) & (j < corner_row.shape[0]) & (i >= 0) & (i < corner_row.shape[1])
-        return np.where(inside, corner_row[np.clip(j, 0, corner_row.shape[0] - 1), np.clip(i, 0, corner_row.shape[1] - 1)], -1)
+        return np.where(
+            inside,
+            corner_row[np.clip(j, 0, corner_row.shape[0] - 1), np.clip(i, 0, corner_row.shape[1] - 1)],
+            -1,
+        )
 
     neighbours = np.full((len(columns), 4), -1)
     indexed_b = b_rows[valid[b_rows]]
@@ -119,20 +122,39 @@ def index_columns(columns: Columns) -> Lattice:
 
     ci, cj = ij[cells, 0], ij[cells, 1]
     # Per cut edge: the missing corners, the present ones beside them, and the step inward (di, dj) from those.
-    for lost, kept, (di, dj) in (((2, 3), (0, 1), (0, -1)), ((0, 1), (2, 3), (0, 1)), ((1, 3), (0, 2), (-1, 0)), ((0, 2), (1, 3), (1, 0))):
-        cut = (count[cells] == 2) & ~measured[cells][:, lost].any(axis=1) & measured[cells][:, kept].all(axis=1)
+    for lost, kept, (di, dj) in (
+        ((2, 3), (0, 1), (0, -1)),
+        ((0, 1), (2, 3), (0, 1)),
+        ((1, 3), (0, 2), (-1, 0)),
+        ((0, 2), (1, 3), (1, 0)),
+    ):
+        cut = (
+            (count[cells] == 2) & ~measured[cells][:, lost].any(axis=1) & measured[cells][:, kept].all(axis=1)
+        )
         for m, k in zip(lost, kept):
-            corner_i, corner_j = ci + (k & 1), cj + (k >> 1)  # corner k of cell (i, j): (i + k % 2, j + k // 2)
+            corner_i, corner_j = (
+                ci + (k & 1),
+                cj + (k >> 1),
+            )  # corner k of cell (i, j): (i + k % 2, j + k // 2)
             # x(p + s) = x(p) + x(p - s) - x(p - 2s): one lattice step, taken between columns of the same parity,
             # so that a staggered (antipolar) A displacement carries over instead of doubling.
             one, two = a_at(corner_i + di, corner_j + dj), a_at(corner_i + 2 * di, corner_j + 2 * dj)
             corners[cut, m] = corners[cut, k] + one[cut] - two[cut]
     (fx, fy) = site
     weights = np.array([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])  # corner order above
-    polarization[cells] = columns.xy[cells] - np.einsum("k,nkd->nd", weights, corners)  # NaN where a corner stayed unknown
+    polarization[cells] = columns.xy[cells] - np.einsum(
+        "k,nkd->nd", weights, corners
+    )  # NaN where a corner stayed unknown
     corners_measured = np.zeros(len(columns), int)
     corners_measured[indexed_b] = count[indexed_b]
-    return Lattice(ij=ij, neighbours=neighbours, polarization=polarization, origin=origin, basis=basis, corners=corners_measured)
+    return Lattice(
+        ij=ij,
+        neighbours=neighbours,
+        polarization=polarization,
+        origin=origin,
+        basis=basis,
+        corners=corners_measured,
+    )
 
 
 def _unique_sites(ij: np.ndarray, sublattice: np.ndarray, error: np.ndarray) -> np.ndarray:

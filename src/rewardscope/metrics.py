@@ -44,7 +44,7 @@ def cramer_rao_bound(scene: Scene) -> np.ndarray:
     sigma = spec.probe_sigma_pm / spec.pixel_size_pm
     radius = 0.5 * spec.lattice_pm / spec.pixel_size_pm
     reach = int(np.ceil(radius))
-    oy, ox = np.mgrid[-reach:reach + 1, -reach:reach + 1]
+    oy, ox = np.mgrid[-reach : reach + 1, -reach : reach + 1]
     disc = ox**2 + oy**2 <= radius**2
     rows, cols = scene.expected.shape
     px = np.rint(truth.xy[:, :1]).astype(int) + ox[disc]
@@ -113,8 +113,10 @@ def ideal_polarization(scene: Scene, seed: int = 0) -> dict:
     variants = np.unique(truth.variant[b])
     means = np.array([expected[truth.variant[b] == v].mean(axis=0) for v in variants])
     nearest = variants[np.argmin(np.linalg.norm(measured[:, None, :] - means[None], axis=2), axis=1)]
-    return {"angle_error_deg": _median_angle_error(measured, expected, truth.variant[b] != ANTIPOLAR),
-            "cell_accuracy": float(np.mean(nearest == truth.variant[b]))}
+    return {
+        "angle_error_deg": _median_angle_error(measured, expected, truth.variant[b] != ANTIPOLAR),
+        "cell_accuracy": float(np.mean(nearest == truth.variant[b])),
+    }
 
 
 @dataclass(frozen=True)
@@ -171,14 +173,23 @@ def accuracy(xy, sublattice, labels, polarization, truth: Truth, shape, period: 
     """Compare a per-column result with the truth; columns matched within 0.25 lattice periods."""
     recall, precision, rmse, matched_b = column_accuracy(xy, sublattice, truth, shape, period)
     truth_b, found_b = matched_b
-    angle_error = _median_angle_error(polarization[found_b], true_polarization(truth)[truth_b], truth.variant[truth_b] != ANTIPOLAR)
+    angle_error = _median_angle_error(
+        polarization[found_b], true_polarization(truth)[truth_b], truth.variant[truth_b] != ANTIPOLAR
+    )
     classified = labels[found_b] >= 0
-    coverage = float(classified.sum() / max(np.sum(interior(truth, shape, 0.3 * period) & (truth.sublattice == "B")), 1))
+    coverage = float(
+        classified.sum() / max(np.sum(interior(truth, shape, 0.3 * period) & (truth.sublattice == "B")), 1)
+    )
     truth_b, found_b = truth_b[classified], found_b[classified]
     ari = float(adjusted_rand_score(truth.variant[truth_b], labels[found_b])) if len(found_b) else 0.0
     wall_f1 = _wall_f1(truth, truth_b, labels[found_b])
     return Accuracy(
-        recall, precision, rmse, ari, wall_f1, angle_error,
+        recall,
+        precision,
+        rmse,
+        ari,
+        wall_f1,
+        angle_error,
         n_classes_true=len(np.unique(truth.variant[truth.sublattice == "B"])),
         n_classes_found=len(np.unique(labels[labels >= 0])),
         coverage=coverage,

@@ -55,20 +55,33 @@ class SearchSpace:
 
     def __post_init__(self):
         if any(learner != "gmm" for learner in self.learners) and any(d != "patch" for d in self.descriptors):
-            raise RewardscopeError(f"the VAE learners encode image patches: search them with the patch descriptor only,"
-                                   f" not {','.join(self.descriptors)}")
+            raise RewardscopeError(
+                f"the VAE learners encode image patches: search them with the patch descriptor only,"
+                f" not {','.join(self.descriptors)}"
+            )
 
     @classmethod
-    def for_period(cls, period: float, image_side: int, n_classes=(2, 6), descriptors=DEFAULT_DESCRIPTORS, window=None,
-                   **learning) -> "SearchSpace":
+    def for_period(
+        cls,
+        period: float,
+        image_side: int,
+        n_classes=(2, 6),
+        descriptors=DEFAULT_DESCRIPTORS,
+        window=None,
+        **learning,
+    ) -> SearchSpace:
         """Windows from 0.75 to 2.5 lattice periods, never beyond a third of the image, unless ``window``
         (LOW, HIGH) says which (searched in steps of 2 from LOW)."""
         if window is None:
             low = max(6, int(2 * round(0.375 * period)))
             window = (low, max(low + 2, 2 * (min(int(2 * round(1.25 * period)), image_side // 3) // 2)))
         elif not 3 <= window[0] <= window[1] <= image_side:
-            raise RewardscopeError(f"the window range {window[0]}:{window[1]} px must lie within 3 and the image side, {image_side} px")
-        return cls(window=tuple(window), n_classes=tuple(n_classes), descriptors=tuple(descriptors), **learning)
+            raise RewardscopeError(
+                f"the window range {window[0]}:{window[1]} px must lie within 3 and the image side, {image_side} px"
+            )
+        return cls(
+            window=tuple(window), n_classes=tuple(n_classes), descriptors=tuple(descriptors), **learning
+        )
 
     @property
     def windows(self) -> np.ndarray:
@@ -77,19 +90,30 @@ class SearchSpace:
     @property
     def searched(self) -> dict:
         """The dimensions beyond window and classes that have more than one value."""
-        return {"descriptor": len(self.descriptors) > 1, "learner": len(self.learners) > 1,
-                "latent_dim": self.latent_dim[1] > self.latent_dim[0], "beta": len(self.betas) > 1,
-                "pooling": len(self.poolings) > 1, "smoothing": len(self.smoothings) > 1}
+        return {
+            "descriptor": len(self.descriptors) > 1,
+            "learner": len(self.learners) > 1,
+            "latent_dim": self.latent_dim[1] > self.latent_dim[0],
+            "beta": len(self.betas) > 1,
+            "pooling": len(self.poolings) > 1,
+            "smoothing": len(self.smoothings) > 1,
+        }
 
     def settings(self) -> list[dict]:
         """Every distinct setting; the window only counts for descriptors made of patches, latent size and
         beta only for the VAE learners."""
         from itertools import product
 
-        choices = {"descriptor": self.descriptors, "window": [int(w) for w in self.windows],
-                   "n_classes": range(self.n_classes[0], self.n_classes[1] + 1), "learner": self.learners,
-                   "latent_dim": range(self.latent_dim[0], self.latent_dim[1] + 1), "beta": self.betas,
-                   "pooling": self.poolings, "smoothing": self.smoothings}
+        choices = {
+            "descriptor": self.descriptors,
+            "window": [int(w) for w in self.windows],
+            "n_classes": range(self.n_classes[0], self.n_classes[1] + 1),
+            "learner": self.learners,
+            "latent_dim": range(self.latent_dim[0], self.latent_dim[1] + 1),
+            "beta": self.betas,
+            "pooling": self.poolings,
+            "smoothing": self.smoothings,
+        }
         searched = {"window": True, "n_classes": True, **self.searched}
         names = [name for name in choices if searched[name]]
         unique = {}
@@ -108,24 +132,42 @@ class SearchSpace:
         descriptor = params.get("descriptor", self.descriptors[0])
         learner = params.get("learner", self.learners[0])
         vae = learner != "gmm"
-        return (descriptor, params["window"] if "patch" in descriptor else None, params["n_classes"], learner,
-                params.get("latent_dim", self.latent_dim[0]) if vae else None, params.get("beta", self.betas[0]) if vae else None,
-                params.get("pooling", self.poolings[0]), params.get("smoothing", self.smoothings[0]))
+        return (
+            descriptor,
+            params["window"] if "patch" in descriptor else None,
+            params["n_classes"],
+            learner,
+            params.get("latent_dim", self.latent_dim[0]) if vae else None,
+            params.get("beta", self.betas[0]) if vae else None,
+            params.get("pooling", self.poolings[0]),
+            params.get("smoothing", self.smoothings[0]),
+        )
 
     def opening(self, n_trials: int) -> list[dict]:
         """The first settings to score: the default patch setting (1.5 periods, fewest classes) of each
         learner, then every setting of the descriptors without patches, which are few and cost
         milliseconds; the budget of ``n_trials`` caps the list."""
         middle = int(np.clip(2 * round(np.mean(self.window) / 2), *self.window))
-        first = {"window": middle, "n_classes": self.n_classes[0], "learner": self.learners[0],
-                 "latent_dim": self.latent_dim[0], "beta": self.betas[0], "pooling": self.poolings[0],
-                 "smoothing": self.smoothings[0]}
+        first = {
+            "window": middle,
+            "n_classes": self.n_classes[0],
+            "learner": self.learners[0],
+            "latent_dim": self.latent_dim[0],
+            "beta": self.betas[0],
+            "pooling": self.poolings[0],
+            "smoothing": self.smoothings[0],
+        }
         opening = []
         for descriptor in self.descriptors:
             if "patch" in descriptor:
-                opening += [{**first, "descriptor": descriptor, "learner": learner} for learner in self.learners]
+                opening += [
+                    {**first, "descriptor": descriptor, "learner": learner} for learner in self.learners
+                ]
             else:
-                opening += [{**first, "descriptor": descriptor, "n_classes": k} for k in range(self.n_classes[0], self.n_classes[1] + 1)]
+                opening += [
+                    {**first, "descriptor": descriptor, "n_classes": k}
+                    for k in range(self.n_classes[0], self.n_classes[1] + 1)
+                ]
         searched = {"window": True, "n_classes": True, **self.searched}
         return [{k: v for k, v in p.items() if searched[k]} for p in opening][:n_trials]
 
@@ -138,7 +180,9 @@ class SearchSpace:
         from optuna.distributions import CategoricalDistribution, IntDistribution
 
         distributions = {
-            "window": IntDistribution(self.window[0], self.window[0] + 2 * ((self.window[1] - self.window[0]) // 2), step=2),
+            "window": IntDistribution(
+                self.window[0], self.window[0] + 2 * ((self.window[1] - self.window[0]) // 2), step=2
+            ),
             "n_classes": IntDistribution(self.n_classes[0], self.n_classes[1]),
             "descriptor": CategoricalDistribution(list(self.descriptors)),
             "learner": CategoricalDistribution(list(self.learners)),
@@ -147,7 +191,11 @@ class SearchSpace:
             "pooling": CategoricalDistribution([int(v) for v in self.poolings]),
             "smoothing": CategoricalDistribution(list(self.smoothings)),
         }
-        return {name: d for name, d in distributions.items() if name in ("window", "n_classes") or self.searched[name]}
+        return {
+            name: d
+            for name, d in distributions.items()
+            if name in ("window", "n_classes") or self.searched[name]
+        }
 
 
 @contextmanager
@@ -159,7 +207,9 @@ def _heartbeats_on_purpose():
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+        warnings.filterwarnings(
+            "ignore", message="Heartbeat of storage is supposed to be used with Study.optimize"
+        )
         yield
 
 
@@ -167,10 +217,14 @@ def check_storage_url(url: str) -> str:
     """A shared study's storage URL, refused in one line (before anything is opened or made) unless it is PostgreSQL's."""
     scheme = str(url).partition("://")[0] if "://" in str(url) else ""
     if scheme.split("+")[0] != "postgresql":
-        message = (f"unsupported study storage {masked(str(url))!r}: a shared study lives in PostgreSQL,"
-                   " postgresql://user:password@host:port/db")
-        raise RewardscopeError(f"{message} (without a storage, analyze keeps the study in a journal file in its output folder)",
-                               cli=f"{message} (without --storage, analyze keeps the study in a journal file in --out)")
+        message = (
+            f"unsupported study storage {masked(str(url))!r}: a shared study lives in PostgreSQL,"
+            " postgresql://user:password@host:port/db"
+        )
+        raise RewardscopeError(
+            f"{message} (without a storage, analyze keeps the study in a journal file in its output folder)",
+            cli=f"{message} (without --storage, analyze keeps the study in a journal file in --out)",
+        )
     return str(url)
 
 
@@ -192,18 +246,26 @@ def open_storage(storage: str | Path | None):
         try:
             engine = {"pool_pre_ping": True}
             if url.startswith("postgresql"):
-                engine["connect_args"] = {"options": f"-c idle_in_transaction_session_timeout={int(IDLE_IN_TRANSACTION_S * 1000)}"}
+                engine["connect_args"] = {
+                    "options": f"-c idle_in_transaction_session_timeout={int(IDLE_IN_TRANSACTION_S * 1000)}"
+                }
             with _heartbeats_on_purpose():
-                return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, engine_kwargs=engine)
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, engine_kwargs=engine
+                )
         except ImportError:
-            raise RewardscopeError(f"the storage {masked(url)} needs its database driver; for PostgreSQL:"
-                                   " pip install 'rewardscope[postgres]'") from None
+            raise RewardscopeError(
+                f"the storage {masked(url)} needs its database driver; for PostgreSQL:"
+                " pip install 'rewardscope[postgres]'"
+            ) from None
         except Exception as error:  # noqa: BLE001 - the driver's error, said in one line
             # Workers that start together on a new database race to create Optuna's tables: the losers try again.
             if attempt < 2 and type(error).__name__ in ("IntegrityError", "ProgrammingError"):
                 time.sleep(0.5 + attempt)
                 continue
-            reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+            reason = next(
+                (line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__
+            )
             raise RewardscopeError(f"could not open the study storage {masked(url)}: {reason}") from None
 
 
@@ -218,7 +280,15 @@ def masked(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def open_study(storage, *, seed: int, n_startup: int, n_objectives: int = 1, study_name: str = STUDY_NAME, create: bool = True):
+def open_study(
+    storage,
+    *,
+    seed: int,
+    n_startup: int,
+    n_objectives: int = 1,
+    study_name: str = STUDY_NAME,
+    create: bool = True,
+):
     """Create (or load) the study ``study_name`` in ``storage`` (see ``open_storage``; an opened
     storage object is used as it is). With ``create=False`` the study must exist."""
     import optuna
@@ -232,10 +302,19 @@ def open_study(storage, *, seed: int, n_startup: int, n_objectives: int = 1, stu
             return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
         except KeyError:
             names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage))
-            listed = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")  # one readable line
-            raise RewardscopeError(f"no study {study_name!r} in this storage; studies there: {listed or 'none'}") from None
-    return optuna.create_study(storage=storage, study_name=study_name, directions=["maximize"] * n_objectives, sampler=sampler,
-                               load_if_exists=True)
+            listed = ", ".join(names[:10]) + (
+                f" and {len(names) - 10} more" if len(names) > 10 else ""
+            )  # one readable line
+            raise RewardscopeError(
+                f"no study {study_name!r} in this storage; studies there: {listed or 'none'}"
+            ) from None
+    return optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        directions=["maximize"] * n_objectives,
+        sampler=sampler,
+        load_if_exists=True,
+    )
 
 
 def startup_trials(n_trials: int) -> int:
@@ -268,14 +347,27 @@ def check_objectives(objectives) -> tuple[str, ...] | None:
     if unknown:
         raise RewardscopeError(f"unknown objective {unknown[0]!r}; choose from {', '.join(COMPONENTS)}")
     if len(set(objectives)) < 2:
-        raise RewardscopeError(f"give two or more different objectives for a Pareto front, got {','.join(objectives)};"
-                               " for one, weight it alone with --reward-weights NAME=1")
+        raise RewardscopeError(
+            f"give two or more different objectives for a Pareto front, got {','.join(objectives)};"
+            " for one, weight it alone with --reward-weights NAME=1"
+        )
     return objectives
 
 
 @_heartbeats_on_purpose()
-def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, storage=None, seed: int = 0, progress: bool = True,
-             objectives: tuple[str, ...] | None = None, opening: bool = True, study=None):
+def optimize(
+    evaluate,
+    base: Config,
+    space: SearchSpace,
+    *,
+    n_trials: int,
+    storage=None,
+    seed: int = 0,
+    progress: bool = True,
+    objectives: tuple[str, ...] | None = None,
+    opening: bool = True,
+    study=None,
+):
     """Run trials until the study holds ``n_trials`` distinct finished settings; return the study.
 
     ``evaluate(config) -> (reward, components)`` scores one configuration. The
@@ -297,13 +389,16 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
     number, so a study's trials do not depend on which worker ran them.
     """
     import optuna
+
     from .progress import progress_bar as tqdm
 
     if n_trials < 1:
         raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")
     objectives = check_objectives(objectives)
     if study is None:
-        study = open_study(storage, seed=seed, n_startup=startup_trials(n_trials), n_objectives=len(objectives or (None,)))
+        study = open_study(
+            storage, seed=seed, n_startup=startup_trials(n_trials), n_objectives=len(objectives or (None,))
+        )
     shared = _shared(study)
     if shared:
         optuna.storages.fail_stale_trials(study)
@@ -314,12 +409,18 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
         for params in space.opening(n_trials):
             study.enqueue_trial(params)
     elif study.get_trials(deepcopy=False):
-        logger.info("resuming the study: %d of %d settings already scored", len(finished_settings(study, space)), n_trials)
+        logger.info(
+            "resuming the study: %d of %d settings already scored",
+            len(finished_settings(study, space)),
+            n_trials,
+        )
     distributions = space.distributions()
     budget = min(n_trials, space.size)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     finished = finished_settings(study, space)
-    with tqdm(total=budget, initial=min(len(finished), budget), desc="trials", unit="trial", disable=not progress) as bar:
+    with tqdm(
+        total=budget, initial=min(len(finished), budget), desc="trials", unit="trial", disable=not progress
+    ) as bar:
         while True:
             if shared:
                 optuna.storages.fail_stale_trials(study)
@@ -328,8 +429,11 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
             if len(finished) >= budget:
                 break
             # (Another worker's newest trial may not have its parameters yet.)
-            running = {space.key(t.params) for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-                       if "n_classes" in t.params}
+            running = {
+                space.key(t.params)
+                for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+                if "n_classes" in t.params
+            }
             if len(finished) + len(running) >= budget:
                 time.sleep(POLL_S)  # the last settings are with other workers: wait, in case one of them dies
                 continue
@@ -366,18 +470,27 @@ def optimize(evaluate, base: Config, space: SearchSpace, *, n_trials: int, stora
                     trial.set_user_attr("components", components)
                     trial.set_user_attr("seconds", time.perf_counter() - start)
                     trial.set_user_attr("reward", reward)
-                    told = study.tell(trial, [components[name] for name in objectives] if objectives else reward,
-                                      skip_if_finished=True)
+                    told = study.tell(
+                        trial,
+                        [components[name] for name in objectives] if objectives else reward,
+                        skip_if_finished=True,
+                    )
                 except optuna.exceptions.UpdateFinishedTrialError:
                     told = None
                 if told is None or told.state != optuna.trial.TrialState.COMPLETE:
                     # This process was silent past the grace period (suspended, or starved of CPU) and another worker
                     # failed the trial as dead and may have taken the setting over: drop the result, go on.
-                    logger.warning("trial %d was failed by another worker while this one ran it (no heartbeat for %d s);"
-                                   " its result is dropped", trial.number, GRACE_S)
+                    logger.warning(
+                        "trial %d was failed by another worker while this one ran it (no heartbeat for %d s);"
+                        " its result is dropped",
+                        trial.number,
+                        GRACE_S,
+                    )
                     continue
                 bar.update(1)
-                bar.set_postfix(best=f"{reward if not finished else max(reward, *map(combined_reward, finished.values())):.3f}")
+                bar.set_postfix(
+                    best=f"{reward if not finished else max(reward, *map(combined_reward, finished.values())):.3f}"
+                )
     return study
 
 
@@ -404,7 +517,11 @@ def claimed_before(study, space: SearchSpace, number: int, patience: float = 5.0
 
     deadline = time.monotonic() + patience
     while True:
-        earlier = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)) if t.number < number]
+        earlier = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            if t.number < number
+        ]
         if all("n_classes" in t.params for t in earlier) or time.monotonic() > deadline:
             return {space.key(t.params) for t in earlier if "n_classes" in t.params}
         time.sleep(0.05)
@@ -442,7 +559,9 @@ def finished_settings(study, space: SearchSpace) -> dict:
     return {space.key(t.params): t for t in trials if "repeat_of" not in t.user_attrs}
 
 
-SPATIAL_TOLERANCE = 0.02  # rewards this close to the best are a tie: settings a noise apart differ by about 1%
+SPATIAL_TOLERANCE = (
+    0.02  # rewards this close to the best are a tie: settings a noise apart differ by about 1%
+)
 
 
 def best_params(study) -> dict:
@@ -458,7 +577,12 @@ def best_params(study) -> dict:
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
     best = max(t.value for t in done)
     near = [t for t in done if t.value >= best - SPATIAL_TOLERANCE * abs(best)]
-    return dict(min(near, key=lambda t: (t.params.get("pooling", 0), t.params.get("smoothing", 0.0), -t.value, t.number)).params)
+    return dict(
+        min(
+            near,
+            key=lambda t: (t.params.get("pooling", 0), t.params.get("smoothing", 0.0), -t.value, t.number),
+        ).params
+    )
 
 
 def combined_reward(trial) -> float:

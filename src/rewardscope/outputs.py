@@ -29,7 +29,11 @@ def read_marker(folder: Path) -> dict | None:
         marker = json.loads((folder / MARKER).read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(marker, dict) or not str(marker.get("written_by", "")).startswith("rewardscope") or "command" not in marker:
+    if (
+        not isinstance(marker, dict)
+        or not str(marker.get("written_by", "")).startswith("rewardscope")
+        or "command" not in marker
+    ):
         return None
     files = marker.get("files", ())
     listed = isinstance(files, list) and all(isinstance(name, str) for name in files)
@@ -40,14 +44,20 @@ def write_marker(folder: Path, command: str, files: list[str] | None) -> None:
     """Mark ``folder`` as written by ``command``; ``files`` None marks work in progress (a staging folder)."""
     from . import __version__
 
-    marker = {"written_by": f"rewardscope {__version__}", "command": command, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "files": files}
+    marker = {
+        "written_by": f"rewardscope {__version__}",
+        "command": command,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "files": files,
+    }
     (folder / MARKER).write_text(json.dumps(marker, indent=1))
 
 
 def written_files(folder: Path) -> list[str]:
     """Every file under ``folder`` as a relative POSIX path, the marker excepted."""
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir() and p.name != MARKER)
+    return sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir() and p.name != MARKER
+    )
 
 
 def foreign_files(folder: Path) -> list[str]:
@@ -76,7 +86,9 @@ def _listing(names: list[str], limit: int = 3) -> str:
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def check_output_folder(out, *, overwrite: bool = False, inputs=(), resumable: str | None = None, command: str | None = None) -> Path:
+def check_output_folder(
+    out, *, overwrite: bool = False, inputs=(), resumable: str | None = None, command: str | None = None
+) -> Path:
     """Refuse, in one line, an ``out`` that writing or replacing could lose data; return it as a Path.
 
     ``inputs`` are the files the run reads: ``out`` may be neither one of them
@@ -87,35 +99,61 @@ def check_output_folder(out, *, overwrite: bool = False, inputs=(), resumable: s
     """
     out = Path(out)
     where = out.resolve()
-    if str(out) in ("", ".") or where == Path.cwd().resolve() or where == Path.home().resolve() or where == Path(where.anchor):
-        raise RewardscopeError(f"refusing to write results into {str(out) or '.'!r} ({where}) itself: name a new folder for them,"
-                               " e.g. results")
+    if (
+        str(out) in ("", ".")
+        or where == Path.cwd().resolve()
+        or where == Path.home().resolve()
+        or where == Path(where.anchor)
+    ):
+        raise RewardscopeError(
+            f"refusing to write results into {str(out) or '.'!r} ({where}) itself: name a new folder for them,"
+            " e.g. results"
+        )
     for path in map(Path, inputs):
         path = path.resolve()
         if where == path or where in path.parents:
-            raise RewardscopeError(f"output folder {str(out)!r} {'is' if where == path else 'holds'} the input {str(path)!r};"
-                                   " choose another folder for the results")
+            raise RewardscopeError(
+                f"output folder {str(out)!r} {'is' if where == path else 'holds'} the input {str(path)!r};"
+                " choose another folder for the results"
+            )
     if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise RewardscopeError(f"output folder {str(out)!r} is an existing {'link' if out.is_symlink() else 'file'}, not a folder;"
-                               " rewardscope never replaces it: choose another folder")
+        raise RewardscopeError(
+            f"output folder {str(out)!r} is an existing {'link' if out.is_symlink() else 'file'}, not a folder;"
+            " rewardscope never replaces it: choose another folder"
+        )
     staging = staging_path(out)
-    if staging.exists() and (staging.is_symlink() or not staging.is_dir() or (any(staging.iterdir()) and read_marker(staging) is None)):
-        raise RewardscopeError(f"{str(staging)!r} exists and was not made by rewardscope; move it away or choose another folder")
+    if staging.exists() and (
+        staging.is_symlink()
+        or not staging.is_dir()
+        or (any(staging.iterdir()) and read_marker(staging) is None)
+    ):
+        raise RewardscopeError(
+            f"{str(staging)!r} exists and was not made by rewardscope; move it away or choose another folder"
+        )
     left = read_marker(staging) if staging.is_dir() else None
     if left and command and left["command"] != command and not overwrite:
         message = f"{str(staging)!r} holds an interrupted `{left['command']}` run"
-        raise RewardscopeError(f"{message}; pass overwrite=True to discard it", cli=f"{message}; add --overwrite to discard it")
+        raise RewardscopeError(
+            f"{message}; pass overwrite=True to discard it", cli=f"{message}; add --overwrite to discard it"
+        )
     if out.is_dir() and any(out.iterdir()):
         foreign = foreign_files(out)
         if read_marker(out) is None:
-            raise RewardscopeError(f"output folder {str(out)!r} already exists and is not a rewardscope result (it holds"
-                                   f" {_listing(foreign)}); rewardscope replaces only folders it wrote: choose another folder")
+            raise RewardscopeError(
+                f"output folder {str(out)!r} already exists and is not a rewardscope result (it holds"
+                f" {_listing(foreign)}); rewardscope replaces only folders it wrote: choose another folder"
+            )
         if foreign:
-            raise RewardscopeError(f"output folder {str(out)!r} holds files rewardscope did not write ({_listing(foreign)});"
-                                   " it will not replace them: move them away or choose another folder")
+            raise RewardscopeError(
+                f"output folder {str(out)!r} holds files rewardscope did not write ({_listing(foreign)});"
+                " it will not replace them: move them away or choose another folder"
+            )
         if not overwrite and not (resumable and read_marker(out)["command"] == resumable):
             message = f"output folder {str(out)!r} holds an earlier rewardscope result"
-            raise RewardscopeError(f"{message}; pass overwrite=True to replace it", cli=f"{message}; add --overwrite to replace it")
+            raise RewardscopeError(
+                f"{message}; pass overwrite=True to replace it",
+                cli=f"{message}; add --overwrite to replace it",
+            )
     return out
 
 

@@ -11,10 +11,25 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RewardscopeError
-
-ATOMS_HEADER = ["x", "y", "sublattice", "i", "j", "label", "px", "py", "amplitude", "sigma", "uncertainty", "a", "b", "angle", "antipolar", "residual",
-                "fit_ok"]
+ATOMS_HEADER = [
+    "x",
+    "y",
+    "sublattice",
+    "i",
+    "j",
+    "label",
+    "px",
+    "py",
+    "amplitude",
+    "sigma",
+    "uncertainty",
+    "a",
+    "b",
+    "angle",
+    "antipolar",
+    "residual",
+    "fit_ok",
+]
 FIGURES = {
     "columns.png": "Atom columns: A sublattice (orange) and B sublattice (blue).",
     "classes.png": "Classes of the B-centred unit cells, on the image and on the (i, j) cell grid.",
@@ -62,12 +77,20 @@ def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS_HEADER)
         for row in range(len(columns)):
-            writer.writerow([
-                f"{columns.xy[row, 0]:.3f}", f"{columns.xy[row, 1]:.3f}", columns.sublattice[row],
-                int(lattice.ij[row, 0]), int(lattice.ij[row, 1]),
-                f"{columns.amplitude[row]:.5g}", f"{columns.sigma[row]:.4f}", f"{columns.uncertainty[row]:.4f}",
-                f"{residual[row]:.4f}", int(columns.usable[row]),
-            ])
+            writer.writerow(
+                [
+                    f"{columns.xy[row, 0]:.3f}",
+                    f"{columns.xy[row, 1]:.3f}",
+                    columns.sublattice[row],
+                    int(lattice.ij[row, 0]),
+                    int(lattice.ij[row, 1]),
+                    f"{columns.amplitude[row]:.5g}",
+                    f"{columns.sigma[row]:.4f}",
+                    f"{columns.uncertainty[row]:.4f}",
+                    f"{residual[row]:.4f}",
+                    int(columns.usable[row]),
+                ]
+            )
     plot_columns_on(image, columns, out / "columns.png")
     write_json(out / "summary.json", {**summary, "versions": versions()})
 
@@ -82,14 +105,28 @@ def write_atoms_csv(result, geometry, path) -> None:
         writer.writerow(ATOMS_HEADER + list(extra))
         for row in range(len(columns)):
             p = lattice.polarization[row]
-            writer.writerow([
-                f"{columns.xy[row, 0]:.3f}", f"{columns.xy[row, 1]:.3f}", columns.sublattice[row],
-                int(lattice.ij[row, 0]), int(lattice.ij[row, 1]), int(result.labels[row]),
-                f"{p[0]:.4f}", f"{p[1]:.4f}",
-                f"{columns.amplitude[row]:.5g}", f"{columns.sigma[row]:.4f}", f"{columns.uncertainty[row]:.4f}",
-                f"{geometry.a[row]:.4f}", f"{geometry.b[row]:.4f}", f"{geometry.angle[row]:.3f}", f"{geometry.antipolar[row]:.4f}",
-                f"{residual[row]:.4f}", int(columns.usable[row]), *(values[row] for values in extra.values()),
-            ])
+            writer.writerow(
+                [
+                    f"{columns.xy[row, 0]:.3f}",
+                    f"{columns.xy[row, 1]:.3f}",
+                    columns.sublattice[row],
+                    int(lattice.ij[row, 0]),
+                    int(lattice.ij[row, 1]),
+                    int(result.labels[row]),
+                    f"{p[0]:.4f}",
+                    f"{p[1]:.4f}",
+                    f"{columns.amplitude[row]:.5g}",
+                    f"{columns.sigma[row]:.4f}",
+                    f"{columns.uncertainty[row]:.4f}",
+                    f"{geometry.a[row]:.4f}",
+                    f"{geometry.b[row]:.4f}",
+                    f"{geometry.angle[row]:.3f}",
+                    f"{geometry.antipolar[row]:.4f}",
+                    f"{residual[row]:.4f}",
+                    int(columns.usable[row]),
+                    *(values[row] for values in extra.values()),
+                ]
+            )
 
 
 def versions() -> dict:
@@ -133,23 +170,49 @@ def summarize(analysis) -> dict:
             "fits_failed": fits_failed(result.columns),
             "cells_classified": int(len(b)),
             # of the cells whose B was found, indexed and fitted
-            "cells_classified_share": float(len(b) / max(np.sum((result.columns.sublattice == "B") & (result.lattice.ij[:, 0] >= 0)
-                                                                 & result.columns.usable), 1)),
+            "cells_classified_share": float(
+                len(b)
+                / max(
+                    np.sum(
+                        (result.columns.sublattice == "B")
+                        & (result.lattice.ij[:, 0] >= 0)
+                        & result.columns.usable
+                    ),
+                    1,
+                )
+            ),
             # of the cells with a measured P, how many had their A corners completed (the frame cuts them, or a fit failed)
-            "cells_measured_with_corners": {str(n): int(np.sum((result.lattice.corners == n) & np.all(np.isfinite(result.lattice.polarization), axis=1)
-                                                                & (result.columns.sublattice == "B")))
-                                            for n in (4, 3, 2)} if result.lattice.corners is not None else None,
+            "cells_measured_with_corners": {
+                str(n): int(
+                    np.sum(
+                        (result.lattice.corners == n)
+                        & np.all(np.isfinite(result.lattice.polarization), axis=1)
+                        & (result.columns.sublattice == "B")
+                    )
+                )
+                for n in (4, 3, 2)
+            }
+            if result.lattice.corners is not None
+            else None,
             "median_polarization_px": float(np.median(magnitude)) if len(magnitude) else None,
             "mean_polarization_px": float(np.mean(magnitude)) if len(magnitude) else None,
-            "mean_polarization_pm": float(np.mean(magnitude) * pixel_size) if len(magnitude) and pixel_size else None,
-            "median_polarization_pm": float(np.median(magnitude) * pixel_size) if len(magnitude) and pixel_size else None,
+            "mean_polarization_pm": float(np.mean(magnitude) * pixel_size)
+            if len(magnitude) and pixel_size
+            else None,
+            "median_polarization_pm": float(np.median(magnitude) * pixel_size)
+            if len(magnitude) and pixel_size
+            else None,
         },
         "detector": analysis.detector,
         "phases": analysis.phases,
         "reference": analysis.reference,
         "classes": [{k: v for k, v in c.items() if k != "mean_patch"} for c in analysis.classes],
         "walls": {"cells": int(result.walls.mask.sum()), "segments": result.walls.n_segments},
-        "search_space": {"window": list(analysis.space.window), "n_classes": list(analysis.space.n_classes), "descriptors": list(analysis.space.descriptors)},
+        "search_space": {
+            "window": list(analysis.space.window),
+            "n_classes": list(analysis.space.n_classes),
+            "descriptors": list(analysis.space.descriptors),
+        },
         "n_trials": analysis.n_trials,
         "trials": analysis.trials,
         "timings_s": {**analysis.timings, "total": analysis.seconds},
@@ -236,18 +299,25 @@ def notebook_html(analysis) -> str:
     fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
     image = base64.b64encode(buffer.getvalue()).decode("ascii")
     colours = [to_hex(colour) for colour in _class_colours(k)]
-    rows = "".join(f"<tr><td style='color:{colours[c['label']]}'>&#9632; {c['label']}</td><td>{html.escape(c['name'])}</td>"
-                   f"<td>{100 * c['share']:.1f}%</td></tr>" for c in analysis.classes)
+    rows = "".join(
+        f"<tr><td style='color:{colours[c['label']]}'>&#9632; {c['label']}</td><td>{html.escape(c['name'])}</td>"
+        f"<td>{100 * c['share']:.1f}%</td></tr>"
+        for c in analysis.classes
+    )
     config = result.config
-    setting = f"{config.descriptor}" + (f", window {config.window} px" if "patch" in config.descriptor and config.window else "")
+    setting = f"{config.descriptor}" + (
+        f", window {config.window} px" if "patch" in config.descriptor and config.window else ""
+    )
     setting += f", {k} class{'es' if k != 1 else ''}"
     if config.pooling or config.smoothing:
         setting += f", pooling {config.pooling} cells, Potts strength {config.smoothing:g}"
     statement = html.escape((analysis.phases or {}).get("statement", ""))
-    return (f"<div><b>rewardscope</b>: {statement}<br>{html.escape(setting)}; reward {result.reward:.3f}, {analysis.n_trials} trials,"
-            f" {analysis.seconds:.1f} s<div style='display:flex;gap:1em;align-items:flex-start'>"
-            f"<img src='data:image/png;base64,{image}' alt='class map'><table><tr><th>class</th><th>what it is</th><th>cells</th></tr>"
-            f"{rows}</table></div></div>")
+    return (
+        f"<div><b>rewardscope</b>: {statement}<br>{html.escape(setting)}; reward {result.reward:.3f}, {analysis.n_trials} trials,"
+        f" {analysis.seconds:.1f} s<div style='display:flex;gap:1em;align-items:flex-start'>"
+        f"<img src='data:image/png;base64,{image}' alt='class map'><table><tr><th>class</th><th>what it is</th><th>cells</th></tr>"
+        f"{rows}</table></div></div>"
+    )
 
 
 def plot_columns(analysis, path) -> None:
@@ -272,7 +342,14 @@ def _show_classes(ax, grid: np.ndarray, k: int, **imshow) -> None:
     """Draw a class map on the (i, j) cell grid (-1: unclassified, left blank) in the classes' colours."""
     from matplotlib.colors import ListedColormap
 
-    ax.imshow(np.ma.masked_less(grid, 0), cmap=ListedColormap(_class_colours(k)), vmin=-0.5, vmax=k - 0.5, interpolation="nearest", **imshow)
+    ax.imshow(
+        np.ma.masked_less(grid, 0),
+        cmap=ListedColormap(_class_colours(k)),
+        vmin=-0.5,
+        vmax=k - 0.5,
+        interpolation="nearest",
+        **imshow,
+    )
 
 
 def _class_colours(n):
@@ -299,7 +376,11 @@ def plot_classes(analysis, path) -> None:
         axes[1].set_xlabel("i")
         axes[1].set_ylabel("j")
     _show_classes(right, result.label_grid, k)
-    right.set_title(f"with the Potts prior, strength {result.config.smoothing:g}" if smoothed else "class map on the (i, j) cell grid")
+    right.set_title(
+        f"with the Potts prior, strength {result.config.smoothing:g}"
+        if smoothed
+        else "class map on the (i, j) cell grid"
+    )
     right.set_xlabel("i")
     right.set_ylabel("j")
     _save(fig, path)
@@ -312,9 +393,15 @@ def plot_walls(analysis, path) -> None:
     k = result.config.n_classes
     fig, ax = figure(figsize=(7, 7))
     _show_classes(ax, result.label_grid, k, alpha=0.45)
-    ax.imshow(np.ma.masked_equal(result.walls.mask.astype(int), 0), cmap=ListedColormap(["black"]), interpolation="nearest")
+    ax.imshow(
+        np.ma.masked_equal(result.walls.mask.astype(int), 0),
+        cmap=ListedColormap(["black"]),
+        interpolation="nearest",
+    )
     c = result.components
-    ax.set_title(f"{result.walls.n_segments} wall segments; continuity {c['continuity']:.2f}, straightness {c['straightness']:.2f}")
+    ax.set_title(
+        f"{result.walls.n_segments} wall segments; continuity {c['continuity']:.2f}, straightness {c['straightness']:.2f}"
+    )
     ax.set_xlabel("i")
     ax.set_ylabel("j")
     _save(fig, path)
@@ -328,8 +415,19 @@ def plot_polarization(analysis, path) -> None:
     if len(p):
         angle = np.arctan2(p[:, 1], p[:, 0])
         scale = 0.45 * result.columns.period / max(np.median(np.hypot(*p.T)), 1e-9)
-        ax.quiver(xy[:, 0], xy[:, 1], p[:, 0] * scale, p[:, 1] * scale, angle, cmap="hsv", clim=(-np.pi, np.pi),
-                  angles="xy", scale_units="xy", scale=1, width=0.004)
+        ax.quiver(
+            xy[:, 0],
+            xy[:, 1],
+            p[:, 0] * scale,
+            p[:, 1] * scale,
+            angle,
+            cmap="hsv",
+            clim=(-np.pi, np.pi),
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+            width=0.004,
+        )
     _save(fig, path)
 
 
@@ -345,7 +443,11 @@ def plot_explained(analysis, path) -> None:
         p = np.nan_to_num(np.asarray(entry["polarization_px"]))
         scale = 0.3 * patch.shape[0] / max(0.1 * period, np.hypot(*p), 1e-9)
         ax.arrow(*centre, p[0] * scale, p[1] * scale, color=colour, width=0.4, length_includes_head=True)
-        ax.set_title(textwrap.fill(f"{entry['label']}: {entry['name']}", 34) + f"\n{100 * entry['share']:.0f}% of cells", fontsize=9)
+        ax.set_title(
+            textwrap.fill(f"{entry['label']}: {entry['name']}", 34)
+            + f"\n{100 * entry['share']:.0f}% of cells",
+            fontsize=9,
+        )
         ax.set_axis_off()
     _save(fig, path)
 
@@ -358,7 +460,10 @@ def polarization_colours(p: np.ndarray) -> np.ndarray:
     finite = np.isfinite(magnitude)
     top = np.percentile(magnitude[finite], 98) if finite.any() else 1.0
     hue = (np.arctan2(p[..., 1], p[..., 0]) / (2 * np.pi)) % 1.0
-    hsv = np.stack([np.nan_to_num(hue), np.ones_like(hue), np.clip(np.nan_to_num(magnitude) / max(top, 1e-9), 0, 1)], axis=-1)
+    hsv = np.stack(
+        [np.nan_to_num(hue), np.ones_like(hue), np.clip(np.nan_to_num(magnitude) / max(top, 1e-9), 0, 1)],
+        axis=-1,
+    )
     rgb = hsv_to_rgb(hsv)
     rgb[~finite] = 1.0
     return rgb
@@ -371,10 +476,16 @@ def plot_cell_maps(analysis, path) -> None:
     rows = np.flatnonzero((result.columns.sublattice == "B") & (result.lattice.ij[:, 0] >= 0))
     ij, shape = result.lattice.ij[rows], result.lattice.grid_shape
     fig, axes = figure(2, 2, figsize=(11, 10))
-    axes[0, 0].imshow(polarization_colours(to_grid(ij, result.lattice.polarization[rows], shape, fill=np.nan)), interpolation="nearest")
+    axes[0, 0].imshow(
+        polarization_colours(to_grid(ij, result.lattice.polarization[rows], shape, fill=np.nan)),
+        interpolation="nearest",
+    )
     axes[0, 0].set_title("polarization (hue = direction)")
-    maps = [("|P| (px)", geometry.p_magnitude, "magma", axes[0, 1]), ("strain along a", geometry.strain_a, "coolwarm", axes[1, 0]),
-            ("antipolar A displacement (px)", geometry.antipolar, "coolwarm", axes[1, 1])]
+    maps = [
+        ("|P| (px)", geometry.p_magnitude, "magma", axes[0, 1]),
+        ("strain along a", geometry.strain_a, "coolwarm", axes[1, 0]),
+        ("antipolar A displacement (px)", geometry.antipolar, "coolwarm", axes[1, 1]),
+    ]
     for title, values, cmap, ax in maps:
         grid = to_grid(ij, values[rows], shape, fill=np.nan)
         finite = grid[np.isfinite(grid)]
@@ -408,13 +519,22 @@ def plot_trials(analysis, path) -> None:
         front = sorted((xi, yi) for xi, yi, t in zip(x, y, analysis.trials) if t["pareto"])
         ax.plot(x, y, "o", color="0.6", label="trial")
         ax.plot(*zip(*front), "o-", color="C3", label="Pareto front")
-        chosen = max((t for t in analysis.trials if t["pareto"]), key=lambda t: (t["reward"], -t["number"]))  # as optimize.best_params
-        ax.plot(chosen["components"][objectives[0]], chosen["components"][objectives[1]], "o", ms=14, mfc="none", mec="k", label="chosen")
+        chosen = max(
+            (t for t in analysis.trials if t["pareto"]), key=lambda t: (t["reward"], -t["number"])
+        )  # as optimize.best_params
+        ax.plot(
+            chosen["components"][objectives[0]],
+            chosen["components"][objectives[1]],
+            "o",
+            ms=14,
+            mfc="none",
+            mec="k",
+            label="chosen",
+        )
         ax.set_xlabel(objectives[0])
         ax.set_ylabel(objectives[1])
         ax.legend()
     _save(fig, path)
-
 
 
 def landscape_grid(trials, space, descriptor: str):
@@ -430,7 +550,9 @@ def landscape_grid(trials, space, descriptor: str):
             continue
         r = np.flatnonzero(classes == t["params"]["n_classes"])
         c = np.flatnonzero(windows == t["params"]["window"]) if len(windows) > 1 else [0]
-        if len(r) and len(c):  # (a trial outside the grid cannot come from this study's space; skip, never fail)
+        if len(r) and len(
+            c
+        ):  # (a trial outside the grid cannot come from this study's space; skip, never fail)
             grid[r[0], c[0]] = np.fmax(grid[r[0], c[0]], t["reward"])
     return windows, classes, grid
 
@@ -438,17 +560,32 @@ def landscape_grid(trials, space, descriptor: str):
 def plot_landscape(analysis, path) -> None:
     descriptors = analysis.space.descriptors
     widths = [4 if "patch" in d else 1 for d in descriptors]
-    fig, axes = figure(1, len(descriptors), figsize=(2 + 2 * sum(widths), 4), squeeze=False,
-                             gridspec_kw={"width_ratios": widths})
+    fig, axes = figure(
+        1,
+        len(descriptors),
+        figsize=(2 + 2 * sum(widths), 4),
+        squeeze=False,
+        gridspec_kw={"width_ratios": widths},
+    )
     values = [t["reward"] for t in analysis.trials]
     low, high = min(values), max(values)
     chosen = analysis.config
     for ax, descriptor in zip(axes[0], descriptors):
         windows, classes, grid = landscape_grid(analysis.trials, analysis.space, descriptor)
         extent = (windows[0] - 1, windows[-1] + 1, classes[0] - 0.5, classes[-1] + 0.5)
-        image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", vmin=low, vmax=high, extent=extent)
+        image = ax.imshow(
+            grid, origin="lower", aspect="auto", cmap="viridis", vmin=low, vmax=high, extent=extent
+        )
         if chosen.descriptor == descriptor:
-            ax.plot(chosen.window if len(windows) > 1 else 0, chosen.n_classes, "o", mfc="none", mec="red", ms=14, mew=2)
+            ax.plot(
+                chosen.window if len(windows) > 1 else 0,
+                chosen.n_classes,
+                "o",
+                mfc="none",
+                mec="red",
+                ms=14,
+                mew=2,
+            )
         ax.set_title(descriptor)
         ax.set_xlabel("patch window (px)" if len(windows) > 1 else "")
         if len(windows) == 1:
@@ -466,7 +603,9 @@ def plot_latents(analysis, path) -> None:
     rows = np.flatnonzero(result.labels >= 0)
     latent = model.latent_
     n_content = model.vae_.latent_dim
-    names = [f"z{d}" for d in range(n_content)] + (["angle (deg)", "shift x", "shift y"] if latent.shape[1] > n_content else [])
+    names = [f"z{d}" for d in range(n_content)] + (
+        ["angle (deg)", "shift x", "shift y"] if latent.shape[1] > n_content else []
+    )
     values = latent.copy()
     if latent.shape[1] > n_content:
         values[:, n_content] = np.rad2deg(np.angle(np.exp(1j * latent[:, n_content])))
@@ -474,15 +613,21 @@ def plot_latents(analysis, path) -> None:
     fig, axes = figure(1, panels, figsize=(4 * panels, 4), squeeze=False)
     for ax, d, name in zip(axes[0], range(len(names)), names):
         grid = to_grid(result.lattice.ij[rows], values[:, d], result.lattice.grid_shape, fill=np.nan)
-        shown = ax.imshow(grid, origin="lower", cmap="twilight" if name.startswith("angle") else "viridis",
-                          **({"vmin": -180, "vmax": 180} if name.startswith("angle") else {}))
+        shown = ax.imshow(
+            grid,
+            origin="lower",
+            cmap="twilight" if name.startswith("angle") else "viridis",
+            **({"vmin": -180, "vmax": 180} if name.startswith("angle") else {}),
+        )
         ax.set_title(name)
         ax.set_xlabel("i")
         ax.set_ylabel("j")
         fig.colorbar(shown, ax=ax, shrink=0.8)
     if latent.shape[1] > n_content:
         ax = axes[0, -1]
-        ax.scatter(analysis.geometry.p_angle[rows], values[:, n_content], c=result.labels[rows], s=6, cmap="tab10")
+        ax.scatter(
+            analysis.geometry.p_angle[rows], values[:, n_content], c=result.labels[rows], s=6, cmap="tab10"
+        )
         ax.set_xlabel("polarization angle (deg)")
         ax.set_ylabel("rotation latent (deg)")
         ax.set_title("rotation latent vs polarization")
@@ -513,18 +658,28 @@ def plot_traversal(analysis, path, steps: int = 7) -> None:
     _save(fig, path)
 
 
-SEARCHED_COLUMNS = {"pooling": "pooling (cells)", "smoothing": "Potts strength", "learner": "learner", "latent_dim": "latent size",
-                    "beta": "beta"}
+SEARCHED_COLUMNS = {
+    "pooling": "pooling (cells)",
+    "smoothing": "Potts strength",
+    "learner": "learner",
+    "latent_dim": "latent size",
+    "beta": "beta",
+}
 
 
 def render_html(summary: dict, figure_names=None) -> str:
     def table(rows):
-        body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+        body = "".join(
+            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows
+        )
         return f"<table>{body}</table>"
 
     fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else v  # noqa: E731
     figure_names = list(FIGURES) if figure_names is None else figure_names
-    figures = "".join(f'<figure><img src="{name}" alt="{name}"><figcaption>{html.escape(FIGURES[name])}</figcaption></figure>' for name in figure_names)
+    figures = "".join(
+        f'<figure><img src="{name}" alt="{name}"><figcaption>{html.escape(FIGURES[name])}</figcaption></figure>'
+        for name in figure_names
+    )
     # The searched dimensions beyond descriptor, window and classes get a column each (spatial priors, VAE settings).
     searched = [name for name in SEARCHED_COLUMNS if any(name in t["params"] for t in summary["trials"])]
 
@@ -541,7 +696,11 @@ def render_html(summary: dict, figure_names=None) -> str:
         for t in summary["trials"]
     )
     tuned = summary["detector"]["tuned_trials"]
-    detector_note = f", tuned over {tuned} trials ({len(summary['detector']['pareto_front'] or [])} on the Pareto front)" if tuned else " (defaults)"
+    detector_note = (
+        f", tuned over {tuned} trials ({len(summary['detector']['pareto_front'] or [])} on the Pareto front)"
+        if tuned
+        else " (defaults)"
+    )
     class_rows = "".join(
         f"<tr><td>{c['label']}</td><td>{html.escape(c['name'])}</td><td>{100 * c['share']:.1f}%</td>"
         f"<td>({c['polarization_px'][0]:.2f}, {c['polarization_px'][1]:.2f}) &plusmn; {c['polarization_error_px']:.2f}</td>"
@@ -550,9 +709,11 @@ def render_html(summary: dict, figure_names=None) -> str:
         f"<td>{'; '.join(_domain_text(d) for d in c.get('domains', [])[:3])}</td></tr>"
         for c in summary["classes"]
     )
-    class_table = ("<table><tr><th>class</th><th>name</th><th>share</th><th>mean P &plusmn; standard error (px)</th><th>P spread (px)</th>"
-                   f"<th>antipolar (px)</th><th>a (px)</th><th>b (px)</th><th>angle (deg)</th><th>largest domains: cells, mean P &plusmn; error</th></tr>"
-                   f"{class_rows}</table>")
+    class_table = (
+        "<table><tr><th>class</th><th>name</th><th>share</th><th>mean P &plusmn; standard error (px)</th><th>P spread (px)</th>"
+        f"<th>antipolar (px)</th><th>a (px)</th><th>b (px)</th><th>angle (deg)</th><th>largest domains: cells, mean P &plusmn; error</th></tr>"
+        f"{class_rows}</table>"
+    )
     front = summary["detector"].get("pareto_front") or []
     front_table = ""
     if front:
@@ -560,7 +721,8 @@ def render_html(summary: dict, figure_names=None) -> str:
         head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
         body = "".join(
             f"<tr><td>{p['params']['column_sigma']:.3f}</td><td>{p['params']['threshold']:.3f}</td>"
-            + "".join(f"<td>{p['objectives'][n]:.3f}</td>" for n in names) + f"<td>{p['quality']:.3f}</td></tr>"
+            + "".join(f"<td>{p['objectives'][n]:.3f}</td>" for n in names)
+            + f"<td>{p['quality']:.3f}</td></tr>"
             for p in front
         )
         front_table = f"<p>Pareto front of the detector tuning:</p><table><tr><th>column width</th><th>threshold</th>{head}<th>quality</th></tr>{body}</table>"
@@ -568,19 +730,28 @@ def render_html(summary: dict, figure_names=None) -> str:
     searched_heads = "".join(f"<th>{SEARCHED_COLUMNS[name]}</th>" for name in searched)
     objectives_note = ""
     if summary["objectives"]:
-        objectives_note = (f"<p>Optimized jointly: {html.escape(', '.join(summary['objectives']))}. Trials marked * are on their"
-                           " Pareto front; the chosen setting is the front member with the highest combined reward.</p>")
+        objectives_note = (
+            f"<p>Optimized jointly: {html.escape(', '.join(summary['objectives']))}. Trials marked * are on their"
+            " Pareto front; the chosen setting is the front member with the highest combined reward.</p>"
+        )
     weights = summary["reward_weights"]
-    component_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{fmt(v)}</td><td>{weights.get(k, 0):g}</td></tr>"
-                             for k, v in summary["components"].items())
-    warnings = "".join(f'<p style="background:#fdd;padding:0.5em"><b>Warning:</b> {html.escape(w)}</p>' for w in summary["warnings"])
+    component_rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{fmt(v)}</td><td>{weights.get(k, 0):g}</td></tr>"
+        for k, v in summary["components"].items()
+    )
+    warnings = "".join(
+        f'<p style="background:#fdd;padding:0.5em"><b>Warning:</b> {html.escape(w)}</p>'
+        for w in summary["warnings"]
+    )
     reference = summary.get("reference")
     reference_note = ""
     if reference:
         shift = reference["offset_pm"] or reference["offset_px"]
         unit = "pm" if reference["offset_pm"] else "px"
-        reference_note = (f"<p>Polarization is measured from the reference, {html.escape(reference['reference'])} ({reference['cells']} cells):"
-                          f" its mean ({shift[0]:.1f}, {shift[1]:.1f}) {unit} was subtracted from every cell, and the classes are named from what is left.</p>")
+        reference_note = (
+            f"<p>Polarization is measured from the reference, {html.escape(reference['reference'])} ({reference['cells']} cells):"
+            f" its mean ({shift[0]:.1f}, {shift[1]:.1f}) {unit} was subtracted from every cell, and the classes are named from what is left.</p>"
+        )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rewardscope report</title>
 <style>
@@ -593,19 +764,19 @@ figcaption {{ font-size: 0.9em; color: #555; }}
 </style></head><body>
 <h1>rewardscope report</h1>
 {warnings}
-<p>Source: {html.escape(str(summary['image']['source']))}; image {summary['image']['shape']};
-lattice period {summary['lattice']['period_px']:.2f} px; {summary['lattice']['columns']['A']} A and {summary['lattice']['columns']['B']} B columns;
-fits that did not converge (no polarization, no class): {summary['lattice']['fits_failed']['A']} A, {summary['lattice']['fits_failed']['B']} B.</p>
-<p><b>{html.escape(summary['phases']['statement']) if summary.get('phases') else ''}</b></p>
+<p>Source: {html.escape(str(summary["image"]["source"]))}; image {summary["image"]["shape"]};
+lattice period {summary["lattice"]["period_px"]:.2f} px; {summary["lattice"]["columns"]["A"]} A and {summary["lattice"]["columns"]["B"]} B columns;
+fits that did not converge (no polarization, no class): {summary["lattice"]["fits_failed"]["A"]} A, {summary["lattice"]["fits_failed"]["B"]} B.</p>
+<p><b>{html.escape(summary["phases"]["statement"]) if summary.get("phases") else ""}</b></p>
 {reference_note}
-<h2>Chosen setting: reward {summary['reward']:.4f}</h2>
-{table([(k, fmt(v)) for k, v in summary['config'].items()])}
+<h2>Chosen setting: reward {summary["reward"]:.4f}</h2>
+{table([(k, fmt(v)) for k, v in summary["config"].items()])}
 <h2>Reward components</h2>
 <p>The reward is the weighted geometric mean of the components with a weight above 0.</p>
 <table><tr><th>component</th><th>value</th><th>weight</th></tr>{component_rows}</table>
 <h2>Column detection (LoG* quality)</h2>
-{table([(k, fmt(v)) for k, v in summary['detector']['quality'].items()])}
-<p>Detector: column width {summary['config']['column_sigma']:.3f} periods, threshold {summary['config']['threshold']:.3f}{detector_note}.</p>
+{table([(k, fmt(v)) for k, v in summary["detector"]["quality"].items()])}
+<p>Detector: column width {summary["config"]["column_sigma"]:.3f} periods, threshold {summary["config"]["threshold"]:.3f}{detector_note}.</p>
 {front_table}
 <h2>Classes</h2>
 {class_table}
@@ -615,9 +786,9 @@ fits that did not converge (no polarization, no class): {summary['lattice']['fit
 {objectives_note}
 <table><tr><th>#</th><th>descriptor</th><th>window</th><th>classes</th>{searched_heads}<th>reward</th>{component_heads}<th>s</th><th>scored 0 because</th></tr>{trials}</table>
 <h2>Timings (s)</h2>
-{table([(k, f"{v:.2f}") for k, v in summary['timings_s'].items()])}
+{table([(k, f"{v:.2f}") for k, v in summary["timings_s"].items()])}
 <h2>Versions</h2>
-{table(summary['versions'].items())}
-<p>Seed {summary['seed']}.</p>
+{table(summary["versions"].items())}
+<p>Seed {summary["seed"]}.</p>
 </body></html>
 """

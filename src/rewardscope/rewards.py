@@ -75,16 +75,38 @@ from scipy import ndimage
 from .errors import RewardscopeError
 from .walls import Walls
 
-COMPONENTS = ("continuity", "straightness", "economy", "separation", "balance", "chord_straightness", "orientation", "potts",
-              "confidence", "line_fit", "curvature", "bic", "icl", "bgmm")
-GATES = ("split_evidence", "edge_share", "smallest_class", "cells", "coherence")  # figures of the gates, kept with the components
+COMPONENTS = (
+    "continuity",
+    "straightness",
+    "economy",
+    "separation",
+    "balance",
+    "chord_straightness",
+    "orientation",
+    "potts",
+    "confidence",
+    "line_fit",
+    "curvature",
+    "bic",
+    "icl",
+    "bgmm",
+)
+GATES = (
+    "split_evidence",
+    "edge_share",
+    "smallest_class",
+    "cells",
+    "coherence",
+)  # figures of the gates, kept with the components
 EVIDENCE = ("bic", "icl", "bgmm")  # need mixtures of every k: computed only when weighted or asked for
 # Chosen by `rewardscope validate` (README): of the weightings tried, separation x3
 # with the wall terms kept has the lowest regret (normal dose 0.000, low dose 0.009
 # against 0.151 with separation x2: the straightness prior misleads at low dose).
 DEFAULT_WEIGHTS = {"continuity": 1.0, "straightness": 1.0, "economy": 1.0, "separation": 3.0, "balance": 1.0}
 MIN_SHARE = 0.03
-SPLIT_EVIDENCE_MIN = 0.2  # two equal Gaussian clouds about 2.9 sigma apart; one cloud of any unimodal shape: < 0.07
+SPLIT_EVIDENCE_MIN = (
+    0.2  # two equal Gaussian clouds about 2.9 sigma apart; one cloud of any unimodal shape: < 0.07
+)
 EDGE_SHARE_MAX = 0.8
 MIN_CLASS_CELLS = 20
 # Measured on 7 layouts at 400 and 60 e/px: domain maps 0.59-0.93, maps of Sm-substituted cells in one phase 0.18-0.36.
@@ -132,6 +154,7 @@ def wall_skeleton(mask: np.ndarray) -> np.ndarray:
 def chord_straightness(walls: Walls) -> float:
     """``sum_s n_s min(1, chord_s / path_s) / sum_s n_s`` over the skeletons of the wall segments."""
     from scipy.spatial.distance import pdist
+
     if not walls.mask.any():
         return 0.0
     skeleton = wall_skeleton(walls.mask)
@@ -194,7 +217,9 @@ def separation(scores: np.ndarray, labels: np.ndarray, *, max_samples: int = 200
     if len(np.unique(labels)) < 2:
         return 0.0
     size = min(max_samples, len(labels))
-    from sklearn.metrics import silhouette_score  # (imported here: the command line lists the components without it)
+    from sklearn.metrics import (
+        silhouette_score,
+    )  # (imported here: the command line lists the components without it)
 
     return float(max(0.0, silhouette_score(scores, labels, sample_size=size, random_state=random_state)))
 
@@ -246,7 +271,9 @@ def curvature(walls: Walls) -> float:
         linked = skeleton[q[:, 0], q[:, 1]]
         p, q = p[linked], q[linked]
         turn = theta[q[:, 0], q[:, 1]] - theta[p[:, 0], p[:, 1]]
-        turns.append(np.abs((turn + np.pi / 2) % np.pi - np.pi / 2) / np.hypot(*offset))  # directions are mod pi
+        turns.append(
+            np.abs((turn + np.pi / 2) % np.pi - np.pi / 2) / np.hypot(*offset)
+        )  # directions are mod pi
     turns = np.concatenate(turns)
     if len(turns) == 0:
         return 0.0
@@ -280,7 +307,9 @@ def combine(components: dict, weights: dict | None = None) -> float:
     weights = DEFAULT_WEIGHTS if weights is None else weights
     unknown = sorted(set(weights) - set(COMPONENTS))
     if unknown:
-        raise RewardscopeError(f"unknown reward component {unknown[0]!r}; choose from {', '.join(COMPONENTS)}")
+        raise RewardscopeError(
+            f"unknown reward component {unknown[0]!r}; choose from {', '.join(COMPONENTS)}"
+        )
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
         raise RewardscopeError(f"reward weights must be >= 0 and not all zero, got {weights}")
     total = sum(weights.values())
@@ -291,18 +320,31 @@ def combine(components: dict, weights: dict | None = None) -> float:
     return float(value)
 
 
-def gates(labels: np.ndarray, n_classes: int, edge: np.ndarray | None = None, split: float | None = None,
-          label_grid: np.ndarray | None = None) -> dict:
+def gates(
+    labels: np.ndarray,
+    n_classes: int,
+    edge: np.ndarray | None = None,
+    split: float | None = None,
+    label_grid: np.ndarray | None = None,
+) -> dict:
     """The figures of the gates for a map (``labels`` of the classified cells, ``edge`` True for the cells
     within half a window of the frame's border, ``split`` the split evidence of its descriptors,
     ``label_grid`` the map on the cell grid)."""
-    counts = np.bincount(labels[labels >= 0], minlength=n_classes) if len(labels) else np.zeros(n_classes, int)
+    counts = (
+        np.bincount(labels[labels >= 0], minlength=n_classes) if len(labels) else np.zeros(n_classes, int)
+    )
     edge_share = 0.0
     if edge is not None and len(labels):
-        edge_share = max((float(edge[labels == k].mean()) for k in range(n_classes) if counts[k]), default=0.0)
-    return {"split_evidence": float("nan") if split is None else float(split), "edge_share": edge_share,
-            "smallest_class": int(counts.min()) if len(counts) else 0, "cells": int(counts.sum()),
-            "coherence": coherence(label_grid) if label_grid is not None else float("nan")}
+        edge_share = max(
+            (float(edge[labels == k].mean()) for k in range(n_classes) if counts[k]), default=0.0
+        )
+    return {
+        "split_evidence": float("nan") if split is None else float(split),
+        "edge_share": edge_share,
+        "smallest_class": int(counts.min()) if len(counts) else 0,
+        "cells": int(counts.sum()),
+        "coherence": coherence(label_grid) if label_grid is not None else float("nan"),
+    }
 
 
 def refusal(components: dict) -> str | None:
@@ -321,9 +363,18 @@ def refusal(components: dict) -> str | None:
     return None
 
 
-def evaluate(walls: Walls, labels: np.ndarray, scores: np.ndarray, n_classes: int, weights: dict | None = None,
-             label_grid: np.ndarray | None = None, probabilities: np.ndarray | None = None,
-             evidence=None, edge: np.ndarray | None = None, split: float | None = None) -> tuple[float, dict]:
+def evaluate(
+    walls: Walls,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    n_classes: int,
+    weights: dict | None = None,
+    label_grid: np.ndarray | None = None,
+    probabilities: np.ndarray | None = None,
+    evidence=None,
+    edge: np.ndarray | None = None,
+    split: float | None = None,
+) -> tuple[float, dict]:
     """All components and the combined reward for one class map; degenerate maps, and maps that fail a
     gate (``gates``: the class size always, coherence with ``label_grid``, the frame edge with ``edge``,
     the split evidence with ``split``), score 0.

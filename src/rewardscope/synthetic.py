@@ -77,13 +77,18 @@ class SceneSpec:
     layer_strain: float = 0.03  # superlattice: the non-polar layers' cells are this much longer along b
     bend_periods: float = 0.0  # lattice rows this many periods higher at the frame's sides than at its centre
     contrast: str = "haadf"  # or "abf": dark columns, O visible
-    b_offset_pm: tuple[float, float] = (0.0, 0.0)  # every B shifted by this (along a, b): mistilt, not polarization
+    b_offset_pm: tuple[float, float] = (
+        0.0,
+        0.0,
+    )  # every B shifted by this (along a, b): mistilt, not polarization
 
-    def validate(self) -> "SceneSpec":
+    def validate(self) -> SceneSpec:
         if self.layout not in LAYOUTS:
             raise RewardscopeError(f"unknown layout {self.layout!r}; choose one of {', '.join(LAYOUTS)}")
         if self.contrast not in CONTRASTS:
-            raise RewardscopeError(f"unknown contrast {self.contrast!r}; choose one of {', '.join(CONTRASTS)}")
+            raise RewardscopeError(
+                f"unknown contrast {self.contrast!r}; choose one of {', '.join(CONTRASTS)}"
+            )
         rules = (
             ("size", lambda v: v >= 64, ">= 64"),
             ("pixel_size_pm", lambda v: v > 0, "> 0"),
@@ -125,8 +130,28 @@ class Truth:
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["x", "y", "sublattice", "i", "j", "variant", "dx", "dy"])
-            for row in zip(self.xy[:, 0], self.xy[:, 1], self.sublattice, self.i, self.j, self.variant, self.dxy[:, 0], self.dxy[:, 1]):
-                writer.writerow([f"{row[0]:.4f}", f"{row[1]:.4f}", row[2], row[3], row[4], row[5], f"{row[6]:.4f}", f"{row[7]:.4f}"])
+            for row in zip(
+                self.xy[:, 0],
+                self.xy[:, 1],
+                self.sublattice,
+                self.i,
+                self.j,
+                self.variant,
+                self.dxy[:, 0],
+                self.dxy[:, 1],
+            ):
+                writer.writerow(
+                    [
+                        f"{row[0]:.4f}",
+                        f"{row[1]:.4f}",
+                        row[2],
+                        row[3],
+                        row[4],
+                        row[5],
+                        f"{row[6]:.4f}",
+                        f"{row[7]:.4f}",
+                    ]
+                )
 
 
 @dataclass(frozen=True)
@@ -135,7 +160,9 @@ class Scene:
     truth: Truth
     spec: SceneSpec
     seed: int | None
-    expected: np.ndarray | None = None  # the expected counts of every pixel (the image before shot and read noise)
+    expected: np.ndarray | None = (
+        None  # the expected counts of every pixel (the image before shot and read noise)
+    )
 
     @property
     def n_variants(self) -> int:
@@ -170,7 +197,10 @@ def variant_map(spec: SceneSpec, ii: np.ndarray, jj: np.ndarray, rng: np.random.
     steps = rng.normal(0, 0.9, n)
     wander = ndimage.gaussian_filter1d(np.cumsum(steps), 1.0)
     wander -= wander.mean()
-    boundary = 0.25 * extent * np.sin(2 * np.pi * (y + extent) / (2.6 * extent)) + wander[np.clip((y + extent).astype(int), 0, n - 1)]
+    boundary = (
+        0.25 * extent * np.sin(2 * np.pi * (y + extent) / (2.6 * extent))
+        + wander[np.clip((y + extent).astype(int), 0, n - 1)]
+    )
     return np.where(x > boundary, ANTIPOLAR, 0)
 
 
@@ -199,7 +229,11 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
     variants = variant_map(spec, ii, jj, rng)
     # Where each cell row sits along b, in periods: the superlattice's non-polar rows are longer.
     rows_b = np.arange(-reach, reach + 2)
-    lengths = 1 + spec.layer_strain * nonpolar_layer(spec, rows_b) if spec.layout == "superlattice" else np.ones(len(rows_b))
+    lengths = (
+        1 + spec.layer_strain * nonpolar_layer(spec, rows_b)
+        if spec.layout == "superlattice"
+        else np.ones(len(rows_b))
+    )
     row_start = np.concatenate([[0.0], np.cumsum(lengths)])[: len(rows_b)]
     row_start -= row_start[reach]  # row 0 at the centre
     along_b = row_start[jj + reach]
@@ -207,7 +241,11 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
 
     # A site at cell corner (i, j); antipolar cells shift their A along a, sign alternating in i.
     u = spec.antipolar_pm / spec.pixel_size_pm
-    a_shift = np.where(variants == ANTIPOLAR, u * np.where(ii % 2 == 0, 1.0, -1.0), 0.0)[:, None] * basis[0] / period
+    a_shift = (
+        np.where(variants == ANTIPOLAR, u * np.where(ii % 2 == 0, 1.0, -1.0), 0.0)[:, None]
+        * basis[0]
+        / period
+    )
     a_xy = centre + ii[:, None] * basis[0] + along_b[:, None] * basis[1] + a_shift
     # B site at the cell centre, displaced by its polar vector (and by the apparent offset, where asked).
     p = spec.polarization_pm / spec.pixel_size_pm
@@ -226,7 +264,12 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
     # HAADF is incoherent: a mixed column adds its atoms' Z**n. ABF grows sublinearly with the column's whole scattering.
     b_intensity = (b_z + Z_O) ** exponent if spec.contrast == "abf" else b_z**exponent + Z_O**exponent
     # O-only columns at the cell's edge midpoints: visible in ABF only.
-    o_xy = np.vstack([a_xy + 0.5 * basis[0], centre + ii[:, None] * basis[0] + (along_b + 0.5 * cell_b)[:, None] * basis[1]])
+    o_xy = np.vstack(
+        [
+            a_xy + 0.5 * basis[0],
+            centre + ii[:, None] * basis[0] + (along_b + 0.5 * cell_b)[:, None] * basis[1],
+        ]
+    )
     if spec.bend_periods:
         # Bend the rows: a parabola across the frame, the sides bend_periods periods above the centre.
         bend = spec.bend_periods * period / (spec.size / 2) ** 2
@@ -286,7 +329,9 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
         dxy=displacement[keep],
         peak_counts=(amplitude * counts_per_unit * (-0.5 if spec.contrast == "abf" else 1.0))[keep],
     )
-    image = Image(counts, pixel_size=spec.pixel_size_pm, unit="pm", meta={"synthetic": asdict(spec), "seed": seed})
+    image = Image(
+        counts, pixel_size=spec.pixel_size_pm, unit="pm", meta={"synthetic": asdict(spec), "seed": seed}
+    )
     return Scene(image=image, truth=truth, spec=spec, seed=seed, expected=expected)
 
 

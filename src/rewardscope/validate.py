@@ -27,16 +27,24 @@ from .optimize import SearchSpace, optimize
 from .rewards import COMPONENTS
 from .synthetic import synthesize
 
-LEVELS = {"normal": {"dose": 400.0, "polarization_pm": 35.0}, "low": {"dose": 60.0, "polarization_pm": 20.0},
-          # issue 14's: 6 e/px, P 3.8% of the period, scan jitter; the spatial options in the space (SPATIAL)
-          "very-low": {"dose": 6.0, "polarization_pm": 15.0, "jitter_px": 0.3, "size": 512}}
+LEVELS = {
+    "normal": {"dose": 400.0, "polarization_pm": 35.0},
+    "low": {"dose": 60.0, "polarization_pm": 20.0},
+    # issue 14's: 6 e/px, P 3.8% of the period, scan jitter; the spatial options in the space (SPATIAL)
+    "very-low": {"dose": 6.0, "polarization_pm": 15.0, "jitter_px": 0.3, "size": 512},
+}
 # The spatial options searched at a level, with the window fixed at 1.5 periods to keep the space small.
 SPATIAL = {"very-low": {"poolings": (0, 1, 2), "smoothings": (0.0, 1.0, 2.0)}}
 # Scenes: a layout and the SceneSpec fields that make it; the last four are issue 12's cases, two of them one phase.
 SCENES = {
-    "stripes": ("stripes", {}), "quadrants": ("quadrants", {}), "bubble": ("bubble", {}), "rough": ("rough", {}),
-    "superlattice": ("superlattice", {}), "bent": ("stripes", {"bend_periods": 1.5}),
-    "paraelectric": ("paraelectric", {}), "mistilt": ("paraelectric", {"b_offset_pm": (12.0, 8.0)}),
+    "stripes": ("stripes", {}),
+    "quadrants": ("quadrants", {}),
+    "bubble": ("bubble", {}),
+    "rough": ("rough", {}),
+    "superlattice": ("superlattice", {}),
+    "bent": ("stripes", {"bend_periods": 1.5}),
+    "paraelectric": ("paraelectric", {}),
+    "mistilt": ("paraelectric", {"b_offset_pm": (12.0, 8.0)}),
 }
 LAYOUTS = tuple(SCENES)
 
@@ -52,26 +60,61 @@ def score_scene(layout: str, level: str, seed: int, descriptors=("patch", "polar
     base = Config(seed=0)
     period = pipeline.columns(base).period
     window = pipeline.window(base)
-    space = SearchSpace.for_period(period, min(scene.image.shape), descriptors=descriptors, **(
-        {"window": (window, window), **SPATIAL[level]} if level in SPATIAL else {}))
+    space = SearchSpace.for_period(
+        period,
+        min(scene.image.shape),
+        descriptors=descriptors,
+        **({"window": (window, window), **SPATIAL[level]} if level in SPATIAL else {}),
+    )
     points = []
     for params in space.settings():
         result = pipeline.run(replace(base, **params))
-        truth = accuracy(result.columns.xy, result.columns.sublattice, result.labels, result.lattice.polarization,
-                         scene.truth, scene.image.shape, result.columns.period)
-        points.append({"params": params, "key": list(space.key(params)), "components": result.components,
-                       "reward": result.reward, "ari": truth.ari, "wall_f1": truth.wall_f1})
+        truth = accuracy(
+            result.columns.xy,
+            result.columns.sublattice,
+            result.labels,
+            result.lattice.polarization,
+            scene.truth,
+            scene.image.shape,
+            result.columns.period,
+        )
+        points.append(
+            {
+                "params": params,
+                "key": list(space.key(params)),
+                "components": result.components,
+                "reward": result.reward,
+                "ari": truth.ari,
+                "wall_f1": truth.wall_f1,
+            }
+        )
     one = pipeline.run(replace(base, **{**points[0]["params"], "n_classes": 1}))
-    one_phase = accuracy(one.columns.xy, one.columns.sublattice, one.labels, one.lattice.polarization, scene.truth, scene.image.shape,
-                         one.columns.period).ari
-    return {"layout": layout, "level": level, "seed": seed, "space": space, "points": points, "one_phase_ari": one_phase}
+    one_phase = accuracy(
+        one.columns.xy,
+        one.columns.sublattice,
+        one.labels,
+        one.lattice.polarization,
+        scene.truth,
+        scene.image.shape,
+        one.columns.period,
+    ).ari
+    return {
+        "layout": layout,
+        "level": level,
+        "seed": seed,
+        "space": space,
+        "points": points,
+        "one_phase_ari": one_phase,
+    }
 
 
 def reward_values(points: list[dict], reward: str) -> np.ndarray:
     return np.array([p["reward"] if reward == "default" else p["components"][reward] for p in points], float)
 
 
-def regret_and_correlation(points: list[dict], reward: str, one_phase_ari: float | None = None) -> tuple[float, float]:
+def regret_and_correlation(
+    points: list[dict], reward: str, one_phase_ari: float | None = None
+) -> tuple[float, float]:
     """The best ARI within reach minus the ARI of the reward's choice, and the Spearman correlation of the
     reward with ARI over the settings. With ``one_phase_ari``, the one-phase answer is within reach too, and
     the default reward chooses it when no setting scores above 0 (as ``analyze`` does)."""
@@ -88,7 +131,9 @@ def regret_and_correlation(points: list[dict], reward: str, one_phase_ari: float
     return regret, float(rho)
 
 
-def trials_to_reach(points: list[dict], space: SearchSpace, *, budget: int, seed: int = 0, opening: bool = True) -> tuple[int | None, float]:
+def trials_to_reach(
+    points: list[dict], space: SearchSpace, *, budget: int, seed: int = 0, opening: bool = True
+) -> tuple[int | None, float]:
     """Trials the optimizer needs to reach 99% of the best reward in ``points`` (None: not within ``budget``),
     and random search's mean over 50 orders of the same settings."""
     table = {tuple(p["key"]): p for p in points}
@@ -96,12 +141,30 @@ def trials_to_reach(points: list[dict], space: SearchSpace, *, budget: int, seed
     order = []
 
     def evaluate(config):
-        point = table[space.key({"window": config.window, "n_classes": config.n_classes, "descriptor": config.descriptor,
-                                 "pooling": config.pooling, "smoothing": config.smoothing})]
+        point = table[
+            space.key(
+                {
+                    "window": config.window,
+                    "n_classes": config.n_classes,
+                    "descriptor": config.descriptor,
+                    "pooling": config.pooling,
+                    "smoothing": config.smoothing,
+                }
+            )
+        ]
         order.append(point["reward"])
         return point["reward"], point["components"]
 
-    optimize(evaluate, Config(seed=seed), space, n_trials=budget, storage=None, seed=seed, progress=False, opening=opening)
+    optimize(
+        evaluate,
+        Config(seed=seed),
+        space,
+        n_trials=budget,
+        storage=None,
+        seed=seed,
+        progress=False,
+        opening=opening,
+    )
     reached = next((i + 1 for i, value in enumerate(order) if value >= target), None)
     rng = np.random.default_rng(seed)
     rewards = np.array([p["reward"] for p in points])
@@ -112,7 +175,11 @@ def trials_to_reach(points: list[dict], space: SearchSpace, *, budget: int, seed
 def patch_only(scene: dict) -> tuple[list[dict], SearchSpace]:
     """The patch-descriptor settings of a scene and their search space (window x classes)."""
     space = replace(scene["space"], descriptors=("patch",))
-    points = [{**p, "key": list(space.key(p["params"]))} for p in scene["points"] if p["params"].get("descriptor", "patch") == "patch"]
+    points = [
+        {**p, "key": list(space.key(p["params"]))}
+        for p in scene["points"]
+        if p["params"].get("descriptor", "patch") == "patch"
+    ]
     return points, space
 
 
@@ -124,58 +191,103 @@ def plot_scene(scene: dict, path: Path) -> None:
     spatial = scene["level"] in SPATIAL  # one window: the columns are the spatial settings instead
 
     def column(params):
-        return f"R{params.get('pooling', 0)} β{params.get('smoothing', 0.0):g}" if spatial else params["window"]
+        return (
+            f"R{params.get('pooling', 0)} β{params.get('smoothing', 0.0):g}" if spatial else params["window"]
+        )
 
-    rows = [{"window": column(p["params"]), "n_classes": p["params"]["n_classes"], "ari": p["ari"], "wall_f1": p["wall_f1"],
-             "reward": p["reward"], **p["components"]} for p in points]
-    plot(rows, ["ari", "wall_f1", "reward", *COMPONENTS], path,
-         f"{scene['layout']}, {scene['level']} dose, seed {scene['seed']}: truth (ARI, wall F1) beside every reward; circle: each panel's maximum",
-         xlabel="pooling radius R (cells), Potts strength β" if spatial else "patch window (px)")
+    rows = [
+        {
+            "window": column(p["params"]),
+            "n_classes": p["params"]["n_classes"],
+            "ari": p["ari"],
+            "wall_f1": p["wall_f1"],
+            "reward": p["reward"],
+            **p["components"],
+        }
+        for p in points
+    ]
+    plot(
+        rows,
+        ["ari", "wall_f1", "reward", *COMPONENTS],
+        path,
+        f"{scene['layout']}, {scene['level']} dose, seed {scene['seed']}: truth (ARI, wall F1) beside every reward; circle: each panel's maximum",
+        xlabel="pooling radius R (cells), Potts strength β" if spatial else "patch window (px)",
+    )
 
 
-def run(out: Path, *, seeds: int = 2, budget: int = 30, layouts=LAYOUTS, levels=tuple(LEVELS), progress: bool = True,
-        overwrite: bool = False) -> dict:
+def run(
+    out: Path,
+    *,
+    seeds: int = 2,
+    budget: int = 30,
+    layouts=LAYOUTS,
+    levels=tuple(LEVELS),
+    progress: bool = True,
+    overwrite: bool = False,
+) -> dict:
     """Score every scene, write validate.json, validate.md and landscapes/ into the new folder ``out``
     (``out`` and ``overwrite`` as for ``workflow.analyze``); return the summary."""
     from joblib import Parallel, delayed
-    from .progress import progress_bar as tqdm
 
     from . import outputs
+    from .progress import progress_bar as tqdm
 
     final = outputs.check_output_folder(out, overwrite=overwrite, command="validate")
     out = outputs.staging_folder(final, "validate")
 
     jobs = [(layout, level, 100 + seed) for level in levels for layout in layouts for seed in range(seeds)]
-    scenes = Parallel(n_jobs=-1)(delayed(score_scene)(*job) for job in tqdm(jobs, desc="scenes", disable=not progress))
+    scenes = Parallel(n_jobs=-1)(
+        delayed(score_scene)(*job) for job in tqdm(jobs, desc="scenes", disable=not progress)
+    )
     rewards = ["default", *COMPONENTS]
     rows = []
     (out / "landscapes").mkdir(parents=True, exist_ok=True)
     for scene in tqdm(scenes, desc="optimizer runs", disable=not progress):
         reached, random_mean = trials_to_reach(scene["points"], scene["space"], budget=budget)
         patch_points, patch_space = patch_only(scene)
-        gp_reached, gp_random = trials_to_reach(patch_points, patch_space, budget=len(patch_points), opening=False)
+        gp_reached, gp_random = trials_to_reach(
+            patch_points, patch_space, budget=len(patch_points), opening=False
+        )
         plot_scene(scene, out / "landscapes" / f"{scene['layout']}_{scene['level']}_{scene['seed']}.png")
-        row = {"layout": scene["layout"], "level": scene["level"], "seed": scene["seed"], "settings": len(scene["points"]),
-               "best_ari": max(max(p["ari"] for p in scene["points"]), scene["one_phase_ari"]), "one_phase": max(p["reward"] for p in scene["points"]) <= 0,
-               "bo_trials": reached, "random_trials": random_mean,
-               "patch_settings": len(patch_points), "gp_trials": gp_reached, "gp_random_trials": gp_random}
+        row = {
+            "layout": scene["layout"],
+            "level": scene["level"],
+            "seed": scene["seed"],
+            "settings": len(scene["points"]),
+            "best_ari": max(max(p["ari"] for p in scene["points"]), scene["one_phase_ari"]),
+            "one_phase": max(p["reward"] for p in scene["points"]) <= 0,
+            "bo_trials": reached,
+            "random_trials": random_mean,
+            "patch_settings": len(patch_points),
+            "gp_trials": gp_reached,
+            "gp_random_trials": gp_random,
+        }
         for reward in rewards:
-            row[f"regret_{reward}"], row[f"spearman_{reward}"] = regret_and_correlation(scene["points"], reward, scene["one_phase_ari"])
+            row[f"regret_{reward}"], row[f"spearman_{reward}"] = regret_and_correlation(
+                scene["points"], reward, scene["one_phase_ari"]
+            )
         rows.append(row)
     summary = {"rows": rows, "budget": budget, "medians": {}}
     for level in levels:
         sel = [r for r in rows if r["level"] == level]
         summary["medians"][level] = {
             **{f"mean_regret_{w}": float(np.mean([r[f"regret_{w}"] for r in sel])) for w in rewards},
-            **{f"median_spearman_{w}": float(np.nanmedian([r[f"spearman_{w}"] for r in sel])) for w in rewards},
-            "median_bo_trials": float(np.median([r["bo_trials"] if r["bo_trials"] else budget + 1 for r in sel])),
+            **{
+                f"median_spearman_{w}": float(np.nanmedian([r[f"spearman_{w}"] for r in sel]))
+                for w in rewards
+            },
+            "median_bo_trials": float(
+                np.median([r["bo_trials"] if r["bo_trials"] else budget + 1 for r in sel])
+            ),
             "median_random_trials": float(np.median([r["random_trials"] for r in sel])),
             "median_settings": float(np.median([r["settings"] for r in sel])),
             "median_gp_trials": float(np.median([r["gp_trials"] or r["patch_settings"] + 1 for r in sel])),
             "max_gp_trials": float(max(r["gp_trials"] or r["patch_settings"] + 1 for r in sel)),
             "median_gp_random_trials": float(np.median([r["gp_random_trials"] for r in sel])),
             "median_patch_settings": float(np.median([r["patch_settings"] for r in sel])),
-            "gp_beats_random": int(sum((r["gp_trials"] or r["patch_settings"] + 1) < r["gp_random_trials"] for r in sel)),
+            "gp_beats_random": int(
+                sum((r["gp_trials"] or r["patch_settings"] + 1) < r["gp_random_trials"] for r in sel)
+            ),
             "scenes": len(sel),
         }
     (out / "validate.json").write_text(json.dumps(summary, indent=2, default=str))
@@ -185,30 +297,49 @@ def run(out: Path, *, seeds: int = 2, budget: int = 30, layouts=LAYOUTS, levels=
 
 
 def markdown(summary: dict, rewards: list[str], levels) -> str:
-    lines = ["| reward | " + " | ".join(f"mean regret ({lv}) | median Spearman with ARI ({lv})" for lv in levels) + " |",
-             "|---|" + "---|---|" * len(levels)]
+    lines = [
+        "| reward | "
+        + " | ".join(f"mean regret ({lv}) | median Spearman with ARI ({lv})" for lv in levels)
+        + " |",
+        "|---|" + "---|---|" * len(levels),
+    ]
     for w in rewards:
-        cells = [f"{summary['medians'][lv][f'mean_regret_{w}']:.3f} | {summary['medians'][lv][f'median_spearman_{w}']:.2f}" for lv in levels]
+        cells = [
+            f"{summary['medians'][lv][f'mean_regret_{w}']:.3f} | {summary['medians'][lv][f'median_spearman_{w}']:.2f}"
+            for lv in levels
+        ]
         lines.append(f"| {w} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("| dose | settings in the space (median) | trials for BO to reach 99% of the best reward (median; budget "
-                 f"{summary['budget']}, more = not reached) | random search, same (median of means) |")
+    lines.append(
+        "| dose | settings in the space (median) | trials for BO to reach 99% of the best reward (median; budget "
+        f"{summary['budget']}, more = not reached) | random search, same (median of means) |"
+    )
     lines.append("|---|---|---|---|")
     for lv in levels:
         m = summary["medians"][lv]
-        lines.append(f"| {lv} | {m['median_settings']:.0f} | {m['median_bo_trials']:.0f} | {m['median_random_trials']:.1f} |")
+        lines.append(
+            f"| {lv} | {m['median_settings']:.0f} | {m['median_bo_trials']:.0f} | {m['median_random_trials']:.1f} |"
+        )
     lines.append("")
-    lines.append("| dose | patch settings (median) | GP sampler alone, no opening: trials to 99% of the best (median / worst) |"
-                 " random search, same (median of means) | scenes where GP needs fewer |")
+    lines.append(
+        "| dose | patch settings (median) | GP sampler alone, no opening: trials to 99% of the best (median / worst) |"
+        " random search, same (median of means) | scenes where GP needs fewer |"
+    )
     lines.append("|---|---|---|---|---|")
     for lv in levels:
         m = summary["medians"][lv]
-        lines.append(f"| {lv} | {m['median_patch_settings']:.0f} | {m['median_gp_trials']:.0f} / {m['max_gp_trials']:.0f} |"
-                     f" {m['median_gp_random_trials']:.1f} | {m['gp_beats_random']} of {m['scenes']} |")
+        lines.append(
+            f"| {lv} | {m['median_patch_settings']:.0f} | {m['median_gp_trials']:.0f} / {m['max_gp_trials']:.0f} |"
+            f" {m['median_gp_random_trials']:.1f} | {m['gp_beats_random']} of {m['scenes']} |"
+        )
     lines.append("")
-    lines.append("| scene | dose | seed | best ARI in reach | one phase chosen | regret (default reward) | BO trials | random trials | GP alone (patch) | random (patch) |")
+    lines.append(
+        "| scene | dose | seed | best ARI in reach | one phase chosen | regret (default reward) | BO trials | random trials | GP alone (patch) | random (patch) |"
+    )
     lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for r in summary["rows"]:
-        lines.append(f"| {r['layout']} | {r['level']} | {r['seed']} | {r['best_ari']:.3f} | {'yes' if r['one_phase'] else 'no'} | {r['regret_default']:.3f} |"
-                     f" {r['bo_trials'] or '>' + str(summary['budget'])} | {r['random_trials']:.1f} | {r['gp_trials'] or '>' + str(r['patch_settings'])} | {r['gp_random_trials']:.1f} |")
+        lines.append(
+            f"| {r['layout']} | {r['level']} | {r['seed']} | {r['best_ari']:.3f} | {'yes' if r['one_phase'] else 'no'} | {r['regret_default']:.3f} |"
+            f" {r['bo_trials'] or '>' + str(summary['budget'])} | {r['random_trials']:.1f} | {r['gp_trials'] or '>' + str(r['patch_settings'])} | {r['gp_random_trials']:.1f} |"
+        )
     return "\n".join(lines) + "\n"

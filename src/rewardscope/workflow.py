@@ -23,12 +23,22 @@ from .descriptors import balanced, frame_edge, patches, physical, pooled, within
 from .errors import RewardscopeError
 from .io import Image, as_image
 from .lattice import CellGeometry, Lattice, cell_geometry, index_columns, to_grid
-from .learn import ClassEvidence, PatchVAE, PCAGaussianMixture, VAEClassifier, class_evidence, potts_mean_field, split_evidence
+from .learn import (
+    ClassEvidence,
+    PatchVAE,
+    PCAGaussianMixture,
+    VAEClassifier,
+    class_evidence,
+    potts_mean_field,
+    split_evidence,
+)
 from .learn.vae import require_torch
 from .walls import Walls, find_walls
 
 logger = logging.getLogger(__name__)
-EVIDENCE_K_MAX = 8  # the class-evidence rewards compare k with every count from 1 to this (k beyond it scores 0)
+EVIDENCE_K_MAX = (
+    8  # the class-evidence rewards compare k with every count from 1 to this (k beyond it scores 0)
+)
 
 
 @dataclass(frozen=True)
@@ -43,14 +53,23 @@ class Result:
     walls: Walls
     reward: float
     components: dict
-    unsmoothed_grid: np.ndarray | None = None  # the learner's own classes per cell, where a Potts prior then smoothed them
+    unsmoothed_grid: np.ndarray | None = (
+        None  # the learner's own classes per cell, where a Potts prior then smoothed them
+    )
 
 
 class Pipeline:
     """The stages of the workflow on one image, each cached on the config fields it reads."""
 
-    def __init__(self, image: Image, *, weights: dict | None = None, objectives=None, all_components: bool = False,
-                 columns: Columns | None = None):
+    def __init__(
+        self,
+        image: Image,
+        *,
+        weights: dict | None = None,
+        objectives=None,
+        all_components: bool = False,
+        columns: Columns | None = None,
+    ):
         self.image = image
         self.given = columns  # columns brought from elsewhere (positions): used as they are, whatever the detector settings
         self.weights = weights
@@ -78,8 +97,14 @@ class Pipeline:
         return self._cached(
             "atoms",
             config,
-            lambda: find_columns(self.image.data, column_sigma=config.column_sigma, threshold=config.threshold, refine=config.refine,
-                                 contrast=config.contrast, a_site=config.a_site),
+            lambda: find_columns(
+                self.image.data,
+                column_sigma=config.column_sigma,
+                threshold=config.threshold,
+                refine=config.refine,
+                contrast=config.contrast,
+                a_site=config.a_site,
+            ),
         )
 
     def lattice(self, config: Config) -> Lattice:
@@ -92,21 +117,29 @@ class Pipeline:
         return int(2 * round(0.75 * self.columns(config).period))
 
     def geometry(self, config: Config) -> CellGeometry:
-        return self._cached("geometry", config, lambda: cell_geometry(self.columns(config), self.lattice(config)))
+        return self._cached(
+            "geometry", config, lambda: cell_geometry(self.columns(config), self.lattice(config))
+        )
 
     def classified_rows(self, config: Config) -> np.ndarray:
         """Rows of the columns that get a class: the indexed B columns whose fit converged (with a measured
         polarization, or a whole cell, where the descriptor needs them)."""
         columns, lattice = self.columns(config), self.lattice(config)
         rows = (columns.sublattice == "B") & (lattice.ij[:, 0] >= 0) & columns.usable
-        if "polarization" in config.descriptor:  # measured from four A corners, or three (a cell the frame cuts)
+        if (
+            "polarization" in config.descriptor
+        ):  # measured from four A corners, or three (a cell the frame cuts)
             rows &= np.all(np.isfinite(lattice.polarization), axis=1)
-        if "lattice" in config.descriptor:  # the cell's shape needs its four corners, the antipolar order a neighbouring cell along a
+        if (
+            "lattice" in config.descriptor
+        ):  # the cell's shape needs its four corners, the antipolar order a neighbouring cell along a
             geometry = self.geometry(config)
             rows &= np.isfinite(geometry.a) & np.isfinite(geometry.antipolar)
         rows = np.flatnonzero(rows)
         if len(rows) < 4:
-            raise RewardscopeError(f"only {len(rows)} B columns could be indexed; too few unit cells to classify")
+            raise RewardscopeError(
+                f"only {len(rows)} B columns could be indexed; too few unit cells to classify"
+            )
         return rows
 
     def descriptors(self, config: Config) -> np.ndarray:
@@ -119,7 +152,9 @@ class Pipeline:
             for kind in ("polarization", "lattice"):
                 if kind in config.descriptor:
                     geometry = {k: v[rows] for k, v in self.geometry(config).as_dict().items()}
-                    blocks.append(physical(kind, self.lattice(config).polarization[rows], geometry, columns.period))
+                    blocks.append(
+                        physical(kind, self.lattice(config).polarization[rows], geometry, columns.period)
+                    )
             X = blocks[0] if len(blocks) == 1 else balanced(*blocks)
             return pooled(X, self.lattice(config).ij[rows], config.pooling)
 
@@ -129,14 +164,24 @@ class Pipeline:
         """The VAE of the patches for the vae and rvae learners (trained once for every number of classes)."""
         if config.learner not in ("vae", "rvae"):
             return None
-        return self._cached("embedding", config, lambda: PatchVAE(
-            config.learner, latent_dim=config.latent_dim, beta=config.beta, epochs=config.epochs, symmetry=config.symmetry,
-            random_state=config.seed,
-        ).fit(self.descriptors(config)))
+        return self._cached(
+            "embedding",
+            config,
+            lambda: PatchVAE(
+                config.learner,
+                latent_dim=config.latent_dim,
+                beta=config.beta,
+                epochs=config.epochs,
+                symmetry=config.symmetry,
+                random_state=config.seed,
+            ).fit(self.descriptors(config)),
+        )
 
     def whole_patches(self, config: Config) -> np.ndarray:
         """For each classified cell, whether its patch lies wholly inside the frame."""
-        return within_frame(self.columns(config).xy[self.classified_rows(config)], self.window(config), self.image.shape)
+        return within_frame(
+            self.columns(config).xy[self.classified_rows(config)], self.window(config), self.image.shape
+        )
 
     def reference(self, config: Config) -> np.ndarray:
         """The classified cells a learner is fitted on (the others are assigned): those whose patch lies
@@ -151,28 +196,56 @@ class Pipeline:
         model = self.learner(replace(config, n_classes=2))
         reference = self.reference(config)
         ij = self.lattice(config).ij[self.classified_rows(config)]
-        return self._cached("evidence", config, lambda: split_evidence(model.scores_[reference], model.labels_[reference], ij[reference]),
-                            name="split")
+        return self._cached(
+            "evidence",
+            config,
+            lambda: split_evidence(model.scores_[reference], model.labels_[reference], ij[reference]),
+            name="split",
+        )
 
     def embedding(self, config: Config) -> np.ndarray:
         """What the classes are found in: the descriptors, or the VAE's embedding of the patches."""
         vae = self.autoencoder(config)
-        return self.descriptors(config) if vae is None else vae.embedding(self.descriptors(config), reference=self.whole_patches(config))
+        return (
+            self.descriptors(config)
+            if vae is None
+            else vae.embedding(self.descriptors(config), reference=self.whole_patches(config))
+        )
 
     def evidence(self, config: Config) -> ClassEvidence:
         """BIC and ICL for 1..8 classes and the Bayesian mixture's effective number of classes."""
-        return self._cached("evidence", config, lambda: class_evidence(
-            self.embedding(config), k_max=EVIDENCE_K_MAX, n_components=config.n_components, random_state=config.seed))
+        return self._cached(
+            "evidence",
+            config,
+            lambda: class_evidence(
+                self.embedding(config),
+                k_max=EVIDENCE_K_MAX,
+                n_components=config.n_components,
+                random_state=config.seed,
+            ),
+        )
 
     def learner(self, config: Config) -> PCAGaussianMixture | VAEClassifier:
         def compute():
             X = self.descriptors(config)
             if config.n_classes > len(X):
-                raise RewardscopeError(f"`n_classes`={config.n_classes} exceeds the {len(X)} classified cells")
+                raise RewardscopeError(
+                    f"`n_classes`={config.n_classes} exceeds the {len(X)} classified cells"
+                )
             if config.learner == "gmm":
-                return PCAGaussianMixture(config.n_classes, n_components=config.n_components, random_state=config.seed).fit(X, self.reference(config))
-            return VAEClassifier(config.n_classes, kind=config.learner, vae=self.autoencoder(config), random_state=config.seed,
-                                 latent_dim=config.latent_dim, beta=config.beta, epochs=config.epochs, symmetry=config.symmetry).fit(X, self.whole_patches(config))
+                return PCAGaussianMixture(
+                    config.n_classes, n_components=config.n_components, random_state=config.seed
+                ).fit(X, self.reference(config))
+            return VAEClassifier(
+                config.n_classes,
+                kind=config.learner,
+                vae=self.autoencoder(config),
+                random_state=config.seed,
+                latent_dim=config.latent_dim,
+                beta=config.beta,
+                epochs=config.epochs,
+                symmetry=config.symmetry,
+            ).fit(X, self.whole_patches(config))
 
         return self._cached("learn", config, compute)
 
@@ -202,11 +275,22 @@ class Pipeline:
         # Half a window from the border: the patch's, or without patches the default 1.5 periods (whatever the trial's moot window).
         margin = self.window(config if "patch" in config.descriptor else replace(config, window=None))
         edge = frame_edge(columns.xy[rows], lattice.ij[rows], margin, self.image.shape, config.pooling)
-        reward, components = rewards.evaluate(walls, cell_labels, model.scores_, config.n_classes, self.weights,
-                                              label_grid=grid, probabilities=probabilities, evidence=evidence,
-                                              edge=edge, split=split)
+        reward, components = rewards.evaluate(
+            walls,
+            cell_labels,
+            model.scores_,
+            config.n_classes,
+            self.weights,
+            label_grid=grid,
+            probabilities=probabilities,
+            evidence=evidence,
+            edge=edge,
+            split=split,
+        )
         self.timings["rewards"] += time.perf_counter() - start
-        unsmoothed = to_grid(lattice.ij[rows], model.labels_, lattice.grid_shape) if config.smoothing > 0 else None
+        unsmoothed = (
+            to_grid(lattice.ij[rows], model.labels_, lattice.grid_shape) if config.smoothing > 0 else None
+        )
         return Result(config, columns, lattice, labels, grid, walls, reward, components, unsmoothed)
 
 
@@ -226,7 +310,9 @@ class Analysis:
     geometry: CellGeometry  # per-column cell physics of the best result
     weights: dict  # the reward's component weights
     classes: list  # explain.explain_classes of the best result
-    objectives: tuple | None = None  # the components optimized jointly (Pareto front), None for the combined reward
+    objectives: tuple | None = (
+        None  # the components optimized jointly (Pareto front), None for the combined reward
+    )
     model: object = None  # the fitted learner of the best result (PCAGaussianMixture or VAEClassifier)
     warnings: tuple = ()  # what the result must be read with (a failed gate let through by force=True)
     phases: dict | None = None  # how many phases, and the evidence: see ``phase_count``
@@ -313,8 +399,18 @@ def analyze(
     from . import outputs, report
     from .detection import tune_detector as tune_detector_by_quality
     from .explain import explain_classes
-    from .optimize import (DEFAULT_DESCRIPTORS, STUDY_NAME, SearchSpace, best_params, check_objectives, open_storage, open_study,
-                           optimize, startup_trials, trial_records)
+    from .optimize import (
+        DEFAULT_DESCRIPTORS,
+        STUDY_NAME,
+        SearchSpace,
+        best_params,
+        check_objectives,
+        open_storage,
+        open_study,
+        optimize,
+        startup_trials,
+        trial_records,
+    )
 
     start = time.perf_counter()
     if image is None:
@@ -326,14 +422,26 @@ def analyze(
     if blank and descriptors is None:
         descriptors = ("polarization", "lattice")
     if blank and (any("patch" in d for d in descriptors) or any(learner != "gmm" for learner in learners)):
-        raise RewardscopeError("patch descriptors and VAE learners need the image: give it with the positions",
-                               cli="patch descriptors and VAE learners need the image: give it with --image")
+        raise RewardscopeError(
+            "patch descriptors and VAE learners need the image: give it with the positions",
+            cli="patch descriptors and VAE learners need the image: give it with --image",
+        )
     for radius in pooling:
         if radius != int(radius):
-            raise RewardscopeError(f"`pooling` radii are whole numbers of cells, got pooling={tuple(pooling)}")
+            raise RewardscopeError(
+                f"`pooling` radii are whole numbers of cells, got pooling={tuple(pooling)}"
+            )
     pooling, smoothing = tuple(int(v) for v in pooling), tuple(float(v) for v in smoothing)
-    learning = {"learner": learners[0], "latent_dim": latent_dim[0], "beta": betas[0], "epochs": epochs, "symmetry": symmetry, "seed": seed,
-                "pooling": pooling[0], "smoothing": smoothing[0]}  # a dimension with one value is not searched: it is the base's
+    learning = {
+        "learner": learners[0],
+        "latent_dim": latent_dim[0],
+        "beta": betas[0],
+        "epochs": epochs,
+        "symmetry": symmetry,
+        "seed": seed,
+        "pooling": pooling[0],
+        "smoothing": smoothing[0],
+    }  # a dimension with one value is not searched: it is the base's
     if descriptors is None and any(learner != "gmm" for learner in learners):
         descriptors = ("patch",)  # a VAE encodes patches
     base = Config(**learning) if base is None else replace(base, **learning)
@@ -347,7 +455,16 @@ def analyze(
         replace(base, learner=learner, descriptor="patch")
     for descriptor in descriptors:
         replace(base, learner="gmm", descriptor=descriptor)
-    SearchSpace((6, 8), tuple(n_classes), descriptors, tuple(learners), tuple(latent_dim), tuple(betas), tuple(pooling), tuple(smoothing))
+    SearchSpace(
+        (6, 8),
+        tuple(n_classes),
+        descriptors,
+        tuple(learners),
+        tuple(latent_dim),
+        tuple(betas),
+        tuple(pooling),
+        tuple(smoothing),
+    )
     for radius in pooling:
         replace(base, pooling=radius)
     for strength in smoothing:
@@ -357,23 +474,40 @@ def analyze(
         require_torch()
     if out is not None:
         given = (columns.decisions or {}).get("given") if columns is not None else None
-        out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files + ((given,) if given else ()),
-                                          command="analyze")
-    shared = open_storage(storage) if storage is not None else None  # an unreachable database fails here, before any work
+        out = outputs.check_output_folder(
+            out, overwrite=overwrite, inputs=image.files + ((given,) if given else ()), command="analyze"
+        )
+    shared = (
+        open_storage(storage) if storage is not None else None
+    )  # an unreachable database fails here, before any work
     if shared is not None and not image.meta.get("read"):
-        raise RewardscopeError("a shared study needs the image as a file that its workers can read: pass read_image(path), not an array")
+        raise RewardscopeError(
+            "a shared study needs the image as a file that its workers can read: pass read_image(path), not an array"
+        )
     if shared is not None and columns is not None:
-        raise RewardscopeError("a shared study finds its columns in the image: its workers cannot share given positions")
+        raise RewardscopeError(
+            "a shared study finds its columns in the image: its workers cannot share given positions"
+        )
     if columns is not None and tune_detector:
         raise RewardscopeError("the columns are given: there is no detector to tune")
     detector = {"tuned_trials": tune_detector, "pareto_front": None}
     if tune_detector:
-        params, _, front = tune_detector_by_quality(image.data, n_trials=tune_detector, seed=seed, refine=base.refine, progress=progress,
-                                                    contrast=base.contrast, a_site=base.a_site)
+        params, _, front = tune_detector_by_quality(
+            image.data,
+            n_trials=tune_detector,
+            seed=seed,
+            refine=base.refine,
+            progress=progress,
+            contrast=base.contrast,
+            a_site=base.a_site,
+        )
         base = replace(base, **params)
         detector["pareto_front"] = front
     pipeline = Pipeline(image, weights=weights, objectives=objectives, columns=columns)
-    logger.info("finding atom columns in a %d x %d image" if columns is None else "columns given; a %d x %d frame", *image.shape)
+    logger.info(
+        "finding atom columns in a %d x %d image" if columns is None else "columns given; a %d x %d frame",
+        *image.shape,
+    )
     found = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
     logger.info("%(A)d A and %(B)d B columns", found.counts)
     logger.info("lattice period %.2f px", found.period)
@@ -382,21 +516,37 @@ def analyze(
     detector["b_sublattice"], unresolved = judge_b_sublattice(found, pipeline.lattice(base), force)
     warnings += unresolved
     pipeline.classified_rows(base)
-    space = SearchSpace.for_period(found.period, min(image.shape), n_classes=n_classes, descriptors=descriptors, window=window,
-                                   learners=tuple(learners), latent_dim=tuple(latent_dim), betas=tuple(betas),
-                                   poolings=pooling, smoothings=smoothing)
+    space = SearchSpace.for_period(
+        found.period,
+        min(image.shape),
+        n_classes=n_classes,
+        descriptors=descriptors,
+        window=window,
+        learners=tuple(learners),
+        latent_dim=tuple(latent_dim),
+        betas=tuple(betas),
+        poolings=pooling,
+        smoothings=smoothing,
+    )
 
     spec = study_spec(image, base, space, n_trials, weights, objectives, seed, columns)
     study = None
     if shared is not None:
-        study = open_study(shared, seed=seed, n_startup=startup_trials(n_trials), n_objectives=len(objectives or (None,)),
-                           study_name=study_name or STUDY_NAME)
+        study = open_study(
+            shared,
+            seed=seed,
+            n_startup=startup_trials(n_trials),
+            n_objectives=len(objectives or (None,)),
+            study_name=study_name or STUDY_NAME,
+        )
         known = study.user_attrs.get("rewardscope")
         if known is None:
             study.set_user_attr("rewardscope", spec)
         elif changed := spec_differences(known, spec):
-            raise RewardscopeError(f"study {study.study_name!r} was begun with another {changed}; give another study name",
-                                   cli=f"study {study.study_name!r} was begun with another {changed}; give another --study name")
+            raise RewardscopeError(
+                f"study {study.study_name!r} was begun with another {changed}; give another study name",
+                cli=f"study {study.study_name!r} was begun with another {changed}; give another --study name",
+            )
     staging = None if out is None else resume_folder(out, spec, restart)
 
     def evaluate(config):
@@ -404,22 +554,39 @@ def analyze(
         return result.reward, result.components
 
     journal = None if staging is None else staging / "study.journal"
-    study = optimize(evaluate, base, space, n_trials=n_trials, storage=journal, seed=seed, progress=progress, objectives=objectives,
-                     study=study)
+    study = optimize(
+        evaluate,
+        base,
+        space,
+        n_trials=n_trials,
+        storage=journal,
+        seed=seed,
+        progress=progress,
+        objectives=objectives,
+        study=study,
+    )
     chosen = best_params(study)
     if "patch" not in chosen.get("descriptor", space.descriptors[0]):
         chosen["window"] = None  # moot without patches: say so rather than report the trial's number
     best = pipeline.run(replace(base, **chosen))
     trials = trial_records(study)
     for trial in trials:
-        trial["refused"] = (rewards.refusal(trial["components"]) or "one class present or no wall") if trial["reward"] <= 0 else None
+        trial["refused"] = (
+            (rewards.refusal(trial["components"]) or "one class present or no wall")
+            if trial["reward"] <= 0
+            else None
+        )
     phases = phase_count(best, trials)
     if best.reward <= 0:  # no map of two or more classes passed its gates: one phase
-        best = pipeline.run(replace(base, **{**trials[0]["params"], "n_classes": 1}))  # the first setting tried, one class
+        best = pipeline.run(
+            replace(base, **{**trials[0]["params"], "n_classes": 1})
+        )  # the first setting tried, one class
     referenced = None
     if reference is not None:
         best, referenced = relative_to(best, reference, image.pixel_size)
-    geometry = pipeline.geometry(best.config) if referenced is None else cell_geometry(best.columns, best.lattice)
+    geometry = (
+        pipeline.geometry(best.config) if referenced is None else cell_geometry(best.columns, best.lattice)
+    )
     display_window = pipeline.window(best.config)
     analysis = Analysis(
         result=best,
@@ -433,7 +600,9 @@ def analyze(
         detector=detector,
         geometry=geometry,
         weights=weights,
-        classes=explain_classes(best, geometry, image.data, display_window, image.pixel_size, referenced=referenced is not None),
+        classes=explain_classes(
+            best, geometry, image.data, display_window, image.pixel_size, referenced=referenced is not None
+        ),
         objectives=objectives,
         model=pipeline.learner(best.config),
         warnings=warnings,
@@ -453,13 +622,17 @@ def check_reference(reference, n_classes: tuple[int, int], shape) -> None:
         return
     if isinstance(reference, (int, np.integer)):
         if not 0 <= reference < n_classes[1]:
-            raise RewardscopeError(f"`reference` class {reference} is not among the classes searched (0 to {n_classes[1] - 1})",
-                                   cli=f"--reference {reference}: not among the classes searched (0 to {n_classes[1] - 1})")
+            raise RewardscopeError(
+                f"`reference` class {reference} is not among the classes searched (0 to {n_classes[1] - 1})",
+                cli=f"--reference {reference}: not among the classes searched (0 to {n_classes[1] - 1})",
+            )
         return
     x0, x1, y0, y1 = (float(v) for v in reference)
     if not (0 <= x0 < x1 <= shape[1] and 0 <= y0 < y1 <= shape[0]):
-        raise RewardscopeError(f"`reference` region x {x0:g}:{x1:g}, y {y0:g}:{y1:g} px is not a region of the {shape[1]} x {shape[0]} px frame",
-                               cli=f"--reference-region {x0:g}:{x1:g},{y0:g}:{y1:g}: not a region of the {shape[1]} x {shape[0]} px frame")
+        raise RewardscopeError(
+            f"`reference` region x {x0:g}:{x1:g}, y {y0:g}:{y1:g} px is not a region of the {shape[1]} x {shape[0]} px frame",
+            cli=f"--reference-region {x0:g}:{x1:g},{y0:g}:{y1:g}: not a region of the {shape[1]} x {shape[0]} px frame",
+        )
 
 
 def relative_to(result: Result, reference, pixel_size: float | None) -> tuple[Result, dict]:
@@ -472,19 +645,30 @@ def relative_to(result: Result, reference, pixel_size: float | None) -> tuple[Re
         if reference >= result.config.n_classes:
             k = result.config.n_classes
             has = f"the chosen map has {k} class{'es' if k != 1 else ''} ({'only 0' if k == 1 else f'0 to {k - 1}'})"
-            raise RewardscopeError(f"`reference` class {reference}: {has}",
-                                   cli=f"--reference {reference}: {has}; the study is kept: rerun with another --reference")
+            raise RewardscopeError(
+                f"`reference` class {reference}: {has}",
+                cli=f"--reference {reference}: {has}; the study is kept: rerun with another --reference",
+            )
         rows, what = measured & (result.labels == reference), f"class {reference}"
     else:
         x0, x1, y0, y1 = (float(v) for v in reference)
         x, y = columns.xy.T
-        rows, what = measured & (x >= x0) & (x < x1) & (y >= y0) & (y < y1), f"the region x {x0:g}:{x1:g}, y {y0:g}:{y1:g} px"
+        rows, what = (
+            measured & (x >= x0) & (x < x1) & (y >= y0) & (y < y1),
+            f"the region x {x0:g}:{x1:g}, y {y0:g}:{y1:g} px",
+        )
     if rows.sum() < 3:
-        raise RewardscopeError(f"the reference, {what}, holds {int(rows.sum())} measured cells: at least 3 are needed")
+        raise RewardscopeError(
+            f"the reference, {what}, holds {int(rows.sum())} measured cells: at least 3 are needed"
+        )
     offset = p[rows].mean(axis=0)
     shifted = np.where((columns.sublattice == "B")[:, None], p - offset, p)
-    entry = {"reference": what, "cells": int(rows.sum()), "offset_px": offset.tolist(),
-             "offset_pm": (offset * pixel_size).tolist() if pixel_size else None}
+    entry = {
+        "reference": what,
+        "cells": int(rows.sum()),
+        "offset_px": offset.tolist(),
+        "offset_pm": (offset * pixel_size).tolist() if pixel_size else None,
+    }
     return replace(result, lattice=replace(lattice, polarization=shifted)), entry
 
 
@@ -494,24 +678,42 @@ def phase_count(best: Result, trials: list[dict]) -> dict:
     a degenerate map), with the strongest evidence for a split that was seen and why it was not enough."""
     if best.reward > 0:
         k = best.config.n_classes
-        return {"count": k, "one_phase": False, "split_evidence": best.components.get("split_evidence"),
-                "coherence": best.components.get("coherence"),
-                "statement": f"{k} classes, {best.walls.n_segments} wall segment{'s' if best.walls.n_segments != 1 else ''}"}
+        return {
+            "count": k,
+            "one_phase": False,
+            "split_evidence": best.components.get("split_evidence"),
+            "coherence": best.components.get("coherence"),
+            "statement": f"{k} classes, {best.walls.n_segments} wall segment{'s' if best.walls.n_segments != 1 else ''}",
+        }
     refused = [t for t in trials if t["params"].get("n_classes", 2) >= 2 and t["reward"] <= 0]
     kinds = Counter(t["refused"].split(":")[0] for t in refused)
-    strongest = max(refused, key=lambda t: np.nan_to_num(t["components"].get("split_evidence", 0.0)), default=None)
-    why = "; ".join(f"{kind}: {n}" for kind, n in kinds.most_common()) or "no map of two or more classes was tried"
-    return {"count": 1, "one_phase": True, "refusals": dict(kinds),
-            "split_evidence": strongest["components"].get("split_evidence") if strongest else None,
-            "coherence": max((t["components"].get("coherence", 0.0) for t in refused), default=None),
-            "statement": f"one phase, no domain walls: none of the {len(refused)} maps of two or more classes passed the gates ({why})"}
+    strongest = max(
+        refused, key=lambda t: np.nan_to_num(t["components"].get("split_evidence", 0.0)), default=None
+    )
+    why = (
+        "; ".join(f"{kind}: {n}" for kind, n in kinds.most_common())
+        or "no map of two or more classes was tried"
+    )
+    return {
+        "count": 1,
+        "one_phase": True,
+        "refusals": dict(kinds),
+        "split_evidence": strongest["components"].get("split_evidence") if strongest else None,
+        "coherence": max((t["components"].get("coherence", 0.0) for t in refused), default=None),
+        "statement": f"one phase, no domain walls: none of the {len(refused)} maps of two or more classes passed the gates ({why})",
+    }
 
 
 def canvas(columns: Columns, pixel_size: float | None = None) -> Image:
     """A blank frame that holds the given columns, for their figures when no image comes with them (``pixel_size`` in pm)."""
     shape = tuple(int(np.ceil(v)) + 1 for v in columns.xy[:, ::-1].max(axis=0) + 0.5 * columns.period)
     source = (columns.decisions or {}).get("given", "positions")
-    return Image(np.zeros(shape), pixel_size=pixel_size, unit="pm" if pixel_size else "px", meta={"source": source, "blank": True})
+    return Image(
+        np.zeros(shape),
+        pixel_size=pixel_size,
+        unit="pm" if pixel_size else "px",
+        meta={"source": source, "blank": True},
+    )
 
 
 def judge_detection(columns: Columns, shape, force: bool) -> tuple[dict, tuple]:
@@ -520,23 +722,36 @@ def judge_detection(columns: Columns, shape, force: bool) -> tuple[dict, tuple]:
 
     decided = columns.decisions or {}
     if decided.get("contrast_asked") == "auto":
-        logger.info("%s-column contrast (detection quality %s)", decided["contrast"],
-                    ", ".join(f"{kind} {q:.2f}" for kind, q in decided["quality_by_contrast"].items()))
+        logger.info(
+            "%s-column contrast (detection quality %s)",
+            decided["contrast"],
+            ", ".join(f"{kind} {q:.2f}" for kind, q in decided["quality_by_contrast"].items()),
+        )
     quality = detection_quality(columns, shape)
     terms = ", ".join(f"{name} {quality[name]:.2f}" for name in OBJECTIVES)
     logger.info("detection quality %.2f (%s)", quality["quality"], terms)
     if quality["quality"] >= MIN_DETECTION_QUALITY:
         return quality, ()
-    message = (f"detection quality {quality['quality']:.2f} is below {MIN_DETECTION_QUALITY} ({terms}): the columns found do not"
-               " form a clean lattice (dark-column contrast such as ABF, unresolved or very noisy data, or no crystal)")
-    return quality, (forced(message, force, f"low detection quality: {quality['quality']:.2f} < {MIN_DETECTION_QUALITY} ({terms})"),)
+    message = (
+        f"detection quality {quality['quality']:.2f} is below {MIN_DETECTION_QUALITY} ({terms}): the columns found do not"
+        " form a clean lattice (dark-column contrast such as ABF, unresolved or very noisy data, or no crystal)"
+    )
+    return quality, (
+        forced(
+            message,
+            force,
+            f"low detection quality: {quality['quality']:.2f} < {MIN_DETECTION_QUALITY} ({terms})",
+        ),
+    )
 
 
 def forced(message: str, force: bool, warning: str) -> str:
     """A gate's failure: an error naming ``message``, or with ``force`` a logged warning; returns the ``warning``
     that marks the result."""
     if not force:
-        raise RewardscopeError(f"{message}; force=True goes on anyway", cli=f"{message}; --force goes on anyway")
+        raise RewardscopeError(
+            f"{message}; force=True goes on anyway", cli=f"{message}; --force goes on anyway"
+        )
     logger.warning("warning: %s; going on (forced)", message)
     return warning
 
@@ -551,14 +766,27 @@ def judge_b_sublattice(columns: Columns, lattice: Lattice, force: bool) -> tuple
     failed = float(np.mean(~columns.usable[b])) if b.any() else 1.0
     resolved = bool(displacement <= MAX_B_DISPLACEMENT and failed <= MAX_B_FITS_FAILED)
     figures = {"median_displacement_periods": displacement, "fits_failed_share": failed, "resolved": resolved}
-    logger.info("B sublattice: median displacement %.1f%% of the period, %.0f%% of the fits failed", 100 * displacement, 100 * failed)
+    logger.info(
+        "B sublattice: median displacement %.1f%% of the period, %.0f%% of the fits failed",
+        100 * displacement,
+        100 * failed,
+    )
     if resolved:
         return figures, ()
-    shift = (f"the median B displacement is {100 * displacement:.1f}% of the period" if np.isfinite(displacement)
-             else "no B displacement could be measured (no B with four measured A corners)")
-    message = (f"the B sublattice is not resolved: {shift} (at most {100 * MAX_B_DISPLACEMENT:.0f}%: no perovskite's B is displaced"
-               f" that far) and {100 * failed:.0f}% of the B fits failed (at most {100 * MAX_B_FITS_FAILED:.0f}%)")
-    return figures, (forced(message, force, f"B sublattice not resolved: {shift}, {100 * failed:.0f}% of the B fits failed"),)
+    shift = (
+        f"the median B displacement is {100 * displacement:.1f}% of the period"
+        if np.isfinite(displacement)
+        else "no B displacement could be measured (no B with four measured A corners)"
+    )
+    message = (
+        f"the B sublattice is not resolved: {shift} (at most {100 * MAX_B_DISPLACEMENT:.0f}%: no perovskite's B is displaced"
+        f" that far) and {100 * failed:.0f}% of the B fits failed (at most {100 * MAX_B_FITS_FAILED:.0f}%)"
+    )
+    return figures, (
+        forced(
+            message, force, f"B sublattice not resolved: {shift}, {100 * failed:.0f}% of the B fits failed"
+        ),
+    )
 
 
 def image_digest(image: Image, columns: Columns | None = None) -> str:
@@ -574,15 +802,31 @@ def image_digest(image: Image, columns: Columns | None = None) -> str:
     return digest.hexdigest()
 
 
-def study_spec(image: Image, base: Config, space, n_trials: int, weights, objectives, seed: int, columns: Columns | None = None) -> dict:
+def study_spec(
+    image: Image,
+    base: Config,
+    space,
+    n_trials: int,
+    weights,
+    objectives,
+    seed: int,
+    columns: Columns | None = None,
+) -> dict:
     """What defines a study (the data's digest, the base config, the search space, the budget, the reward),
     and how a worker reads the image again (``read``, not compared), in JSON's terms."""
     import json
     from dataclasses import asdict
 
-    spec = {"image": image_digest(image, columns), "read": image.meta.get("read"), "base": base.to_dict(),
-            "space": {k: list(v) for k, v in asdict(space).items()}, "n_trials": n_trials, "weights": weights,
-            "objectives": list(objectives) if objectives else None, "seed": seed}
+    spec = {
+        "image": image_digest(image, columns),
+        "read": image.meta.get("read"),
+        "base": base.to_dict(),
+        "space": {k: list(v) for k, v in asdict(space).items()},
+        "n_trials": n_trials,
+        "weights": weights,
+        "objectives": list(objectives) if objectives else None,
+        "seed": seed,
+    }
     return json.loads(json.dumps(spec))
 
 
@@ -595,16 +839,26 @@ NEW_SPACE_DEFAULTS = {"poolings": [0], "smoothings": [0.0]}
 def spec_differences(known: dict, spec: dict) -> str:
     """What differs between two study specs, in words ('' when nothing): 'image', 'space.n_classes [2, 6]', ..."""
     changed = []
-    known = {**known, "base": {**NEW_BASE_DEFAULTS, **(known.get("base") or {})},
-             "space": {**NEW_SPACE_DEFAULTS, **(known.get("space") or {})}} if isinstance(known.get("base"), dict) else known
+    known = (
+        {
+            **known,
+            "base": {**NEW_BASE_DEFAULTS, **(known.get("base") or {})},
+            "space": {**NEW_SPACE_DEFAULTS, **(known.get("space") or {})},
+        }
+        if isinstance(known.get("base"), dict)
+        else known
+    )
     for key in spec:
         if key == "read" or known.get(key) == spec[key]:
             continue
         if key == "image":
             changed.append("image")
         elif isinstance(spec[key], dict) and isinstance(known.get(key), dict):
-            changed += [f"{key}.{name} {known[key].get(name)!r} (now {value!r})" for name, value in spec[key].items()
-                        if known[key].get(name) != value]
+            changed += [
+                f"{key}.{name} {known[key].get(name)!r} (now {value!r})"
+                for name, value in spec[key].items()
+                if known[key].get(name) != value
+            ]
         else:
             changed.append(f"{key} {known.get(key)!r} (now {spec[key]!r})")
     return ", ".join(changed)
@@ -629,7 +883,10 @@ def resume_folder(out, spec: dict, restart: bool):
             changed = "unrecorded options"
         if changed:
             message = f"{str(staging)!r} holds an interrupted run with another {changed}; rerun with the same options to resume it"
-            raise RewardscopeError(f"{message}, or pass restart=True to start afresh", cli=f"{message}, or add --restart to start afresh")
+            raise RewardscopeError(
+                f"{message}, or pass restart=True to start afresh",
+                cli=f"{message}, or add --restart to start afresh",
+            )
     partial = recorded.with_name(recorded.name + ".partial")
     partial.write_text(json.dumps(spec, indent=1))
     partial.replace(recorded)  # whole or not at all
@@ -651,11 +908,15 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     study = open_study(shared, seed=0, n_startup=3, study_name=study_name, create=False)
     spec = study.user_attrs.get("rewardscope")
     if spec is None:
-        raise RewardscopeError(f"study {study_name!r} was not made by rewardscope analyze --storage (it has no rewardscope settings)")
+        raise RewardscopeError(
+            f"study {study_name!r} was not made by rewardscope analyze --storage (it has no rewardscope settings)"
+        )
     read = spec.get("read")
     if not read:
-        raise RewardscopeError(f"study {study_name!r} was begun by an older rewardscope that did not record how to read its image;"
-                               " begin it again")
+        raise RewardscopeError(
+            f"study {study_name!r} was begun by an older rewardscope that did not record how to read its image;"
+            " begin it again"
+        )
     path = Path(read["path"])
     if not path.is_file():
         raise RewardscopeError(f"study {study_name!r} analyzes {str(path)!r}, which this machine cannot read")
@@ -680,7 +941,16 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
         count += 1
         return result.reward, result.components
 
-    optimize(evaluate, base, space, n_trials=n_trials, seed=seed, progress=progress, objectives=objectives, study=study)
+    optimize(
+        evaluate,
+        base,
+        space,
+        n_trials=n_trials,
+        seed=seed,
+        progress=progress,
+        objectives=objectives,
+        study=study,
+    )
     return count
 
 
@@ -693,8 +963,19 @@ class Located:
     summary: dict
 
 
-def locate(image: Image | np.ndarray, *, out=None, tune: int = 0, seed: int = 0, refine: str = "gaussian", contrast: str = "auto",
-           a_site: str = "bright", overwrite: bool = False, force: bool = False, progress: bool = True) -> Located:
+def locate(
+    image: Image | np.ndarray,
+    *,
+    out=None,
+    tune: int = 0,
+    seed: int = 0,
+    refine: str = "gaussian",
+    contrast: str = "auto",
+    a_site: str = "bright",
+    overwrite: bool = False,
+    force: bool = False,
+    progress: bool = True,
+) -> Located:
     """Find, classify and index the atom columns only; with ``tune`` > 0, tune the detector by LoG* first.
 
     The summary holds the detector parameters, the detection quality, the
@@ -709,14 +990,23 @@ def locate(image: Image | np.ndarray, *, out=None, tune: int = 0, seed: int = 0,
     start = time.perf_counter()
     image = as_image(image)
     if tune < 0:
-        raise RewardscopeError(f"`tune` must be >= 0, got tune={tune}", cli=f"--tune-detector must be >= 0, got {tune}")
+        raise RewardscopeError(
+            f"`tune` must be >= 0, got tune={tune}", cli=f"--tune-detector must be >= 0, got {tune}"
+        )
     if out is not None:
         out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files, command="atoms")
     params = {"column_sigma": Config.column_sigma, "threshold": Config.threshold}
     front = None
     if tune:
-        params, _, front = tune_detector(image.data, n_trials=tune, seed=seed, refine=refine, progress=progress, contrast=contrast,
-                                         a_site=a_site)
+        params, _, front = tune_detector(
+            image.data,
+            n_trials=tune,
+            seed=seed,
+            refine=refine,
+            progress=progress,
+            contrast=contrast,
+            a_site=a_site,
+        )
     logger.info("finding atom columns in a %d x %d image", *image.shape)
     columns = find_columns(image.data, refine=refine, contrast=contrast, a_site=a_site, **params)
     quality, warnings = judge_detection(columns, image.shape, force)

@@ -10,4 +10,14 @@ from .gmm import ClassEvidence, PCAGaussianMixture, class_evidence, split_eviden
 from .potts import potts_mean_field
 from .vae import PatchVAE, VAEClassifier
 
-__all__ = ["LEARNERS", "VAE_KINDS", "ClassEvidence", "PCAGaussianMixture", "PatchVAE", "VAEClassifier", "class_evidence", "potts_mean_field", "split_evidence"]
+__all__ = [
+    "LEARNERS",
+    "VAE_KINDS",
+    "ClassEvidence",
+    "PCAGaussianMixture",
+    "PatchVAE",
+    "VAEClassifier",
+    "class_evidence",
+    "potts_mean_field",
+    "split_evidence",
+]

@@ -21,23 +21,35 @@ class PCAGaussianMixture:
     so the same data and ``random_state`` always give the same labels.
     """
 
-    def __init__(self, n_classes: int = 2, *, n_components: int = 8, n_init: int = 4, covariance_type: str = "full", random_state=None):
+    def __init__(
+        self,
+        n_classes: int = 2,
+        *,
+        n_components: int = 8,
+        n_init: int = 4,
+        covariance_type: str = "full",
+        random_state=None,
+    ):
         self.n_classes = n_classes
         self.n_components = n_components
         self.n_init = n_init
         self.covariance_type = covariance_type
         self.random_state = random_state
 
-    def fit(self, X, reference=None) -> "PCAGaussianMixture":
+    def fit(self, X, reference=None) -> PCAGaussianMixture:
         """Fit on the rows of ``X`` where ``reference`` (bool, n) is true (default all) and label every row:
         cells whose patch the frame cuts are assigned by the mixture, not allowed to shape it."""
         X = np.asarray(X, float)
         if X.ndim != 2:
-            raise RewardscopeError(f"descriptors must be a 2-D array (samples, features), got shape {X.shape}")
+            raise RewardscopeError(
+                f"descriptors must be a 2-D array (samples, features), got shape {X.shape}"
+            )
         if not np.all(np.isfinite(X)):
             raise RewardscopeError("descriptors contain NaN or inf")
         if not 1 <= self.n_classes <= len(X):
-            raise RewardscopeError(f"`n_classes` must be in [1, {len(X)}] (the number of samples), got n_classes={self.n_classes}")
+            raise RewardscopeError(
+                f"`n_classes` must be in [1, {len(X)}] (the number of samples), got n_classes={self.n_classes}"
+            )
         fitted = np.ones(len(X), bool) if reference is None else np.asarray(reference, bool)
         if fitted.sum() < max(2 * self.n_classes, 2):
             fitted = np.ones(len(X), bool)  # too few whole cells to stand for the rest
@@ -58,7 +70,14 @@ class PCAGaussianMixture:
         self.order_ = np.lexsort((np.arange(self.n_classes), -sizes))
         self.probabilities_ = self.mixture_.predict_proba(self.scores_)[:, self.order_]
         self.labels_ = np.argmax(self.probabilities_, axis=1)
-        self.means_ = np.array([X[self.labels_ == k].mean(axis=0) if np.any(self.labels_ == k) else np.full(X.shape[1], np.nan) for k in range(self.n_classes)])
+        self.means_ = np.array(
+            [
+                X[self.labels_ == k].mean(axis=0)
+                if np.any(self.labels_ == k)
+                else np.full(X.shape[1], np.nan)
+                for k in range(self.n_classes)
+            ]
+        )
         self.bic_ = float(self.mixture_.bic(self.scores_))
         # ICL = BIC + 2 x the entropy of the responsibilities (Biernacki et al. 2000): lower is better.
         p = np.clip(self.probabilities_, 1e-300, 1.0)
@@ -79,7 +98,10 @@ class PCAGaussianMixture:
         return np.argmax(self.predict_proba(X), axis=1)
 
 
-SPLIT_SQUARE, SPLIT_LINES = 1, ((4, 0), (0, 4))  # the split evidence's averagings: 3 x 3 cells; 9 along i, 9 along j
+SPLIT_SQUARE, SPLIT_LINES = (
+    1,
+    ((4, 0), (0, 4)),
+)  # the split evidence's averagings: 3 x 3 cells; 9 along i, 9 along j
 # A line averages along one direction only, where the row-wise artefacts of a scan (frames registered,
 # drift, the probe current) can line up: its valley counts at 2/3 (a one-phase real frame, Nd0.5Sr0.5MnO3,
 # reaches 0.23 along j, so it needs 0.3 to pass the gate's 0.2).
@@ -118,7 +140,9 @@ def split_evidence(scores: np.ndarray, labels: np.ndarray, ij: np.ndarray | None
     if ij is None:
         return evidence
     square = _valley(pooled(projection[:, None], ij, SPLIT_SQUARE)[kept, 0], labels[kept])
-    lines = max(_valley(pooled(projection[:, None], ij, radius)[kept, 0], labels[kept]) for radius in SPLIT_LINES)
+    lines = max(
+        _valley(pooled(projection[:, None], ij, radius)[kept, 0], labels[kept]) for radius in SPLIT_LINES
+    )
     return max(evidence, square, LINE_WEIGHT * lines)
 
 
@@ -148,11 +172,15 @@ class ClassEvidence:
     k_effective: int
 
 
-def class_evidence(X, *, k_max: int = 8, n_components: int = 8, min_share: float = 0.03, random_state=None) -> ClassEvidence:
+def class_evidence(
+    X, *, k_max: int = 8, n_components: int = 8, min_share: float = 0.03, random_state=None
+) -> ClassEvidence:
     """BIC and ICL for 1..k_max classes and the effective number of classes of a Bayesian mixture."""
     X = np.asarray(X, float)
     k_max = max(1, min(k_max, len(X)))
-    scores = PCA(n_components=max(1, min(n_components, X.shape[1], len(X) - 1)), random_state=random_state).fit_transform(X)
+    scores = PCA(
+        n_components=max(1, min(n_components, X.shape[1], len(X) - 1)), random_state=random_state
+    ).fit_transform(X)
     bic, icl = np.empty(k_max), np.empty(k_max)
     for k in range(1, k_max + 1):
         mixture = GaussianMixture(k, reg_covar=1e-4, n_init=2, random_state=random_state).fit(scores)
@@ -160,7 +188,12 @@ def class_evidence(X, *, k_max: int = 8, n_components: int = 8, min_share: float
         bic[k - 1] = mixture.bic(scores)
         icl[k - 1] = bic[k - 1] - 2 * np.sum(p * np.log(p))
     # A small weight concentration prior lets the Dirichlet process switch off the components it does not need.
-    bayesian = BayesianGaussianMixture(n_components=k_max, weight_concentration_prior_type="dirichlet_process",
-                                       weight_concentration_prior=1e-2, reg_covar=1e-4, max_iter=300,
-                                       random_state=random_state).fit(scores)
+    bayesian = BayesianGaussianMixture(
+        n_components=k_max,
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=1e-2,
+        reg_covar=1e-4,
+        max_iter=300,
+        random_state=random_state,
+    ).fit(scores)
     return ClassEvidence(bic=bic, icl=icl, k_effective=int(np.sum(bayesian.weights_ >= min_share)))

@@ -37,7 +37,9 @@ def potts_mean_field(probabilities: np.ndarray, ij: np.ndarray, beta: float, n_i
     for _ in range(n_iter):
         grid = np.zeros(shape + (q.shape[1],))
         grid[rows, cols] = q
-        field = np.stack([ndimage.convolve(grid[..., k], CROSS, mode="constant") for k in range(q.shape[1])], axis=-1)
+        field = np.stack(
+            [ndimage.convolve(grid[..., k], CROSS, mode="constant") for k in range(q.shape[1])], axis=-1
+        )
         logits = evidence + beta * field[rows, cols]
         logits -= logits.max(axis=1, keepdims=True)
         updated = np.exp(logits)
@@ -46,4 +48,3 @@ def potts_mean_field(probabilities: np.ndarray, ij: np.ndarray, beta: float, n_i
             return updated
         q = updated
     return q
-

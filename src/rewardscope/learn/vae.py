@@ -44,8 +44,10 @@ from ..errors import RewardscopeError
 # The angle's prior (rad) when the symmetry's turns are searched: wider priors (0.3, pi) let the
 # angle drift between turns instead (exploratory runs, see the README's VAE benchmark).
 SYMMETRIC_ROTATION_PRIOR = 0.15
-TORCH_MISSING = ("the VAE learners need PyTorch; install the CPU build with "
-                 "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu")
+TORCH_MISSING = (
+    "the VAE learners need PyTorch; install the CPU build with "
+    "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+)
 
 
 def _torch():
@@ -70,9 +72,23 @@ class PatchVAE:
     latents, then (invariant kinds) the angle in radians and the two shifts.
     """
 
-    def __init__(self, kind: str = "rvae", *, latent_dim: int = 2, beta: float = 1.0, epochs: int = 30, batch_size: int = 128,
-                 learning_rate: float = 1e-3, hidden: int = 256, n_discrete: int = 2, rotation_prior: float | None = None,
-                 translation_prior: float = 0.1, symmetry: int = 1, device: str | None = None, random_state=None):
+    def __init__(
+        self,
+        kind: str = "rvae",
+        *,
+        latent_dim: int = 2,
+        beta: float = 1.0,
+        epochs: int = 30,
+        batch_size: int = 128,
+        learning_rate: float = 1e-3,
+        hidden: int = 256,
+        n_discrete: int = 2,
+        rotation_prior: float | None = None,
+        translation_prior: float = 0.1,
+        symmetry: int = 1,
+        device: str | None = None,
+        random_state=None,
+    ):
         self.kind = kind
         self.latent_dim = latent_dim
         self.beta = beta
@@ -88,7 +104,7 @@ class PatchVAE:
         self.random_state = random_state
 
     # -- the estimator contract -------------------------------------------------------------
-    def fit(self, X, y=None) -> "PatchVAE":
+    def fit(self, X, y=None) -> PatchVAE:
         torch = _torch()
         self._check_params()
         X = self._check_X(X, fitting=True)
@@ -101,7 +117,11 @@ class PatchVAE:
             self.net_ = _network(self, self.side_).to(device)
             optimizer = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate)
             data = torch.as_tensor(X, dtype=torch.float32, device=device)
-            cond = None if conditions is None else torch.as_tensor(conditions, dtype=torch.float32, device=device)
+            cond = (
+                None
+                if conditions is None
+                else torch.as_tensor(conditions, dtype=torch.float32, device=device)
+            )
             generator = torch.Generator(device="cpu").manual_seed(seed)
             self.history_ = []
             self.net_.train()
@@ -111,8 +131,10 @@ class PatchVAE:
                 # The discrete latent's temperature falls from 1 to 0.5: soft early, nearly one-hot late.
                 temperature = 1.0 - 0.5 * epoch / max(self.epochs - 1, 1)
                 for start in range(0, len(data), self.batch_size):
-                    batch = order[start:start + self.batch_size]
-                    loss = self.net_.loss(data[batch], None if cond is None else cond[batch], self.beta, temperature)
+                    batch = order[start : start + self.batch_size]
+                    loss = self.net_.loss(
+                        data[batch], None if cond is None else cond[batch], self.beta, temperature
+                    )
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
@@ -134,9 +156,16 @@ class PatchVAE:
         means = self.transform(X, y)
         if self.kind == "vae":
             return means
-        angle, shifts = means[:, self.latent_dim], means[:, self.latent_dim + 1:]
+        angle, shifts = means[:, self.latent_dim], means[:, self.latent_dim + 1 :]
         spread = shifts[slice(None) if reference is None else reference].std(axis=0)
-        return np.column_stack([means[:, : self.latent_dim], np.cos(angle), np.sin(angle), shifts / np.where(spread > 0, spread, 1.0)])
+        return np.column_stack(
+            [
+                means[:, : self.latent_dim],
+                np.cos(angle),
+                np.sin(angle),
+                shifts / np.where(spread > 0, spread, 1.0),
+            ]
+        )
 
     def decode(self, latents, y=None, discrete=None) -> np.ndarray:
         """Patches (n, side**2) drawn from content latents (n, latent_dim), in the decoder's own frame
@@ -150,7 +179,11 @@ class PatchVAE:
         c = self._conditions(y, len(latents), fitting=False)
         c = None if c is None else torch.as_tensor(c, device=device)
         if self.kind == "jrvae":
-            discrete = np.eye(self.n_discrete, dtype=np.float32)[np.zeros(len(latents), int)] if discrete is None else discrete
+            discrete = (
+                np.eye(self.n_discrete, dtype=np.float32)[np.zeros(len(latents), int)]
+                if discrete is None
+                else discrete
+            )
             discrete = torch.as_tensor(np.asarray(discrete, np.float32), device=device)
         with torch.no_grad():
             return self.net_.decode(z, c, discrete).cpu().numpy()
@@ -158,7 +191,9 @@ class PatchVAE:
     def predict_proba(self, X, y=None) -> np.ndarray:
         """Posterior of the discrete latent (jrvae only), (n, n_discrete)."""
         if self.kind != "jrvae":
-            raise RewardscopeError(f"predict_proba needs the discrete latent of kind='jrvae', not kind={self.kind!r}")
+            raise RewardscopeError(
+                f"predict_proba needs the discrete latent of kind='jrvae', not kind={self.kind!r}"
+            )
         _, probabilities = self._encode(X, y)
         return probabilities
 
@@ -173,12 +208,19 @@ class PatchVAE:
         """The parameters and the trained weights, in one file (torch.save of plain tensors and numbers)."""
         torch = _torch()
         self._check_fitted()
-        torch.save({"params": self.get_params(), "side": self.side_, "history": self.history_,
-                    "n_conditions": getattr(self, "n_conditions_", 0),
-                    "state": {k: v.cpu() for k, v in self.net_.state_dict().items()}}, Path(path))
+        torch.save(
+            {
+                "params": self.get_params(),
+                "side": self.side_,
+                "history": self.history_,
+                "n_conditions": getattr(self, "n_conditions_", 0),
+                "state": {k: v.cpu() for k, v in self.net_.state_dict().items()},
+            },
+            Path(path),
+        )
 
     @classmethod
-    def load(cls, path, device: str | None = None) -> "PatchVAE":
+    def load(cls, path, device: str | None = None) -> PatchVAE:
         torch = _torch()
         saved = torch.load(Path(path), map_location="cpu", weights_only=True)
         model = cls(**{**saved["params"], "device": device})
@@ -192,9 +234,13 @@ class PatchVAE:
 
     def get_params(self, deep: bool = True) -> dict:
         """The constructor's arguments, as scikit-learn estimators give them."""
-        return {name: getattr(self, name) for name in inspect.signature(type(self).__init__).parameters if name != "self"}
+        return {
+            name: getattr(self, name)
+            for name in inspect.signature(type(self).__init__).parameters
+            if name != "self"
+        }
 
-    def set_params(self, **params) -> "PatchVAE":
+    def set_params(self, **params) -> PatchVAE:
         for name, value in params.items():
             setattr(self, name, value)
         return self
@@ -210,14 +256,20 @@ class PatchVAE:
         if int(self.epochs) < 1:
             raise RewardscopeError(f"`epochs` must be >= 1, got epochs={self.epochs}")
         if int(self.symmetry) < 1:
-            raise RewardscopeError(f"`symmetry` must be >= 1 (the order of the lattice's rotations), got symmetry={self.symmetry}")
+            raise RewardscopeError(
+                f"`symmetry` must be >= 1 (the order of the lattice's rotations), got symmetry={self.symmetry}"
+            )
         if self.kind == "jrvae" and int(self.n_discrete) < 2:
-            raise RewardscopeError(f"`n_discrete` must be >= 2 for kind='jrvae', got n_discrete={self.n_discrete}")
+            raise RewardscopeError(
+                f"`n_discrete` must be >= 2 for kind='jrvae', got n_discrete={self.n_discrete}"
+            )
 
     def _check_X(self, X, fitting: bool = False) -> np.ndarray:
         X = np.asarray(X, np.float32)
         if X.ndim != 2 or len(X) < 2:
-            raise RewardscopeError(f"patches must be a 2-D array (samples, side**2) of at least 2 rows, got shape {X.shape}")
+            raise RewardscopeError(
+                f"patches must be a 2-D array (samples, side**2) of at least 2 rows, got shape {X.shape}"
+            )
         if not np.all(np.isfinite(X)):
             raise RewardscopeError("patches contain NaN or inf")
         side = int(round(math.sqrt(X.shape[1])))
@@ -226,21 +278,27 @@ class PatchVAE:
         if fitting:
             self.side_ = side
         elif side != self.side_:
-            raise RewardscopeError(f"patches of side {side} px given to a model trained on side {self.side_} px")
+            raise RewardscopeError(
+                f"patches of side {side} px given to a model trained on side {self.side_} px"
+            )
         return X
 
     def _conditions(self, y, n: int, fitting: bool):
         if self.kind != "crvae":
             return None
         if y is None:
-            raise RewardscopeError("kind='crvae' is conditioned on a class: give fit(X, y) and transform(X, y) the class labels")
+            raise RewardscopeError(
+                "kind='crvae' is conditioned on a class: give fit(X, y) and transform(X, y) the class labels"
+            )
         y = np.asarray(y)
         if y.shape != (n,) or np.any(y < 0):
             raise RewardscopeError(f"class labels must be {n} integers >= 0, got shape {y.shape}")
         if fitting:
             self.n_conditions_ = int(y.max()) + 1
         elif y.max() >= self.n_conditions_:
-            raise RewardscopeError(f"class label {int(y.max())} not seen in training ({self.n_conditions_} classes)")
+            raise RewardscopeError(
+                f"class label {int(y.max())} not seen in training ({self.n_conditions_} classes)"
+            )
         return np.eye(self.n_conditions_, dtype=np.float32)[y]
 
     def _check_fitted(self) -> None:
@@ -256,12 +314,20 @@ class PatchVAE:
         means, probabilities = [], []
         with torch.no_grad():
             for start in range(0, len(X), 1024):
-                x = torch.as_tensor(X[start:start + 1024], device=device)
-                c = None if conditions is None else torch.as_tensor(conditions[start:start + 1024], device=device)
+                x = torch.as_tensor(X[start : start + 1024], device=device)
+                c = (
+                    None
+                    if conditions is None
+                    else torch.as_tensor(conditions[start : start + 1024], device=device)
+                )
                 mean, _, logits = self.net_.encode(x, c)
                 if self.kind != "vae" and int(self.symmetry) > 1:
                     # The angle is the encoder's plus the symmetry turn that draws the patch best.
-                    discrete = None if logits is None else torch.nn.functional.one_hot(logits.argmax(1), logits.shape[1]).float()
+                    discrete = (
+                        None
+                        if logits is None
+                        else torch.nn.functional.one_hot(logits.argmax(1), logits.shape[1]).float()
+                    )
                     best = self.net_.errors(x, mean, c, discrete).argmin(dim=1)
                     angle = mean[:, self.latent_dim] + best * (2 * math.pi / int(self.symmetry))
                     mean[:, self.latent_dim] = torch.remainder(angle + math.pi, 2 * math.pi) - math.pi
@@ -282,21 +348,33 @@ def _network(model: PatchVAE, side: int):
     n_discrete = int(model.n_discrete) if model.kind == "jrvae" else 0
     latent, hidden, pixels = int(model.latent_dim), int(model.hidden), side * side
     n_gauss = latent + (3 if invariant else 0)
-    turns = [2 * math.pi * k / int(model.symmetry) for k in range(int(model.symmetry))] if invariant else [0.0]
+    turns = (
+        [2 * math.pi * k / int(model.symmetry) for k in range(int(model.symmetry))] if invariant else [0.0]
+    )
     # Without the symmetry's turns the angle may take any value; with them it is the small tilt left over.
     rotation_prior = model.rotation_prior
     if rotation_prior is None:
         rotation_prior = math.pi if int(model.symmetry) == 1 else SYMMETRIC_ROTATION_PRIOR
-    prior = torch.tensor([1.0] * latent + ([rotation_prior, model.translation_prior, model.translation_prior] if invariant else []))
+    prior = torch.tensor(
+        [1.0] * latent
+        + ([rotation_prior, model.translation_prior, model.translation_prior] if invariant else [])
+    )
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.encoder = nn.Sequential(nn.Linear(pixels + n_conditions, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+            self.encoder = nn.Sequential(
+                nn.Linear(pixels + n_conditions, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+            )
             self.gauss = nn.Linear(hidden, 2 * n_gauss)
             self.logits = nn.Linear(hidden, n_discrete) if n_discrete else None
-            self.decoder = nn.Sequential(nn.Linear(latent + n_conditions + n_discrete, hidden), nn.ReLU(),
-                                         nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, pixels))
+            self.decoder = nn.Sequential(
+                nn.Linear(latent + n_conditions + n_discrete, hidden),
+                nn.ReLU(),
+                nn.Linear(hidden, hidden),
+                nn.ReLU(),
+                nn.Linear(hidden, pixels),
+            )
             self.register_buffer("prior", prior)
             self.n_gauss = n_gauss
 
@@ -307,7 +385,11 @@ def _network(model: PatchVAE, side: int):
 
         def canonical(self, z, c, discrete):
             """The decoder's patch in its own frame."""
-            parts = [z[:, :latent]] + ([c] if c is not None else []) + ([discrete] if discrete is not None else [])
+            parts = (
+                [z[:, :latent]]
+                + ([c] if c is not None else [])
+                + ([discrete] if discrete is not None else [])
+            )
             return self.decoder(torch.cat(parts, dim=1))
 
         def decode(self, z, c, discrete):
@@ -318,24 +400,32 @@ def _network(model: PatchVAE, side: int):
             """Sample the decoder's patch on its coordinate grid rotated by the angle and moved by the shifts."""
             angle, dx, dy = z[:, latent] + turn, z[:, latent + 1], z[:, latent + 2]
             cos, sin = torch.cos(angle), torch.sin(angle)
-            affine = torch.stack([torch.stack([cos, -sin, dx], dim=1), torch.stack([sin, cos, dy], dim=1)], dim=1)
+            affine = torch.stack(
+                [torch.stack([cos, -sin, dx], dim=1), torch.stack([sin, cos, dy], dim=1)], dim=1
+            )
             image = canonical.view(-1, 1, side, side)
             grid = F.affine_grid(affine, image.shape, align_corners=False)
-            return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False).flatten(1)
+            return F.grid_sample(
+                image, grid, mode="bilinear", padding_mode="border", align_corners=False
+            ).flatten(1)
 
         def errors(self, x, z, c, discrete):
             """Squared error of the reconstruction at each of the symmetry's turns, (n, symmetry)."""
             canonical = self.canonical(z, c, discrete)
             if not invariant:
                 return ((canonical - x) ** 2).sum(dim=1, keepdim=True)
-            return torch.stack([((self.place(canonical, z, turn) - x) ** 2).sum(dim=1) for turn in turns], dim=1)
+            return torch.stack(
+                [((self.place(canonical, z, turn) - x) ** 2).sum(dim=1) for turn in turns], dim=1
+            )
 
         def loss(self, x, c, beta: float, temperature: float):
             mean, logvar, logits = self.encode(x, c)
             z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
             discrete = F.gumbel_softmax(logits, tau=temperature) if logits is not None else None
             # A unit-variance Gaussian likelihood, marginalized over the symmetry's turns (equally likely).
-            reconstruction = -torch.logsumexp(-0.5 * self.errors(x, z, c, discrete), dim=1) + math.log(len(turns))
+            reconstruction = -torch.logsumexp(-0.5 * self.errors(x, z, c, discrete), dim=1) + math.log(
+                len(turns)
+            )
             # KL(N(mean, var) || N(0, prior^2)) per latent.
             var_prior = self.prior**2
             kl = 0.5 * (torch.log(var_prior) - logvar + (logvar.exp() + mean**2) / var_prior - 1).sum(dim=1)
@@ -365,14 +455,22 @@ class VAEClassifier:
     depend on the number of classes).
     """
 
-    def __init__(self, n_classes: int = 2, *, kind: str = "rvae", vae: PatchVAE | None = None, random_state=None, **vae_params):
+    def __init__(
+        self,
+        n_classes: int = 2,
+        *,
+        kind: str = "rvae",
+        vae: PatchVAE | None = None,
+        random_state=None,
+        **vae_params,
+    ):
         self.n_classes = n_classes
         self.kind = kind
         self.vae = vae
         self.random_state = random_state
         self.vae_params = vae_params
 
-    def fit(self, X, whole=None) -> "VAEClassifier":
+    def fit(self, X, whole=None) -> VAEClassifier:
         from sklearn.decomposition import PCA
 
         from .gmm import PCAGaussianMixture
@@ -381,7 +479,9 @@ class VAEClassifier:
             raise RewardscopeError(f"unknown VAE kind {self.kind!r}; choose one of {', '.join(KINDS)}")
         X = np.asarray(X, float)
         if self.kind == "jrvae":
-            self.vae_ = PatchVAE("jrvae", n_discrete=self.n_classes, random_state=self.random_state, **self.vae_params).fit(X)
+            self.vae_ = PatchVAE(
+                "jrvae", n_discrete=self.n_classes, random_state=self.random_state, **self.vae_params
+            ).fit(X)
             probabilities = self.vae_.predict_proba(X)
             # Order classes by size, as PCAGaussianMixture does, so labels do not depend on the network's order.
             sizes = np.bincount(np.argmax(probabilities, axis=1), minlength=self.n_classes)
@@ -390,24 +490,40 @@ class VAEClassifier:
             self.labels_ = np.argmax(self.probabilities_, axis=1)
         elif self.kind == "crvae":
             mixture = PCAGaussianMixture(self.n_classes, random_state=self.random_state).fit(X)
-            self.vae_ = PatchVAE("crvae", random_state=self.random_state, **self.vae_params).fit(X, mixture.labels_)
-            self.labels_, self.probabilities_, self.scores_ = mixture.labels_, mixture.probabilities_, mixture.scores_
+            self.vae_ = PatchVAE("crvae", random_state=self.random_state, **self.vae_params).fit(
+                X, mixture.labels_
+            )
+            self.labels_, self.probabilities_, self.scores_ = (
+                mixture.labels_,
+                mixture.probabilities_,
+                mixture.scores_,
+            )
         else:
-            self.vae_ = self.vae if self.vae is not None else PatchVAE(self.kind, random_state=self.random_state, **self.vae_params).fit(X)
+            self.vae_ = (
+                self.vae
+                if self.vae is not None
+                else PatchVAE(self.kind, random_state=self.random_state, **self.vae_params).fit(X)
+            )
             whole = np.ones(len(X), bool) if whole is None else np.asarray(whole, bool)
             if whole.shape != (len(X),):
-                raise RewardscopeError(f"`whole` must be a boolean mask of the {len(X)} patches, got shape {whole.shape}")
+                raise RewardscopeError(
+                    f"`whole` must be a boolean mask of the {len(X)} patches, got shape {whole.shape}"
+                )
             if whole.sum() < max(self.n_classes, 2):
                 whole = np.ones(len(X), bool)  # too few whole patches to fit on: use them all
             embedding = self.vae_.embedding(X, reference=whole)
-            mixture = PCAGaussianMixture(self.n_classes, n_components=embedding.shape[1], random_state=self.random_state)
+            mixture = PCAGaussianMixture(
+                self.n_classes, n_components=embedding.shape[1], random_state=self.random_state
+            )
             mixture.fit(embedding[whole])
             self.probabilities_ = mixture.predict_proba(embedding)
             self.labels_ = np.argmax(self.probabilities_, axis=1)
         if self.kind != "crvae":
             # The classes are judged in the space every learner shares, the PCA scores of the patches: a VAE's
             # own latent space is built to be clustered, so its silhouette would flatter any split.
-            self.scores_ = PCA(n_components=max(1, min(8, X.shape[1], len(X) - 1)), random_state=self.random_state).fit_transform(X)
+            self.scores_ = PCA(
+                n_components=max(1, min(8, X.shape[1], len(X) - 1)), random_state=self.random_state
+            ).fit_transform(X)
         self.latent_ = self.vae_.transform(X, self.labels_ if self.kind == "crvae" else None)
         return self
 
