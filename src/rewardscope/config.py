@@ -34,6 +34,28 @@ MAX_B_DISPLACEMENT = 0.15
 MAX_B_FITS_FAILED = 0.5
 
 
+def uses_patches(descriptor: str) -> bool:
+    """Whether a descriptor is made of image patches (so the patch window matters).
+
+    Examples
+    --------
+    >>> uses_patches("patch+polarization"), uses_patches("lattice")
+    (True, False)
+    """
+    return "patch" in descriptor
+
+
+def is_vae(learner: str) -> bool:
+    """Whether a learner is one of the VAEs (which encode patches, train on ``latent_dim`` and ``beta``).
+
+    Examples
+    --------
+    >>> is_vae("rvae"), is_vae("gmm")
+    (True, False)
+    """
+    return learner in VAE_LEARNERS
+
+
 @dataclass(frozen=True)
 class Config:
     """One setting of every hyperparameter of the workflow.

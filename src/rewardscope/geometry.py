@@ -13,6 +13,26 @@ from scipy.spatial import cKDTree
 from .errors import RewardscopeError
 
 
+def period_of(basis: np.ndarray) -> float:
+    """The lattice period: the length of the shorter lattice vector, in the basis's units.
+
+    Parameters
+    ----------
+    basis : (2, 2) array
+        Rows are the lattice vectors a1, a2 in (x, y).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> period_of(np.array([[12.0, 0.0], [0.0, 10.0]]))
+    10.0
+    """
+    return float(np.linalg.norm(basis, axis=1).min())
+
+
 def _local_maxima(image: np.ndarray, threshold: float) -> np.ndarray:
     """(row, col) of the pixels above ``threshold`` that are the maximum of their 5 x 5 neighbourhood, one pixel
     or more from the border, strongest first: skimage's peak_local_max(min_distance=2) without its spacing pass,
