@@ -15,45 +15,84 @@ from ..errors import RewardscopeError
 class PCAGaussianMixture:
     """Reduce descriptors with PCA, then cluster them with a Gaussian mixture of ``n_classes``.
 
-    Learned attributes: ``labels_`` (n,), ``means_`` (classes, d) in descriptor
-    space, ``scores_`` (n, n_components) the PCA scores, ``probabilities_``
-    (n, classes), ``bic_``, ``entropy_`` of the responsibilities and ``icl_`` = BIC + 2 entropy. Labels are ordered by class size (0 is the largest),
-    so the same data and ``random_state`` always give the same labels.
+    Parameters
+    ----------
+    n_classes : int, default 2
+        The number of classes (the mixture's components).
+    pca_dim : int, default 8
+        The number of PCA dimensions the mixture is fitted in (capped by the features and samples).
+    n_init : int, default 4
+        The mixture's restarts; the best is kept.
+    covariance_type : str, default "full"
+        The mixture's covariance type (scikit-learn's ``GaussianMixture``).
+    random_state : int, numpy Generator or None
+        Seed of the PCA and the mixture.
+
+    Attributes
+    ----------
+    labels_ : (n,) int array
+        The class of each row, ordered by class size (0 is the largest), so the same data and
+        ``random_state`` always give the same labels.
+    means_ : (n_classes, d) array
+        The mean descriptor of each class (NaN for an empty class).
+    scores_ : (n, pca_dim) array
+        The PCA scores.
+    probabilities_ : (n, n_classes) array
+        The mixture's responsibilities, in label order.
+    bic_, entropy_, icl_ : float
+        The mixture's BIC, the entropy of its responsibilities and ICL = BIC + 2 entropy.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(0, 0.1, (30, 3)), rng.normal(5, 0.1, (20, 3))])
+    >>> PCAGaussianMixture(2, pca_dim=2, random_state=0).fit(X).labels_[[0, 49]].tolist()
+    [0, 1]
     """
 
     def __init__(
         self,
         n_classes: int = 2,
         *,
-        n_components: int = 8,
+        pca_dim: int = 8,
         n_init: int = 4,
         covariance_type: str = "full",
         random_state=None,
     ):
         self.n_classes = n_classes
-        self.n_components = n_components
+        self.pca_dim = pca_dim
         self.n_init = n_init
         self.covariance_type = covariance_type
         self.random_state = random_state
 
     def fit(self, X, reference=None) -> PCAGaussianMixture:
-        """Fit on the rows of ``X`` where ``reference`` (bool, n) is true (default all) and label every row:
-        cells whose patch the frame cuts are assigned by the mixture, not allowed to shape it."""
-        X = np.asarray(X, float)
-        if X.ndim != 2:
-            raise RewardscopeError(
-                f"descriptors must be a 2-D array (samples, features), got shape {X.shape}"
-            )
-        if not np.all(np.isfinite(X)):
-            raise RewardscopeError("descriptors contain NaN or inf")
-        if not 1 <= self.n_classes <= len(X):
-            raise RewardscopeError(
-                f"`n_classes` must be in [1, {len(X)}] (the number of samples), got n_classes={self.n_classes}"
-            )
+        """Fit on the rows of ``X`` where ``reference`` is true and label every row.
+
+        Cells whose patch the frame cuts are assigned by the mixture, not allowed to shape it.
+
+        Parameters
+        ----------
+        X : (n, d) array_like
+            The descriptors, one row a cell.
+        reference : (n,) bool array_like, optional
+            The rows the PCA and the mixture are fitted on (default all; all too where fewer than
+            2 x ``n_classes`` are true).
+
+        Returns
+        -------
+        PCAGaussianMixture
+            self, fitted.
+
+        Raises
+        ------
+        RewardscopeError
+            If ``X`` is not 2-D, holds NaN or inf, or has fewer rows than ``n_classes``.
+        """
+        X = self._checked(X)
         fitted = np.ones(len(X), bool) if reference is None else np.asarray(reference, bool)
         if fitted.sum() < max(2 * self.n_classes, 2):
             fitted = np.ones(len(X), bool)  # too few whole cells to stand for the rest
-        components = max(1, min(self.n_components, X.shape[1], int(fitted.sum()) - 1))
+        components = max(1, min(self.pca_dim, X.shape[1], int(fitted.sum()) - 1))
         self.pca_ = PCA(n_components=components, random_state=self.random_state).fit(X[fitted])
         self.scores_ = self.pca_.transform(X)
         self.reference_ = fitted
@@ -85,23 +124,85 @@ class PCAGaussianMixture:
         self.icl_ = self.bic_ + 2 * self.entropy_
         return self
 
+    def _checked(self, X) -> np.ndarray:
+        """``X`` as a float array, or a RewardscopeError saying why it cannot be fitted."""
+        X = np.asarray(X, float)
+        if X.ndim != 2:
+            raise RewardscopeError(
+                f"descriptors must be a 2-D array (samples, features), got shape {X.shape}"
+            )
+        if not np.all(np.isfinite(X)):
+            raise RewardscopeError("descriptors contain NaN or inf")
+        if not 1 <= self.n_classes <= len(X):
+            raise RewardscopeError(
+                f"`n_classes` must be in [1, {len(X)}] (the number of samples), "
+                f"got n_classes={self.n_classes}"
+            )
+        return X
+
     def fit_predict(self, X) -> np.ndarray:
+        """Fit on all rows of ``X`` and return their labels.
+
+        Parameters
+        ----------
+        X : (n, d) array_like
+            The descriptors.
+
+        Returns
+        -------
+        (n,) int array
+            ``labels_``.
+
+        Raises
+        ------
+        RewardscopeError
+            As :meth:`fit`.
+        """
         return self.fit(X).labels_
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities (n, classes) of new descriptors, in the fitted label order."""
+        """Class probabilities of new descriptors, in the fitted label order.
+
+        Parameters
+        ----------
+        X : (m, d) array_like
+            Descriptors of the fitted width.
+
+        Returns
+        -------
+        (m, n_classes) array
+
+        Raises
+        ------
+        RewardscopeError
+            If the model is not fitted.
+        """
         if not hasattr(self, "mixture_"):
             raise RewardscopeError("this PCAGaussianMixture is not fitted yet: call fit(X) first")
         return self.mixture_.predict_proba(self.pca_.transform(np.asarray(X, float)))[:, self.order_]
 
     def predict(self, X) -> np.ndarray:
+        """The most probable class of new descriptors.
+
+        Parameters
+        ----------
+        X : (m, d) array_like
+            Descriptors of the fitted width.
+
+        Returns
+        -------
+        (m,) int array
+
+        Raises
+        ------
+        RewardscopeError
+            If the model is not fitted.
+        """
         return np.argmax(self.predict_proba(X), axis=1)
 
 
-SPLIT_SQUARE, SPLIT_LINES = (
-    1,
-    ((4, 0), (0, 4)),
-)  # the split evidence's averagings: 3 x 3 cells; 9 along i, 9 along j
+# The split evidence's averagings: 3 x 3 cells; 9 along i, 9 along j.
+SPLIT_SQUARE, SPLIT_LINES = 1, ((4, 0), (0, 4))
 # A line averages along one direction only, where the row-wise artefacts of a scan (frames registered,
 # drift, the probe current) can line up: its valley counts at 2/3 (a one-phase real frame, Nd0.5Sr0.5MnO3,
 # reaches 0.23 along j, so it needs 0.3 to pass the gate's 0.2).
@@ -125,16 +226,36 @@ def split_evidence(scores: np.ndarray, labels: np.ndarray, ij: np.ndarray | None
     averages 9 cells without mixing the two sides, where a square blurs every cell next to the wall
     into the valley. Averaged, white noise and a smooth gradient stay unimodal: one phase at 6 e/px
     (paraelectric, uniformly offset; 3 seeds, 6 settings each) scores at most 0.09 on any reading.
+
+    Parameters
+    ----------
+    scores : (n, d) array_like
+        The cells' scores (a learner's PCA scores).
+    labels : (n,) int array_like
+        The cells' classes; only classes 0 and 1 are compared.
+    ij : (n, 2) int array_like, optional
+        The cells' lattice indices, for the averaged readings.
+
+    Returns
+    -------
+    float
+        The evidence in [0, 1]; 0 where either class has fewer than 3 cells.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> two = np.concatenate([rng.normal(-3, 1, 200), rng.normal(3, 1, 200)])[:, None]
+    >>> round(split_evidence(two, np.repeat([0, 1], 200)), 2)
+    0.83
+    >>> one = rng.normal(0, 1, 400)[:, None]
+    >>> split_evidence(one, (one[:, 0] > 0).astype(int))
+    0.0
     """
     scores, labels = np.asarray(scores, float), np.asarray(labels)
     groups = [scores[labels == k] for k in (0, 1)]
     if min(len(g) for g in groups) < 3:
         return 0.0
-    d = scores.shape[1]
-    within = sum(np.cov(g.T, bias=True).reshape(d, d) * len(g) for g in groups) / sum(len(g) for g in groups)
-    within += 1e-9 * (np.trace(within) / d + 1e-300) * np.eye(d)
-    direction = np.linalg.solve(within, groups[1].mean(axis=0) - groups[0].mean(axis=0))
-    projection = scores @ direction
+    projection = scores @ _fisher_direction(groups)
     kept = (labels == 0) | (labels == 1)
     evidence = _valley(projection[kept], labels[kept])
     if ij is None:
@@ -146,8 +267,16 @@ def split_evidence(scores: np.ndarray, labels: np.ndarray, ij: np.ndarray | None
     return max(evidence, square, LINE_WEIGHT * lines)
 
 
+def _fisher_direction(groups: list[np.ndarray]) -> np.ndarray:
+    """The within-class covariance of two groups of scores applied to the difference of their means."""
+    d = groups[0].shape[1]
+    within = sum(np.cov(g.T, bias=True).reshape(d, d) * len(g) for g in groups) / sum(len(g) for g in groups)
+    within += 1e-9 * (np.trace(within) / d + 1e-300) * np.eye(d)
+    return np.linalg.solve(within, groups[1].mean(axis=0) - groups[0].mean(axis=0))
+
+
 def _valley(projection: np.ndarray, labels: np.ndarray) -> float:
-    """1 - the least kernel density between the medians of classes 0 and 1 over the lesser density at them."""
+    """1 - the least kernel density between the medians of classes 0 and 1 over the lesser one at them."""
     from scipy.stats import gaussian_kde
 
     if np.ptp(projection) <= 0:
@@ -162,9 +291,13 @@ def _valley(projection: np.ndarray, labels: np.ndarray) -> float:
 class ClassEvidence:
     """How many classes the data support, from mixtures of 1..k_max classes on the same PCA scores.
 
-    ``bic`` and ``icl`` (k_max,) for k = 1..k_max (lower is better); ``k_effective``
-    the number of components of a Dirichlet-process Bayesian Gaussian mixture
-    with k_max components that hold at least ``min_share`` of the cells.
+    Parameters
+    ----------
+    bic, icl : (k_max,) array
+        BIC and ICL of the mixtures of k = 1..k_max classes (lower is better).
+    k_effective : int
+        The number of components of a Dirichlet-process Bayesian Gaussian mixture with k_max
+        components that hold at least ``min_share`` of the cells.
     """
 
     bic: np.ndarray
@@ -173,13 +306,38 @@ class ClassEvidence:
 
 
 def class_evidence(
-    X, *, k_max: int = 8, n_components: int = 8, min_share: float = 0.03, random_state=None
+    X, *, k_max: int = 8, pca_dim: int = 8, min_share: float = 0.03, random_state=None
 ) -> ClassEvidence:
-    """BIC and ICL for 1..k_max classes and the effective number of classes of a Bayesian mixture."""
+    """BIC and ICL for 1..k_max classes and the effective number of classes of a Bayesian mixture.
+
+    Parameters
+    ----------
+    X : (n, d) array_like
+        The descriptors.
+    k_max : int, default 8
+        The most classes tried (capped by the rows).
+    pca_dim : int, default 8
+        The PCA dimensions the mixtures are fitted in (capped by the features and rows).
+    min_share : float, default 0.03
+        The least share of the cells a Bayesian component must hold to count.
+    random_state : int or None
+        Seed of the PCA and the mixtures.
+
+    Returns
+    -------
+    ClassEvidence
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(0, 0.1, (40, 2)), rng.normal(5, 0.1, (40, 2))])
+    >>> int(np.argmin(class_evidence(X, k_max=3, random_state=0).bic)) + 1
+    2
+    """
     X = np.asarray(X, float)
     k_max = max(1, min(k_max, len(X)))
     scores = PCA(
-        n_components=max(1, min(n_components, X.shape[1], len(X) - 1)), random_state=random_state
+        n_components=max(1, min(pca_dim, X.shape[1], len(X) - 1)), random_state=random_state
     ).fit_transform(X)
     bic, icl = np.empty(k_max), np.empty(k_max)
     for k in range(1, k_max + 1):
@@ -187,7 +345,7 @@ def class_evidence(
         p = np.clip(mixture.predict_proba(scores), 1e-300, 1.0)
         bic[k - 1] = mixture.bic(scores)
         icl[k - 1] = bic[k - 1] - 2 * np.sum(p * np.log(p))
-    # A small weight concentration prior lets the Dirichlet process switch off the components it does not need.
+    # A small weight concentration prior lets the Dirichlet process switch off the components it need not use.
     bayesian = BayesianGaussianMixture(
         n_components=k_max,
         weight_concentration_prior_type="dirichlet_process",

@@ -513,7 +513,7 @@ class VAEClassifier:
                 whole = np.ones(len(X), bool)  # too few whole patches to fit on: use them all
             embedding = self.vae_.embedding(X, reference=whole)
             mixture = PCAGaussianMixture(
-                self.n_classes, n_components=embedding.shape[1], random_state=self.random_state
+                self.n_classes, pca_dim=embedding.shape[1], random_state=self.random_state
             )
             mixture.fit(embedding[whole])
             self.probabilities_ = mixture.predict_proba(embedding)
