@@ -3,7 +3,9 @@
 Build it with ``sphinx-build -b html docs /tmp/docs-html`` (``pip install -e '.[docs]'`` first).
 """
 
+import shutil
 from importlib import metadata
+from pathlib import Path
 
 project = "rewardscope"
 author = "rewardscope developers"
@@ -25,6 +27,8 @@ exclude_patterns = ["_build"]
 
 # API pages: one per module, generated from the docstrings on every build (recursive over the
 # package, so new modules and subpackages appear without editing these pages).
+# Stale pages of modules since renamed or turned into packages would be orphans: start afresh.
+shutil.rmtree(Path(__file__).parent / "api" / "generated", ignore_errors=True)
 autosummary_generate = True
 autosummary_imported_members = False
 # cKDTree (scipy, imported by several modules) is not ours: its compiled signature breaks autodoc.
