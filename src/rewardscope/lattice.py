@@ -46,7 +46,13 @@ class Lattice:
 
     @property
     def grid_shape(self) -> tuple[int, int]:
-        """(rows, cols) of the cell grid: rows follow j, columns follow i."""
+        """(rows, cols) of the cell grid: rows follow j, columns follow i.
+
+        Returns
+        -------
+        tuple of int
+            One more than the largest j and the largest i of the indexed columns.
+        """
         indexed = self.ij[self.ij[:, 0] >= 0]
         return int(indexed[:, 1].max()) + 1, int(indexed[:, 0].max()) + 1
 
@@ -57,7 +63,57 @@ def index_columns(columns: Columns) -> Lattice:
     A columns are indexed by walking from neighbour to neighbour (``geometry.walk_indices``),
     so the indices follow a bent lattice; each B takes the cell of its nearest A
     column plus the rounded local step from it, never a global rounding.
+
+    Parameters
+    ----------
+    columns : Columns
+        The columns found in one image, with their sublattice and lattice basis.
+
+    Returns
+    -------
+    Lattice
+        The cell index of every column, the four A corners and the polar displacement of every B.
+
+    Examples
+    --------
+    A square lattice of period 10 px whose B columns sit 1 px right of the cell centres:
+
+    >>> import numpy as np
+    >>> from rewardscope.atoms import Columns
+    >>> a = [(x, y) for y in range(0, 50, 10) for x in range(0, 50, 10)]
+    >>> b = [(x + 6.0, y + 5.0) for y in range(0, 40, 10) for x in range(0, 40, 10)]
+    >>> columns = Columns.from_positions(np.array(a + b, float), ["A"] * 25 + ["B"] * 16)
+    >>> lattice = index_columns(columns)
+    >>> lattice.ij[-1].tolist(), lattice.polarization[-1].round(6).tolist(), lattice.grid_shape
+    ([3, 3], [1.0, 0.0], (5, 5))
     """
+    ij, valid, origin, basis = _cell_indices(columns)
+    is_a = columns.sublattice == "A"
+    # Row of the A column at each corner (i, j), looked up on a grid; -1 where none.
+    a_rows = np.flatnonzero(is_a & valid)
+    corner_row = np.full((ij[valid, 1].max() + 2, ij[valid, 0].max() + 2), -1)
+    corner_row[ij[a_rows, 1], ij[a_rows, 0]] = a_rows
+
+    neighbours = np.full((len(columns), 4), -1)
+    b_rows = np.flatnonzero(columns.sublattice == "B")
+    indexed_b = b_rows[valid[b_rows]]
+    for corner, (di, dj) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
+        neighbours[indexed_b, corner] = _a_row(corner_row, ij[indexed_b, 0] + di, ij[indexed_b, 1] + dj)
+    polarization, count = _polarization(columns, ij, neighbours, indexed_b, corner_row)
+    corners_measured = np.zeros(len(columns), int)
+    corners_measured[indexed_b] = count[indexed_b]
+    return Lattice(
+        ij=ij,
+        neighbours=neighbours,
+        polarization=polarization,
+        origin=origin,
+        basis=basis,
+        corners=corners_measured,
+    )
+
+
+def _cell_indices(columns: Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cell index (i, j) of every column, which columns are indexed, and the lattice's origin and basis."""
     is_a = columns.sublattice == "A"
     a_xy = columns.xy[is_a]
     a_index = walk_indices(a_xy, columns.basis)
@@ -71,7 +127,8 @@ def index_columns(columns: Columns) -> Lattice:
     _, nearest = cKDTree(a_xy).query(columns.xy[b_rows])
     local = fractional(columns.xy[b_rows] - a_xy[nearest], np.zeros(2), basis)
     ij[b_rows] = a_index[nearest] + np.rint(local - site).astype(int)
-    # Distance of each column from its ideal site (locally, from its nearest A for a B), to resolve two columns claiming one site.
+    # Distance of each column from its ideal site (locally, from its nearest A for a B), to resolve two
+    # columns claiming one site.
     error = np.zeros(len(columns))
     error[is_a] = np.hypot(*(fractional(a_xy, origin, basis) - a_index).T)
     error[b_rows] = np.hypot(*(local - np.rint(local - site) - site).T)
@@ -79,26 +136,23 @@ def index_columns(columns: Columns) -> Lattice:
     # Shift so that indices start at 0; until now they were relative to the central A column.
     shift = ij[valid].min(axis=0)
     ij = np.where(valid[:, None], ij - shift, NOT_INDEXED)
-    origin = origin + shift @ basis
+    return ij, valid, origin + shift @ basis, basis
 
-    # Row of the A column at each corner (i, j), looked up on a grid; -1 where none.
-    a_rows = np.flatnonzero(is_a & valid)
-    corner_row = np.full((ij[valid, 1].max() + 2, ij[valid, 0].max() + 2), -1)
-    corner_row[ij[a_rows, 1], ij[a_rows, 0]] = a_rows
 
-    def a_row(i, j):
-        """Rows of the A columns at corners (i, j); -1 where none (or beyond the grid)."""
-        inside = (j >= 0) & (j < corner_row.shape[0]) & (i >= 0) & (i < corner_row.shape[1])
-        return np.where(
-            inside,
-            corner_row[np.clip(j, 0, corner_row.shape[0] - 1), np.clip(i, 0, corner_row.shape[1] - 1)],
-            -1,
-        )
+def _a_row(corner_row: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Rows of the A columns at corners (i, j); -1 where none (or beyond the grid)."""
+    inside = (j >= 0) & (j < corner_row.shape[0]) & (i >= 0) & (i < corner_row.shape[1])
+    return np.where(
+        inside,
+        corner_row[np.clip(j, 0, corner_row.shape[0] - 1), np.clip(i, 0, corner_row.shape[1] - 1)],
+        -1,
+    )
 
-    neighbours = np.full((len(columns), 4), -1)
-    indexed_b = b_rows[valid[b_rows]]
-    for corner, (di, dj) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
-        neighbours[indexed_b, corner] = a_row(ij[indexed_b, 0] + di, ij[indexed_b, 1] + dj)
+
+def _polarization(
+    columns: Columns, ij: np.ndarray, neighbours: np.ndarray, indexed_b: np.ndarray, corner_row: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Polar displacement of every column (NaN where not measured) and the measured corners of each."""
     polarization = np.zeros((len(columns), 2))
     polarization[columns.sublattice != "A"] = np.nan  # B rows until measured; O rows have none
     # A polarization needs the B and its four A corners measured (failed fits are not measurements). One
@@ -113,14 +167,32 @@ def index_columns(columns: Columns) -> Lattice:
     for missing, (u, v, opposite) in enumerate(((1, 2, 3), (0, 3, 2), (0, 3, 1), (1, 2, 0))):
         gap = (count[cells] == 3) & ~measured[cells, missing]
         corners[gap, missing] = corners[gap, u] + corners[gap, v] - corners[gap, opposite]
+    _complete_cut_edges(columns, ij[cells], measured[cells], count[cells], corners, corner_row)
+    (fx, fy) = np.asarray(columns.b_site, float)
+    weights = np.array([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])  # corner order above
+    # NaN where a corner stayed unknown.
+    polarization[cells] = columns.xy[cells] - np.einsum("k,nkd->nd", weights, corners)
+    return polarization, count
+
+
+def _complete_cut_edges(
+    columns: Columns,
+    cell_ij: np.ndarray,
+    measured: np.ndarray,
+    count: np.ndarray,
+    corners: np.ndarray,
+    corner_row: np.ndarray,
+) -> None:
+    """Fill in place the two corners of cells cut on one edge, from the lattice step beside them."""
+    usable = columns.usable
 
     def a_at(i, j):
         """Positions of the usable A columns at corners (i, j) (NaN where none)."""
-        row = a_row(i, j)
+        row = _a_row(corner_row, i, j)
         ok = (row >= 0) & usable[np.maximum(row, 0)]
         return np.where(ok[:, None], columns.xy[np.maximum(row, 0)], np.nan)
 
-    ci, cj = ij[cells, 0], ij[cells, 1]
+    ci, cj = cell_ij[:, 0], cell_ij[:, 1]
     # Per cut edge: the missing corners, the present ones beside them, and the step inward (di, dj) from those.
     for lost, kept, (di, dj) in (
         ((2, 3), (0, 1), (0, -1)),
@@ -128,33 +200,14 @@ def index_columns(columns: Columns) -> Lattice:
         ((1, 3), (0, 2), (-1, 0)),
         ((0, 2), (1, 3), (1, 0)),
     ):
-        cut = (
-            (count[cells] == 2) & ~measured[cells][:, lost].any(axis=1) & measured[cells][:, kept].all(axis=1)
-        )
+        cut = (count == 2) & ~measured[:, lost].any(axis=1) & measured[:, kept].all(axis=1)
         for m, k in zip(lost, kept):
-            corner_i, corner_j = (
-                ci + (k & 1),
-                cj + (k >> 1),
-            )  # corner k of cell (i, j): (i + k % 2, j + k // 2)
-            # x(p + s) = x(p) + x(p - s) - x(p - 2s): one lattice step, taken between columns of the same parity,
-            # so that a staggered (antipolar) A displacement carries over instead of doubling.
+            # Corner k of cell (i, j): (i + k % 2, j + k // 2).
+            corner_i, corner_j = ci + (k & 1), cj + (k >> 1)
+            # x(p + s) = x(p) + x(p - s) - x(p - 2s): one lattice step, taken between columns of the same
+            # parity, so that a staggered (antipolar) A displacement carries over instead of doubling.
             one, two = a_at(corner_i + di, corner_j + dj), a_at(corner_i + 2 * di, corner_j + 2 * dj)
             corners[cut, m] = corners[cut, k] + one[cut] - two[cut]
-    (fx, fy) = site
-    weights = np.array([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])  # corner order above
-    polarization[cells] = columns.xy[cells] - np.einsum(
-        "k,nkd->nd", weights, corners
-    )  # NaN where a corner stayed unknown
-    corners_measured = np.zeros(len(columns), int)
-    corners_measured[indexed_b] = count[indexed_b]
-    return Lattice(
-        ij=ij,
-        neighbours=neighbours,
-        polarization=polarization,
-        origin=origin,
-        basis=basis,
-        corners=corners_measured,
-    )
 
 
 def _unique_sites(ij: np.ndarray, sublattice: np.ndarray, error: np.ndarray) -> np.ndarray:
@@ -168,7 +221,30 @@ def _unique_sites(ij: np.ndarray, sublattice: np.ndarray, error: np.ndarray) -> 
 
 
 def to_grid(ij: np.ndarray, values: np.ndarray, shape: tuple[int, int], fill=-1) -> np.ndarray:
-    """Scatter per-cell ``values`` onto a (rows=j, cols=i) grid; cells without a value get ``fill``."""
+    """Scatter per-cell ``values`` onto a (rows=j, cols=i) grid; cells without a value get ``fill``.
+
+    Parameters
+    ----------
+    ij : numpy.ndarray
+        (n, 2) cell index (i, j) per row; rows with i < 0 are not indexed and left out.
+    values : array_like
+        (n, ...) one value (or vector) per row.
+    shape : tuple of int
+        (rows, cols) of the grid, e.g. ``Lattice.grid_shape``.
+    fill : scalar, optional
+        The value of cells no row lands on.
+
+    Returns
+    -------
+    numpy.ndarray
+        The grid, of shape ``shape + values.shape[1:]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_grid(np.array([[0, 0], [1, 0], [-1, -1]]), [5, 6, 7], (1, 3)).tolist()
+    [[5, 6, -1]]
+    """
     values = np.asarray(values)
     grid = np.full(shape + values.shape[1:], fill, dtype=np.result_type(values, fill))
     ok = ij[:, 0] >= 0
@@ -202,11 +278,31 @@ class CellGeometry:
     p_angle: np.ndarray
 
     def as_dict(self) -> dict:
+        """The fields by name.
+
+        Returns
+        -------
+        dict
+            Field name -> per-column array.
+        """
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 def cell_geometry(columns: Columns, lattice: Lattice) -> CellGeometry:
-    """Lattice parameters, strain, antipolar order and polarization of every complete B cell."""
+    """Lattice parameters, strain, antipolar order and polarization of every complete B cell.
+
+    Parameters
+    ----------
+    columns : Columns
+        The columns, as indexed by ``lattice``.
+    lattice : Lattice
+        The cell indices and A corners from `index_columns`.
+
+    Returns
+    -------
+    CellGeometry
+        Per column; NaN for A rows and for cells without four measured corners.
+    """
     n = len(columns)
     nan = np.full(n, np.nan)
     corners = np.all(lattice.neighbours >= 0, axis=1)
