@@ -193,7 +193,7 @@ def _complete_cut_edges(
         return np.where(ok[:, None], columns.xy[np.maximum(row, 0)], np.nan)
 
     ci, cj = cell_ij[:, 0], cell_ij[:, 1]
-    # Per cut edge: the missing corners, the present ones beside them, and the step inward (di, dj) from those.
+    # Per cut edge: the missing corners, the present ones beside them, and the step inward (di, dj).
     for lost, kept, (di, dj) in (
         ((2, 3), (0, 1), (0, -1)),
         ((0, 1), (2, 3), (0, 1)),
