@@ -53,7 +53,52 @@ ABF_EXPONENT = 0.5  # ABF column contrast grows about as (column Z)**0.5: light 
 
 @dataclass(frozen=True)
 class SceneSpec:
-    """Everything that defines a synthetic scene; lengths in pm unless named ``_px``."""
+    """Everything that defines a synthetic scene; lengths in pm unless named ``_px``.
+
+    Parameters
+    ----------
+    layout : str, default "stripes"
+        The variant map, one of ``LAYOUTS``.
+    size : int, default 384
+        The square frame's side, px (>= 64).
+    pixel_size_pm, lattice_pm : float
+        The pixel size and the pseudo-cubic lattice period.
+    rotation_deg : float, default 4.0
+        The lattice's rotation in the frame.
+    polarization_pm, antipolar_pm : float
+        The polar B displacement and the antipolar A displacement.
+    sm_fraction : float, default 0.1
+        The share of A columns that are Sm rather than Bi.
+    z_exponent : float, default 1.7
+        HAADF intensity goes as Z**z_exponent (1.3 to 1.7).
+    probe_sigma_pm : float, default 55.0
+        The probe's Gaussian width.
+    wall_angle_deg, stripe_cells : float, int
+        Stripes: the wall normal's angle to the a axis and the domain width in cells.
+    jitter_px : float, default 0.15
+        The scan-line jitter, rms px.
+    drift_px : (float, float), default (1.5, 1.0)
+        The slow drift over the frame, px in x and y.
+    thickness_variation, background : float
+        The relative thickness variation of the column intensities and the background level.
+    dose : float, default 400.0
+        The mean electrons per pixel.
+    read_noise : float, default 2.0
+        The detector's read noise, electrons rms.
+    layer_cells, layer_strain : int, float
+        Superlattice: cells per layer along b, and how much longer the non-polar layers' cells are.
+    bend_periods : float, default 0.0
+        Lattice rows this many periods higher at the frame's sides than at its centre.
+    contrast : str, default "haadf"
+        ``"haadf"``, or ``"abf"``: dark columns, O visible.
+    b_offset_pm : (float, float), default (0.0, 0.0)
+        Every B shifted by this (along a, b): mistilt, not polarization.
+
+    Examples
+    --------
+    >>> SceneSpec(layout="bubble", dose=60.0).validate().dose
+    60.0
+    """
 
     layout: str = "stripes"
     size: int = 384
@@ -75,14 +120,32 @@ class SceneSpec:
     read_noise: float = 2.0  # electrons rms
     layer_cells: int = 4  # superlattice: cells per layer along b
     layer_strain: float = 0.03  # superlattice: the non-polar layers' cells are this much longer along b
-    bend_periods: float = 0.0  # lattice rows this many periods higher at the frame's sides than at its centre
+    # Lattice rows this many periods higher at the frame's sides than at its centre.
+    bend_periods: float = 0.0
     contrast: str = "haadf"  # or "abf": dark columns, O visible
-    b_offset_pm: tuple[float, float] = (
-        0.0,
-        0.0,
-    )  # every B shifted by this (along a, b): mistilt, not polarization
+    # Every B shifted by this (along a, b): mistilt, not polarization.
+    b_offset_pm: tuple[float, float] = (0.0, 0.0)
 
     def validate(self) -> SceneSpec:
+        """Check every field's range.
+
+        Returns
+        -------
+        SceneSpec
+            self, unchanged.
+
+        Raises
+        ------
+        RewardscopeError
+            If the layout or contrast is unknown or a field is out of range (the message names it).
+
+        Examples
+        --------
+        >>> SceneSpec(size=32).validate()
+        Traceback (most recent call last):
+        ...
+        rewardscope.errors.RewardscopeError: `size` must be >= 64, got size=32
+        """
         if self.layout not in LAYOUTS:
             raise RewardscopeError(f"unknown layout {self.layout!r}; choose one of {', '.join(LAYOUTS)}")
         if self.contrast not in CONTRASTS:
@@ -114,9 +177,24 @@ class SceneSpec:
 
 @dataclass(frozen=True)
 class Truth:
-    """Per-column ground truth: xy (n, 2) px; sublattice 'A'/'B' ('O' in ABF); i, j; variant; dxy displacement px;
-    peak_counts, the column's expected electrons per pixel at its centre above (ABF: below, negative) its
-    surroundings, for the Cramer-Rao bound."""
+    """Per-column ground truth of a synthetic scene.
+
+    Parameters
+    ----------
+    xy : (n, 2) array
+        Where each column appears in the image, px (drift included, jitter excluded).
+    sublattice : (n,) str array
+        ``"A"``, ``"B"`` (and ``"O"`` in ABF).
+    i, j : (n,) int arrays
+        The column's cell, from 0 at the frame's first cell.
+    variant : (n,) int array
+        The cell's variant (0-3 polar, ``ANTIPOLAR``, ``PARAELECTRIC``).
+    dxy : (n, 2) array
+        The column's displacement from its ideal site, px.
+    peak_counts : (n,) array, optional
+        The column's expected electrons per pixel at its centre above (ABF: below, negative) its
+        surroundings, for the Cramer-Rao bound.
+    """
 
     xy: np.ndarray
     sublattice: np.ndarray
@@ -127,6 +205,13 @@ class Truth:
     peak_counts: np.ndarray | None = None
 
     def to_csv(self, path) -> None:
+        """Write the table as CSV: x, y, sublattice, i, j, variant, dx, dy (positions to 4 decimals).
+
+        Parameters
+        ----------
+        path : str or Path
+            The file written.
+        """
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["x", "y", "sublattice", "i", "j", "variant", "dx", "dy"])
@@ -156,21 +241,60 @@ class Truth:
 
 @dataclass(frozen=True)
 class Scene:
+    """A synthetic image with its truth and the spec and seed that made it.
+
+    Parameters
+    ----------
+    image : Image
+        The noisy counts.
+    truth : Truth
+        The columns' ground truth.
+    spec : SceneSpec
+    seed : int or None
+    expected : (size, size) array, optional
+        The expected counts of every pixel (the image before shot and read noise).
+    """
+
     image: Image
     truth: Truth
     spec: SceneSpec
     seed: int | None
-    expected: np.ndarray | None = (
-        None  # the expected counts of every pixel (the image before shot and read noise)
-    )
+    # The expected counts of every pixel (the image before shot and read noise).
+    expected: np.ndarray | None = None
 
     @property
     def n_variants(self) -> int:
+        """The number of variants among the B columns (the true number of classes).
+
+        Returns
+        -------
+        int
+        """
         return len(np.unique(self.truth.variant[self.truth.sublattice == "B"]))
 
 
 def variant_map(spec: SceneSpec, ii: np.ndarray, jj: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Variant of the cell (i, j) for the layout; ii, jj are cell indices centred on the scene."""
+    """The variant of each cell (i, j) for the spec's layout.
+
+    Parameters
+    ----------
+    spec : SceneSpec
+    ii, jj : (n,) int arrays
+        Cell indices, centred on the scene.
+    rng : numpy.random.Generator
+        Draws the rough layout's boundary (not used by the others).
+
+    Returns
+    -------
+    (n,) int array
+
+    Examples
+    --------
+    >>> ii, jj = np.meshgrid(np.arange(-8, 8), np.arange(-2, 2), indexing="ij")
+    >>> spec = SceneSpec(layout="stripes", stripe_cells=8)
+    >>> variant_map(spec, ii.ravel(), jj.ravel(), np.random.default_rng(0))[::4].tolist()
+    [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    """
     x, y = ii.astype(float), jj.astype(float)
     extent = max(np.abs(x).max(), np.abs(y).max(), 1.0)
     if spec.layout == "single":
@@ -205,27 +329,144 @@ def variant_map(spec: SceneSpec, ii: np.ndarray, jj: np.ndarray, rng: np.random.
 
 
 def nonpolar_layer(spec: SceneSpec, jj: np.ndarray) -> np.ndarray:
-    """Superlattice: whether cell row ``jj`` lies in a non-polar layer (layers alternate every ``layer_cells`` rows)."""
+    """Superlattice: whether cell row ``jj`` lies in a non-polar layer.
+
+    Layers alternate every ``layer_cells`` rows, starting polar at row 0.
+
+    Parameters
+    ----------
+    spec : SceneSpec
+    jj : int array
+        Cell rows.
+
+    Returns
+    -------
+    bool array
+
+    Examples
+    --------
+    >>> nonpolar_layer(SceneSpec(layer_cells=2), np.arange(6)).tolist()
+    [False, False, True, True, False, False]
+    """
     return np.floor_divide(jj, spec.layer_cells) % 2 == 1
 
 
 def synthesize(layout: str = "stripes", *, seed: int | None = 0, **overrides) -> Scene:
-    """Make a synthetic scene; ``overrides`` are ``SceneSpec`` fields."""
+    """Make a synthetic scene.
+
+    Parameters
+    ----------
+    layout : str, default "stripes"
+        One of ``LAYOUTS``.
+    seed : int or None, default 0
+        Seed of every random draw.
+    **overrides
+        ``SceneSpec`` fields.
+
+    Returns
+    -------
+    Scene
+
+    Raises
+    ------
+    RewardscopeError
+        If a field is out of range or the layout unknown.
+
+    Examples
+    --------
+    >>> scene = synthesize("bubble", size=96, seed=1)
+    >>> scene.image.data.shape, scene.n_variants
+    ((96, 96), 2)
+    """
     spec = replace(SceneSpec(), layout=layout, **overrides).validate()
     return render_scene(spec, seed=seed)
 
 
 def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
+    """Render the scene a spec describes, with its truth.
+
+    Parameters
+    ----------
+    spec : SceneSpec
+        The scene (checked with ``SceneSpec.validate``).
+    seed : int or None, default 0
+        Seed of every random draw: the same spec and seed give the same scene.
+
+    Returns
+    -------
+    Scene
+
+    Raises
+    ------
+    RewardscopeError
+        If the spec is out of range.
+
+    Examples
+    --------
+    >>> scene = render_scene(SceneSpec(layout="single", size=64), seed=0)
+    >>> scene.image.data.shape, np.unique(scene.truth.sublattice).tolist()
+    ((64, 64), ['A', 'B'])
+    """
     spec.validate()
     rng = np.random.default_rng(seed)
-    shape = (spec.size, spec.size)
+    cells = _cell_grid(spec, rng)
+    columns = _columns(spec, cells, rng)
+    amplitude, counts_per_unit, expected, counts = _expose(spec, columns.xy, columns.intensity, rng)
+    xy = columns.xy
+    size = spec.size
+    keep = (xy[:, 0] >= 0) & (xy[:, 0] <= size - 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= size - 1)
+    offset = np.array([columns.i[keep].min(), columns.j[keep].min()])
+    truth = Truth(
+        xy=xy[keep],
+        sublattice=columns.sublattice[keep],
+        i=columns.i[keep] - offset[0],
+        j=columns.j[keep] - offset[1],
+        variant=columns.variant[keep],
+        dxy=columns.dxy[keep],
+        peak_counts=(amplitude * counts_per_unit * (-0.5 if spec.contrast == "abf" else 1.0))[keep],
+    )
+    image = Image(
+        counts, pixel_size=spec.pixel_size_pm, unit="pm", meta={"synthetic": asdict(spec), "seed": seed}
+    )
+    return Scene(image=image, truth=truth, spec=spec, seed=seed, expected=expected)
+
+
+@dataclass(frozen=True)
+class _CellGrid:
+    """The scene's unit cells before the microscope: lattice, cell indices, variants, rows along b."""
+
+    period: float
+    basis: np.ndarray  # (2, 2) rows a, b in px
+    centre: np.ndarray  # (2,) px: cell (0, 0)'s A corner
+    ii: np.ndarray  # (n,) cell index along a, centred on the scene
+    jj: np.ndarray  # (n,) cell index along b
+    variants: np.ndarray  # (n,)
+    along_b: np.ndarray  # (n,) where the cell's row starts along b, in periods
+    cell_b: np.ndarray  # (n,) the cell's length along b, in periods
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Every column of the scene, drifted: position, intensity, sublattice, cell, variant, displacement."""
+
+    xy: np.ndarray
+    intensity: np.ndarray
+    sublattice: np.ndarray
+    i: np.ndarray
+    j: np.ndarray
+    variant: np.ndarray
+    dxy: np.ndarray
+
+
+def _cell_grid(spec: SceneSpec, rng: np.random.Generator) -> _CellGrid:
+    """The rotated lattice of cells reaching past the frame, their variants and their rows along b."""
     period = spec.lattice_pm / spec.pixel_size_pm
     theta = np.deg2rad(spec.rotation_deg)
     basis = period * np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]])
     centre = np.array([spec.size / 2 + 0.3 * period, spec.size / 2 - 0.2 * period])
     reach = int(np.ceil(spec.size * 0.75 / period)) + 2
-    ii, jj = np.meshgrid(np.arange(-reach, reach + 1), np.arange(-reach, reach + 1), indexing="ij")
-    ii, jj = ii.ravel(), jj.ravel()
+    grid_i, grid_j = np.meshgrid(np.arange(-reach, reach + 1), np.arange(-reach, reach + 1), indexing="ij")
+    ii, jj = grid_i.ravel(), grid_j.ravel()
     variants = variant_map(spec, ii, jj, rng)
     # Where each cell row sits along b, in periods: the superlattice's non-polar rows are longer.
     rows_b = np.arange(-reach, reach + 2)
@@ -236,40 +477,24 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
     )
     row_start = np.concatenate([[0.0], np.cumsum(lengths)])[: len(rows_b)]
     row_start -= row_start[reach]  # row 0 at the centre
-    along_b = row_start[jj + reach]
-    cell_b = lengths[jj + reach]
-
-    # A site at cell corner (i, j); antipolar cells shift their A along a, sign alternating in i.
-    u = spec.antipolar_pm / spec.pixel_size_pm
-    a_shift = (
-        np.where(variants == ANTIPOLAR, u * np.where(ii % 2 == 0, 1.0, -1.0), 0.0)[:, None]
-        * basis[0]
-        / period
+    return _CellGrid(
+        period, basis, centre, ii, jj, variants, along_b=row_start[jj + reach], cell_b=lengths[jj + reach]
     )
-    a_xy = centre + ii[:, None] * basis[0] + along_b[:, None] * basis[1] + a_shift
-    # B site at the cell centre, displaced by its polar vector (and by the apparent offset, where asked).
-    p = spec.polarization_pm / spec.pixel_size_pm
-    directions = np.vstack([POLAR_DIRECTIONS, [[0.0, 0.0]], [[0.0, 0.0]]])[variants]
-    b_shift = p * (directions[:, :1] * basis[0] + directions[:, 1:] * basis[1]) / period
-    offset = np.asarray(spec.b_offset_pm, float) / spec.pixel_size_pm
-    b_shift = b_shift + (offset[0] * basis[0] + offset[1] * basis[1]) / period
-    b_xy = centre + (ii[:, None] + 0.5) * basis[0] + (along_b + 0.5 * cell_b)[:, None] * basis[1] + b_shift
 
+
+def _columns(spec: SceneSpec, cells: _CellGrid, rng: np.random.Generator) -> _Columns:
+    """The A, B (and in ABF the O) columns of the cells, bent and drifted, with their intensities."""
+    period, ii, jj, variants = cells.period, cells.ii, cells.jj, cells.variants
+    a_xy, b_xy, o_xy, a_shift, b_shift = _positions(spec, cells)
     n_cells = len(ii)
     is_sm = rng.random(n_cells) < spec.sm_fraction
     exponent = ABF_EXPONENT if spec.contrast == "abf" else spec.z_exponent
     layered = variants == PARAELECTRIC if spec.layout == "superlattice" else np.zeros(n_cells, bool)
     a_intensity = np.where(layered, Z_SR, np.where(is_sm, Z_SM, Z_BI)) ** exponent
     b_z = np.where(layered, Z_RU, Z_FE)
-    # HAADF is incoherent: a mixed column adds its atoms' Z**n. ABF grows sublinearly with the column's whole scattering.
+    # HAADF is incoherent: a mixed column adds its atoms' Z**n. ABF grows sublinearly with the column's
+    # whole scattering.
     b_intensity = (b_z + Z_O) ** exponent if spec.contrast == "abf" else b_z**exponent + Z_O**exponent
-    # O-only columns at the cell's edge midpoints: visible in ABF only.
-    o_xy = np.vstack(
-        [
-            a_xy + 0.5 * basis[0],
-            centre + ii[:, None] * basis[0] + (along_b + 0.5 * cell_b)[:, None] * basis[1],
-        ]
-    )
     if spec.bend_periods:
         # Bend the rows: a parabola across the frame, the sides bend_periods periods above the centre.
         bend = spec.bend_periods * period / (spec.size / 2) ** 2
@@ -285,21 +510,66 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
     def drifted(xy):
         return xy + np.outer(xy[:, 1] / spec.size, drift)
 
-    xy = drifted(np.vstack([a_xy, b_xy]))
-    intensity = np.concatenate([a_intensity, b_intensity])
-    sublattice = np.array(["A"] * n_cells + ["B"] * n_cells)
-    cells_i = np.concatenate([ii, ii])
-    cells_j = np.concatenate([jj, jj])
-    cell_variant = np.concatenate([variants, variants])
-    displacement = np.vstack([a_shift, b_shift])
-    if spec.contrast == "abf":
-        xy = np.vstack([xy, drifted(o_xy)])
-        intensity = np.concatenate([intensity, np.full(2 * n_cells, Z_O**exponent)])
-        sublattice = np.concatenate([sublattice, ["O"] * (2 * n_cells)])
-        cells_i, cells_j = np.concatenate([cells_i, ii, ii]), np.concatenate([cells_j, jj, jj])
-        cell_variant = np.concatenate([cell_variant, variants, variants])
-        displacement = np.vstack([displacement, np.zeros((2 * n_cells, 2))])
+    columns = _Columns(
+        xy=drifted(np.vstack([a_xy, b_xy])),
+        intensity=np.concatenate([a_intensity, b_intensity]),
+        sublattice=np.array(["A"] * n_cells + ["B"] * n_cells),
+        i=np.concatenate([ii, ii]),
+        j=np.concatenate([jj, jj]),
+        variant=np.concatenate([variants, variants]),
+        dxy=np.vstack([a_shift, b_shift]),
+    )
+    if spec.contrast != "abf":
+        return columns
+    return _Columns(
+        xy=np.vstack([columns.xy, drifted(o_xy)]),
+        intensity=np.concatenate([columns.intensity, np.full(2 * n_cells, Z_O**exponent)]),
+        sublattice=np.concatenate([columns.sublattice, ["O"] * (2 * n_cells)]),
+        i=np.concatenate([columns.i, ii, ii]),
+        j=np.concatenate([columns.j, jj, jj]),
+        variant=np.concatenate([columns.variant, variants, variants]),
+        dxy=np.vstack([columns.dxy, np.zeros((2 * n_cells, 2))]),
+    )
 
+
+def _positions(spec: SceneSpec, cells: _CellGrid) -> tuple[np.ndarray, ...]:
+    """The A, B and O columns' positions (px) and the A and B displacements, before bend and drift."""
+    period, basis, centre, ii = cells.period, cells.basis, cells.centre, cells.ii
+    along_b, cell_b = cells.along_b, cells.cell_b
+    # A site at cell corner (i, j); antipolar cells shift their A along a, sign alternating in i.
+    u = spec.antipolar_pm / spec.pixel_size_pm
+    a_shift = (
+        np.where(cells.variants == ANTIPOLAR, u * np.where(ii % 2 == 0, 1.0, -1.0), 0.0)[:, None]
+        * basis[0]
+        / period
+    )
+    a_xy = centre + ii[:, None] * basis[0] + along_b[:, None] * basis[1] + a_shift
+    # B site at the cell centre, displaced by its polar vector (and by the apparent offset, where asked).
+    p = spec.polarization_pm / spec.pixel_size_pm
+    directions = np.vstack([POLAR_DIRECTIONS, [[0.0, 0.0]], [[0.0, 0.0]]])[cells.variants]
+    b_shift = p * (directions[:, :1] * basis[0] + directions[:, 1:] * basis[1]) / period
+    offset = np.asarray(spec.b_offset_pm, float) / spec.pixel_size_pm
+    b_shift = b_shift + (offset[0] * basis[0] + offset[1] * basis[1]) / period
+    b_xy = centre + (ii[:, None] + 0.5) * basis[0] + (along_b + 0.5 * cell_b)[:, None] * basis[1] + b_shift
+    # O-only columns at the cell's edge midpoints: visible in ABF only.
+    o_xy = np.vstack(
+        [
+            a_xy + 0.5 * basis[0],
+            centre + ii[:, None] * basis[0] + (along_b + 0.5 * cell_b)[:, None] * basis[1],
+        ]
+    )
+    return a_xy, b_xy, o_xy, a_shift, b_shift
+
+
+def _expose(
+    spec: SceneSpec, xy: np.ndarray, intensity: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """The microscope: thickness, probe, scan jitter, background, dose, shot and read noise.
+
+    Returns the columns' amplitudes, the counts per unit of the clean image, the expected counts and the
+    noisy counts.
+    """
+    shape = (spec.size, spec.size)
     # Thickness: a smooth multiplicative field on column intensity.
     thickness = _smooth_field(shape, rng, scale=spec.size / 3)
     rows = np.clip(np.rint(xy[:, 1]).astype(int), 0, spec.size - 1)
@@ -317,26 +587,12 @@ def render_scene(spec: SceneSpec, *, seed: int | None = 0) -> Scene:
     counts_per_unit = spec.dose / clean.mean()
     expected = clean * counts_per_unit
     counts = rng.poisson(expected).astype(float) + rng.normal(0, spec.read_noise, shape)
-
-    keep = (xy[:, 0] >= 0) & (xy[:, 0] <= spec.size - 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= spec.size - 1)
-    offset = np.array([cells_i[keep].min(), cells_j[keep].min()])
-    truth = Truth(
-        xy=xy[keep],
-        sublattice=sublattice[keep],
-        i=cells_i[keep] - offset[0],
-        j=cells_j[keep] - offset[1],
-        variant=cell_variant[keep],
-        dxy=displacement[keep],
-        peak_counts=(amplitude * counts_per_unit * (-0.5 if spec.contrast == "abf" else 1.0))[keep],
-    )
-    image = Image(
-        counts, pixel_size=spec.pixel_size_pm, unit="pm", meta={"synthetic": asdict(spec), "seed": seed}
-    )
-    return Scene(image=image, truth=truth, spec=spec, seed=seed, expected=expected)
+    return amplitude, counts_per_unit, expected, counts
 
 
 def _smooth_field(shape, rng, *, scale: float) -> np.ndarray:
-    """A smooth random field in [-1, 1] with correlation length ``scale`` px (Gaussian filter in Fourier space)."""
+    """A smooth random field in [-1, 1] of correlation length ``scale`` px (a Gaussian filter in Fourier
+    space)."""
     ky = np.fft.fftfreq(shape[0])[:, None]
     kx = np.fft.rfftfreq(shape[1])[None, :]
     transfer = np.exp(-2 * (np.pi * scale) ** 2 * (kx**2 + ky**2))
@@ -345,8 +601,34 @@ def _smooth_field(shape, rng, *, scale: float) -> np.ndarray:
 
 
 def write_scene(scene: Scene, out_dir, *, overwrite: bool = False) -> Path:
-    """Write ``image.tif``, ``image.npy`` and ``truth.csv`` into the new folder ``out_dir`` (or replace an
-    earlier rewardscope output there with ``overwrite``; see ``outputs``)."""
+    """Write ``image.tif``, ``image.npy`` and ``truth.csv`` into a new folder.
+
+    Parameters
+    ----------
+    scene : Scene
+    out_dir : str or Path
+        The folder made; an earlier rewardscope output there is replaced only with ``overwrite``
+        (see ``outputs``).
+    overwrite : bool, default False
+
+    Returns
+    -------
+    Path
+        The folder written.
+
+    Raises
+    ------
+    RewardscopeError
+        If ``out_dir`` exists and may not be replaced.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = write_scene(synthesize("single", size=64), pathlib.Path(tmp) / "scene")
+    ...     sorted(p.name for p in out.iterdir())
+    ['.rewardscope', 'image.npy', 'image.tif', 'truth.csv']
+    """
     from . import outputs
 
     out = outputs.check_output_folder(out_dir, overwrite=overwrite, command="synth")
