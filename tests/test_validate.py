@@ -6,7 +6,7 @@ from rewardscope.validate import regret_and_correlation, trials_to_reach
 
 def fake_points():
     """A hand-made space of 6 settings whose reward and ARI are known."""
-    space = SearchSpace(window=(12, 16), n_classes=(2, 3), descriptors=("patch",))
+    space = SearchSpace(window_range=(12, 16), n_classes_range=(2, 3), descriptors=("patch",))
     points = []
     for params, reward, ari in zip(
         space.settings(), [0.2, 0.9, 0.5, 0.4, 0.3, 0.1], [0.1, 0.8, 0.9, 0.4, 0.3, 0.0]

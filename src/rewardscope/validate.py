@@ -64,7 +64,7 @@ def score_scene(layout: str, level: str, seed: int, descriptors=("patch", "polar
         period,
         min(scene.image.shape),
         descriptors=descriptors,
-        **({"window": (window, window), **SPATIAL[level]} if level in SPATIAL else {}),
+        **({"window_range": (window, window), **SPATIAL[level]} if level in SPATIAL else {}),
     )
     points = []
     for params in space.settings():
