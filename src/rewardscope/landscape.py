@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Config
+from .config import Config, uses_patches
 from .errors import RewardscopeError
 from .rewards import COMPONENTS, GATES
 
@@ -23,7 +23,32 @@ GRID_NAMES = {"window": "window", "classes": "n_classes", "k": "n_classes", "n_c
 
 
 def parse_range(text: str, *, step: int = 1, minimum: int = 1) -> list[int]:
-    """``LOW:HIGH[:STEP]`` (inclusive; ``step`` when none is given) -> the values, at least two, each >= ``minimum``."""
+    """The values of ``LOW:HIGH[:STEP]`` (inclusive; ``step`` when none is given).
+
+    Parameters
+    ----------
+    text : str
+        ``LOW:HIGH`` or ``LOW:HIGH:STEP``, whole numbers.
+    step : int, default 1
+        The step where ``text`` gives none.
+    minimum : int, default 1
+        The least value allowed.
+
+    Returns
+    -------
+    list of int
+        At least two values, each >= ``minimum``.
+
+    Raises
+    ------
+    RewardscopeError
+        If ``text`` is not of that form, gives fewer than two values or one below ``minimum``.
+
+    Examples
+    --------
+    >>> parse_range("8:16:4"), parse_range("2:4")
+    ([8, 12, 16], [2, 3, 4])
+    """
     try:
         parts = [int(p) for p in text.split(":")]
     except ValueError:
@@ -40,7 +65,30 @@ def parse_range(text: str, *, step: int = 1, minimum: int = 1) -> list[int]:
 
 
 def parse_grid(text: str) -> tuple[str, list[int]]:
-    """``NAME=LOW:HIGH[:STEP]`` (the spelling before ``--window`` and ``--classes``) -> (config field, values)."""
+    """The config field and values of ``NAME=LOW:HIGH[:STEP]``, the spelling before ``--window``.
+
+    Parameters
+    ----------
+    text : str
+        ``window=...``, ``classes=...`` (or ``k=``, ``n_classes=``).
+
+    Returns
+    -------
+    field : str
+        ``"window"`` or ``"n_classes"``.
+    values : list of int
+        As ``parse_range`` gives them (windows >= 3).
+
+    Raises
+    ------
+    RewardscopeError
+        If the name is unknown or the range malformed.
+
+    Examples
+    --------
+    >>> parse_grid("classes=2:4")
+    ('n_classes', [2, 3, 4])
+    """
     name, _, spec = text.partition("=")
     field = GRID_NAMES.get(name.strip())
     if field is None:
@@ -51,7 +99,7 @@ def parse_grid(text: str) -> tuple[str, list[int]]:
         raise RewardscopeError(f"grid {text!r}: {exc}") from None
 
 
-def _score_window(image, base: Config, window: int, classes: list[int], weights) -> list[dict]:
+def _score_window(image, base: Config, window: int | None, classes: list[int], weights) -> list[dict]:
     from .workflow import Pipeline
 
     pipeline = Pipeline(image, weights=weights, all_components=True)
@@ -64,14 +112,35 @@ def _score_window(image, base: Config, window: int, classes: list[int], weights)
 
 def compute(
     image,
-    windows: list[int],
+    windows: list[int | None],
     classes: list[int],
     *,
     base: Config | None = None,
     weights=None,
     n_jobs: int = -1,
 ) -> list[dict]:
-    """Reward and every component at each (window, n_classes) point."""
+    """Reward and every component at each (window, n_classes) point, one window per parallel task.
+
+    Parameters
+    ----------
+    image : Image
+        The image analysed.
+    windows : list of int or None
+        The patch windows (None: the descriptor's default).
+    classes : list of int
+        The numbers of classes.
+    base : Config, optional
+        The other settings (default ``Config()``).
+    weights : dict, optional
+        The reward's weights.
+    n_jobs : int, default -1
+        joblib's number of processes (-1: all cores).
+
+    Returns
+    -------
+    list of dict
+        One row per point: ``window``, ``n_classes``, ``reward`` and every component and gate.
+    """
     from joblib import Parallel, delayed
 
     base = base or Config()
@@ -91,21 +160,50 @@ def run(
     weights=None,
     overwrite: bool = False,
 ) -> list[dict]:
-    """Score the grid (``compute``) and write it into the new folder ``out`` (``write``; ``out`` and
-    ``overwrite`` as for ``workflow.analyze``); return the rows. ``weights`` change the default weights."""
+    """Score the grid (``compute``) and write it into the new folder ``out`` (``write``).
+
+    Parameters
+    ----------
+    image : Image, array or path
+        The image analysed (``io.as_image``).
+    out : str or Path
+        The folder made; as for ``workflow.analyze``.
+    windows : list of int or None
+        The patch windows; required for a patch descriptor.
+    classes : list of int
+        The numbers of classes.
+    base : Config, optional
+        The other settings (default ``Config()``).
+    weights : dict, optional
+        Changes to the default weights.
+    overwrite : bool, default False
+        Replace an earlier rewardscope output in ``out``.
+
+    Returns
+    -------
+    list of dict
+        The rows (``compute``).
+
+    Raises
+    ------
+    RewardscopeError
+        If no windows are given for a patch descriptor, the weights are invalid, or ``out`` may not be
+        written.
+    """
     from . import outputs, rewards
     from .io import as_image
 
     image = as_image(image)
     base = base or Config()
     weights = rewards.with_defaults(weights)
-    if not windows and "patch" in base.descriptor:
+    if not windows and uses_patches(base.descriptor):
         raise RewardscopeError(
             "give the windows for a patch descriptor, e.g. windows=[8, 12, 16]",
             cli="give the windows for a patch descriptor, e.g. --window 8:48:4",
         )
     out = outputs.check_output_folder(out, overwrite=overwrite, inputs=image.files, command="landscape")
-    rows = compute(image, list(windows or [None]), list(classes), base=base, weights=weights)
+    points: list[int | None] = list(windows) if windows else [None]
+    rows = compute(image, points, list(classes), base=base, weights=weights)
     staging = outputs.staging_folder(out, "landscape")
     write(rows, staging, base.descriptor)
     outputs.move_into_place(staging, out, "landscape")
@@ -113,7 +211,17 @@ def run(
 
 
 def write(rows: list[dict], out: Path, descriptor: str) -> None:
-    """landscape.csv, landscape.json and landscape.png (one heat map per component, maxima marked)."""
+    """Write landscape.csv, landscape.json and landscape.png (one heat map per component, maxima marked).
+
+    Parameters
+    ----------
+    rows : list of dict
+        The points (``compute``).
+    out : Path
+        An existing folder.
+    descriptor : str
+        The descriptor scored, for the titles.
+    """
     names = ["reward", *COMPONENTS]
     with open(out / "landscape.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["window", "n_classes", *names, *GATES])
@@ -136,7 +244,23 @@ def write(rows: list[dict], out: Path, descriptor: str) -> None:
 def plot(
     rows: list[dict], names: list[str], path: Path, title: str, xlabel: str = "patch window (px)"
 ) -> None:
-    """One heat map (window, or what ``xlabel`` says, x number of classes) per name in ``rows``, each panel's maximum circled."""
+    """One heat map per name in ``rows`` (window, or what ``xlabel`` says, x number of classes).
+
+    Each panel's maximum is circled.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The points: ``window``, ``n_classes`` and a value for each name.
+    names : list of str
+        The values drawn, one panel each.
+    path : Path
+        The PNG written.
+    title : str
+        The figure's title.
+    xlabel : str, default "patch window (px)"
+        The x axis's label.
+    """
     from .report import figure
 
     windows = sorted({r["window"] for r in rows})
