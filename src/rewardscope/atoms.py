@@ -24,6 +24,7 @@ jitter is then estimated against the fitted model, undone, and the fit repeated.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from scipy import ndimage, sparse
@@ -33,18 +34,22 @@ from skimage.morphology import disk
 from . import gaussians
 from .config import A_SITES, CONTRASTS, REFINEMENTS
 from .errors import RewardscopeError
-from .geometry import estimate_basis, fractional, lattice_links, orient_basis, walk_indices
+from .geometry import estimate_basis, fractional, lattice_links, orient_basis, period_of, walk_indices
 
 
 @dataclass(frozen=True)
 class Columns:
-    """Atom columns: xy (n, 2) px, sublattice 'A'/'B' (and 'O' where O columns were found reliably, in
-    ABF: fitted so that their tails do not pull A and B, then kept out of every measurement), fit results (amplitude, width ``sigma`` px,
-    1-sigma position ``uncertainty`` px, relative ``residual``), and the lattice basis.
+    """Atom columns: positions, sublattice, fit results and the lattice basis.
+
+    ``xy`` (n, 2) px; ``sublattice`` 'A'/'B' (and 'O' where O columns were found reliably, in ABF:
+    fitted so that their tails do not pull A and B, then kept out of every measurement); fit results
+    (``amplitude``, width ``sigma`` px, 1-sigma position ``uncertainty`` px, relative ``residual``);
+    and the lattice ``basis``.
 
     ``fit_ok`` is False where the Gaussian refinement did not converge (it ran away by more than a
     quarter period, or to an unphysical width or amplitude): such a column keeps its start position,
-    which is not a measurement, so its cell gets no polarization and no class."""
+    which is not a measurement, so its cell gets no polarization and no class.
+    """
 
     xy: np.ndarray
     sublattice: np.ndarray
@@ -55,12 +60,10 @@ class Columns:
     residual: np.ndarray | None = None  # rms fit residual / amplitude (Gaussian refinement only)
     b_site: tuple[float, float] = (0.5, 0.5)  # ideal B position in the A cell, lattice coordinates
     fit_ok: np.ndarray | None = None  # None: not fitted (centre of mass or detected pixels), all usable
-    decisions: dict | None = (
-        None  # what was decided and why: contrast (with each one's LoG* quality), the B site
-    )
-    extra: dict | None = (
-        None  # per-column values brought with given positions (name -> array), written to atoms.csv
-    )
+    # What was decided and why: contrast (with each one's LoG* quality), the B site.
+    decisions: dict | None = None
+    # Per-column values brought with given positions (name -> array), written to atoms.csv.
+    extra: dict | None = None
 
     @classmethod
     def from_positions(
@@ -71,70 +74,90 @@ class Columns:
         extra: dict | None = None,
         source: str | None = None,
     ) -> Columns:
-        """Columns found by another program (atomap, TEMUL, quantem, your own): positions ``xy`` (n, 2) px
-        (x = column, y = row) and ``sublattice`` 'A'/'B' per row; ``image`` (optional) gives the amplitudes.
+        """Columns found by another program (atomap, TEMUL, quantem, your own).
 
-        The lattice basis and the B site (cell centre or an edge midpoint) are measured from the positions;
-        the positions are used as given, so the polarization is exactly B minus the mean of its four A corners.
+        The lattice basis and the B site (cell centre or an edge midpoint) are measured from the
+        positions; the positions are used as given, so the polarization is exactly B minus the mean of
+        its four A corners.
+
+        Parameters
+        ----------
+        xy : array_like
+            (n, 2) positions, px (x = column, y = row).
+        sublattice : array_like
+            'A', 'B' or 'O' per row (O columns are kept, not measured).
+        image : numpy.ndarray, optional
+            The image, for the amplitudes (NaN without it).
+        extra : dict, optional
+            Per-column values to carry along (name -> array), written to atoms.csv.
+        source : str, optional
+            Where the positions came from, for ``decisions``.
+
+        Returns
+        -------
+        Columns
+
+        Raises
+        ------
+        RewardscopeError
+            For positions not (n, 2) and finite, an unknown sublattice, or fewer than 16 columns of A or B.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> a = [(x, y) for y in range(0, 50, 10) for x in range(0, 50, 10)]
+        >>> b = [(x + 5.0, y + 5.0) for y in range(0, 40, 10) for x in range(0, 40, 10)]
+        >>> columns = Columns.from_positions(np.array(a + b, float), ["A"] * 25 + ["B"] * 16)
+        >>> columns.counts, columns.period, columns.b_site
+        ({'A': 25, 'B': 16}, 10.0, (0.5, 0.5))
         """
-        xy = np.asarray(xy, float)
-        sublattice = np.asarray(sublattice).astype(str)
-        if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) != len(sublattice):
-            raise RewardscopeError(
-                f"positions must be (n, 2) with one sublattice per row, got {xy.shape} and {len(sublattice)} sublattices"
-            )
-        if not np.all(np.isfinite(xy)):
-            raise RewardscopeError(
-                f"{int(np.sum(~np.isfinite(xy).all(axis=1)))} positions are not finite numbers (NaN or inf)"
-            )
-        unknown = sorted(set(sublattice) - {"A", "B", "O"})
-        if unknown:
-            raise RewardscopeError(
-                f"sublattice must be A, B or O (O columns are kept, not measured), got {str(unknown[0])!r}"
-            )
-        counts = {site: int(np.sum(sublattice == site)) for site in "AB"}
-        if min(counts.values()) < MIN_GIVEN_COLUMNS:
-            raise RewardscopeError(
-                f"positions need at least {MIN_GIVEN_COLUMNS} columns of each sublattice, got {counts['A']} A and {counts['B']} B"
-            )
+        xy, sublattice = _checked_positions(xy, sublattice)
         a, b = xy[sublattice == "A"], xy[sublattice == "B"]
         basis = basis_from_positions(a)
-        _, nearest = cKDTree(a).query(b)
-        offset = np.mod(fractional(b - a[nearest], np.zeros(2), basis) + 0.25, 1.0) - 0.25  # in [-1/4, 3/4)
-        b_site = min(B_SITES, key=lambda site: float(np.median(np.hypot(*(offset - np.array(site)).T))))
+        b_site = _nearest_b_site(a, b, basis)
         n = len(xy)
-        amplitude = (
-            ndimage.map_coordinates(np.asarray(image, float), xy[:, ::-1].T, order=1)
-            if image is not None
-            else np.full(n, np.nan)
-        )
+        amplitude = np.full(n, np.nan)
+        if image is not None:
+            amplitude = ndimage.map_coordinates(np.asarray(image, float), xy[:, ::-1].T, order=1)
+        decisions = {"given": source or "positions", "b_site": list(b_site)}
+        nan = np.full(n, np.nan)
         return cls(
-            xy=xy,
-            sublattice=sublattice,
-            amplitude=amplitude,
-            sigma=np.full(n, np.nan),
-            uncertainty=np.full(n, np.nan),
-            basis=basis,
-            b_site=b_site,
-            decisions={"given": source or "positions", "b_site": list(b_site)},
-            extra=extra,
+            xy, sublattice, amplitude, nan, nan.copy(), basis, b_site=b_site, decisions=decisions, extra=extra
         )
 
     @property
     def usable(self) -> np.ndarray:
-        """Where the position is a measurement: the fit converged (every column when not fitted)."""
+        """Where the position is a measurement: the fit converged (every column when not fitted).
+
+        Returns
+        -------
+        numpy.ndarray
+            (n,) bool.
+        """
         return np.ones(len(self.xy), bool) if self.fit_ok is None else np.asarray(self.fit_ok, bool)
 
     @property
     def period(self) -> float:
-        return float(np.linalg.norm(self.basis, axis=1).min())
+        """The lattice period, px: the shorter basis vector's length (`geometry.period_of`).
+
+        Returns
+        -------
+        float
+        """
+        return period_of(self.basis)
 
     def __len__(self) -> int:
         return len(self.xy)
 
     @property
     def counts(self) -> dict:
-        """Number of columns per sublattice: {"A": n_A, "B": n_B}, and "O" where O columns were found."""
+        """Number of columns per sublattice.
+
+        Returns
+        -------
+        dict
+            {"A": n_A, "B": n_B}, and "O" where O columns were found.
+        """
         counts = {site: int(np.sum(self.sublattice == site)) for site in ("A", "B", "O")}
         return counts if counts["O"] else {"A": counts["A"], "B": counts["B"]}
 
@@ -142,18 +165,75 @@ class Columns:
 MIN_GIVEN_COLUMNS = 16  # of each sublattice, for a lattice from given positions
 
 
+def _nearest_b_site(a: np.ndarray, b: np.ndarray, basis: np.ndarray) -> tuple[float, float]:
+    """The site of ``B_SITES`` (lattice coordinates in the A cell) the B columns sit nearest to."""
+    _, nearest = cKDTree(a).query(b)
+    offset = np.mod(fractional(b - a[nearest], np.zeros(2), basis) + 0.25, 1.0) - 0.25  # in [-1/4, 3/4)
+    return min(B_SITES, key=lambda site: float(np.median(np.hypot(*(offset - np.array(site)).T))))
+
+
+def _checked_positions(xy, sublattice) -> tuple[np.ndarray, np.ndarray]:
+    """Given positions as (n, 2) floats and sublattices as str; one line naming what is wrong with them."""
+    xy = np.asarray(xy, float)
+    sublattice = np.asarray(sublattice).astype(str)
+    if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) != len(sublattice):
+        raise RewardscopeError(
+            f"positions must be (n, 2) with one sublattice per row, got {xy.shape} "
+            f"and {len(sublattice)} sublattices"
+        )
+    if not np.all(np.isfinite(xy)):
+        raise RewardscopeError(
+            f"{int(np.sum(~np.isfinite(xy).all(axis=1)))} positions are not finite numbers (NaN or inf)"
+        )
+    unknown = sorted(set(sublattice) - {"A", "B", "O"})
+    if unknown:
+        raise RewardscopeError(
+            f"sublattice must be A, B or O (O columns are kept, not measured), got {str(unknown[0])!r}"
+        )
+    counts = {site: int(np.sum(sublattice == site)) for site in "AB"}
+    if min(counts.values()) < MIN_GIVEN_COLUMNS:
+        raise RewardscopeError(
+            f"positions need at least {MIN_GIVEN_COLUMNS} columns of each sublattice, "
+            f"got {counts['A']} A and {counts['B']} B"
+        )
+    return xy, sublattice
+
+
 def basis_from_positions(xy: np.ndarray) -> np.ndarray:
-    """The lattice basis of points on one lattice: the two most common nearest-neighbour directions, each the
-    median of the neighbour vectors along it."""
+    """The lattice basis of points on one lattice.
+
+    The two most common nearest-neighbour directions, each the median of the neighbour vectors
+    along it.
+
+    Parameters
+    ----------
+    xy : numpy.ndarray
+        (n, 2) points of one lattice, px.
+
+    Returns
+    -------
+    numpy.ndarray
+        (2, 2) basis, rows a1, a2 (`geometry.orient_basis`).
+
+    Raises
+    ------
+    RewardscopeError
+        Where the points lie along one line.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> xy = np.array([(x, y) for y in range(0, 60, 12) for x in range(0, 50, 10)], float)
+    >>> basis_from_positions(xy).tolist()
+    [[10.0, 0.0], [0.0, 12.0]]
+    """
     distance, index = cKDTree(xy).query(xy, k=5)
     vectors = (xy[index[:, 1:]] - xy[:, None, :]).reshape(-1, 2)
     lengths = distance[:, 1:].ravel()
-    vectors = vectors[
-        lengths < 1.6 * np.median(distance[:, 1])
-    ]  # [110] cells are sqrt 2 longer one way; diagonals beyond
-    angle = (
-        np.rad2deg(np.arctan2(vectors[:, 1], vectors[:, 0])) % 180
-    )  # a direction, whichever way the vector points
+    # [110] cells are sqrt 2 longer one way; diagonals beyond.
+    vectors = vectors[lengths < 1.6 * np.median(distance[:, 1])]
+    # A direction, whichever way the vector points.
+    angle = np.rad2deg(np.arctan2(vectors[:, 1], vectors[:, 0])) % 180
     first = _dominant(angle)
     a1 = _along(vectors[_near_angle(angle, first)], first)
     rest = ~_near_angle(angle, first, 30)
@@ -165,7 +245,7 @@ def basis_from_positions(xy: np.ndarray) -> np.ndarray:
 
 
 def _along(vectors: np.ndarray, degrees: float) -> np.ndarray:
-    """The median of ``vectors`` (all near one direction) each turned to point along ``degrees``, not against it."""
+    """The median of ``vectors`` (all near one direction), each turned to point along ``degrees``."""
     unit = np.array([np.cos(np.deg2rad(degrees)), np.sin(np.deg2rad(degrees))])
     return np.median(np.where((vectors @ unit < 0)[:, None], -vectors, vectors), axis=0)
 
@@ -180,31 +260,58 @@ def _near_angle(angle: np.ndarray, centre: float, within: float = 10.0) -> np.nd
 
 
 def column_response(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Scale-normalised Laplacian-of-Gaussian response: bright blobs of width ``sigma`` are positive."""
+    """Scale-normalised Laplacian-of-Gaussian response: bright blobs of width ``sigma`` are positive.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D image.
+    sigma : float
+        The LoG scale, px.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``-LoG(image) * sigma**2``, the image's shape.
+
+    Examples
+    --------
+    >>> from rewardscope.gaussians import render
+    >>> response = column_response(render((21, 21), [(10.0, 10.0)], 1.0, 2.0), 2.0)
+    >>> bool(response[10, 10] > 0), bool(response[10, 10] == response.max())
+    (True, True)
+    """
     return -ndimage.gaussian_laplace(np.asarray(image, float), sigma) * sigma**2
 
 
 @dataclass(frozen=True)
 class Detection:
-    """Columns as detected, before refinement: pixel positions, the lattice basis, the column width (px)
-    and the ideal B site in the A cell (lattice coordinates: (1/2, 1/2) for [001], an edge midpoint for [110])."""
+    """Columns as detected, before refinement.
+
+    Pixel positions ``a_xy``, ``b_xy``, the lattice ``basis``, the column ``width`` (px) and the ideal
+    ``b_site`` in the A cell (lattice coordinates: (1/2, 1/2) for [001], an edge midpoint for [110]).
+    """
 
     a_xy: np.ndarray
     b_xy: np.ndarray
     basis: np.ndarray
     width: float
     b_site: tuple[float, float] = (0.5, 0.5)
-    sites: dict | None = (
-        None  # the other sites searched: their columns' median response relative to A, and which is B
-    )
-    o_xy: np.ndarray | None = (
-        None  # columns of the other sites that hold columns (O in ABF): kept out of A and B
-    )
+    # The other sites searched: their columns' median response relative to A, and which is B.
+    sites: dict | None = None
+    # Columns of the other sites that hold columns (O in ABF): kept out of A and B.
+    o_xy: np.ndarray | None = None
     o_sites: tuple = ()  # those sites, in lattice coordinates
 
     @property
     def period(self) -> float:
-        return float(np.linalg.norm(self.basis, axis=1).min())
+        """The lattice period, px (`geometry.period_of`).
+
+        Returns
+        -------
+        float
+        """
+        return period_of(self.basis)
 
 
 def find_columns(
@@ -218,56 +325,62 @@ def find_columns(
 ) -> Columns:
     """Find, classify and refine the atom columns of a perovskite [001] HAADF image.
 
-    ``column_sigma`` is the column width as a fraction of the lattice period
-    (the LoG scale); ``threshold`` the minimum A-column response as a fraction
-    of the 90th percentile of column responses; ``refine`` is ``"gaussian"``
-    (batched 2-D Gaussian fit), ``"com"`` (centre of mass) or ``"none"``
-    (the detected pixel positions); ``a_site`` which cation sublattice is A,
-    the ``"bright"`` one on average or the ``"dim"`` one (of the columns'
-    signal: in dark contrast, the darker); ``contrast``: ``"bright"`` columns
-    (HAADF), ``"dark"`` columns (ABF: analysed on the inverted signal, so
-    amplitudes are of the inverted signal), or ``"auto"``: both are
-    detected and the one whose columns form the cleaner lattice (the higher
-    LoG* detection quality) is kept. ``Columns.decisions`` says what was decided.
-    """
-    from .detection import detection_quality  # (detection builds on this module)
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D image.
+    column_sigma : float, optional
+        The column width as a fraction of the lattice period (the LoG scale).
+    threshold : float, optional
+        The minimum A-column response as a fraction of the 90th percentile of column responses.
+    refine : str, optional
+        ``"gaussian"`` (batched 2-D Gaussian fit), ``"com"`` (centre of mass) or ``"none"`` (the
+        detected pixel positions).
+    a_site : str, optional
+        Which cation sublattice is A: the ``"bright"`` one on average or the ``"dim"`` one (of the
+        columns' signal: in dark contrast, the darker).
+    contrast : str, optional
+        ``"bright"`` columns (HAADF), ``"dark"`` (ABF: analysed on the inverted signal, so amplitudes
+        are of the inverted signal), or ``"auto"``: the one of higher LoG* detection quality.
 
+    Returns
+    -------
+    Columns
+        ``Columns.decisions`` says what was decided.
+
+    Raises
+    ------
+    RewardscopeError
+        For an unknown option, or where no lattice or too few columns are found.
+    """
     if refine not in REFINEMENTS:
         raise RewardscopeError(f"`refine` must be one of {', '.join(REFINEMENTS)}, got {refine=}")
     if contrast not in CONTRASTS:
         raise RewardscopeError(f"`contrast` must be one of {', '.join(CONTRASTS)}, got {contrast=}")
     image = np.asarray(image, float)
-    options = {"column_sigma": column_sigma, "threshold": threshold, "a_site": a_site}
-    # A wide frame's contrast is judged on its centre: the same answer, and the whole frame detected once, not twice.
+    # A wide frame's contrast is judged on its centre: the same answer, and the whole frame detected once.
     sample = _central_crop(image, CONTRAST_SAMPLE) if contrast == "auto" else image
-    tried, quality, failure = {}, {}, None
-    for kind in ("bright", "dark") if contrast == "auto" else (contrast,):
-        if contrast == "auto" and quality.get("bright", 0) >= CLEAN_QUALITY:
-            break  # bright columns on a clean lattice: the dark reading cannot be clearly better
-        try:
-            tried[kind] = detect_columns(_signal(sample, kind), **options)
-        except RewardscopeError as error:
-            failure = failure or error
-            continue
-        quality[kind] = detection_quality(
-            refine_columns(_signal(sample, kind), tried[kind], "none"), sample.shape
-        )["quality"]
-    if not tried:
-        raise failure
-    # Bright columns unless dark ones form a clearly cleaner lattice (iDPC, near a tie, shows its cations bright).
-    decided = (
-        "dark"
-        if quality.get("dark", -1) > quality.get("bright", -1) + DARK_MARGIN
-        else min(quality, key=("bright", "dark").index)
-    )
+    decided, tried, quality = _choose_contrast(sample, contrast, column_sigma, threshold, a_site)
     signal = _signal(image, decided)
+    options: dict[str, Any] = {"column_sigma": column_sigma, "threshold": threshold, "a_site": a_site}
     detection = tried[decided] if sample is image else detect_columns(signal, **options)
-    # O columns show in dark-column (ABF) contrast only; in HAADF an edge site's response is the A columns' tails.
+    # O columns show in dark-column (ABF) contrast only; in HAADF an edge site's response is the A
+    # columns' tails.
     keep_o = decided == "dark" and detection.o_xy is not None and len(detection.o_xy) > 0
     detection = replace(detection, o_xy=detection.o_xy if keep_o else None)
     columns = refine_columns(signal, detection, refine)
+    decisions = _decisions(columns, detection, decided, contrast, quality)
+    if sample is not image:
+        decisions["contrast_judged_on"] = f"the central {sample.shape[1]} x {sample.shape[0]} px"
+    return replace(columns, decisions=decisions)
+
+
+def _decisions(
+    columns: Columns, detection: Detection, decided: str, contrast: str, quality: dict[str, float]
+) -> dict:
+    """What `find_columns` decided and why: the contrast, the B site, the sites searched, O columns."""
     o_found = columns.counts.get("O", 0)
-    decisions = {
+    return {
         "contrast": decided,
         "contrast_asked": contrast,
         "quality_by_contrast": quality,
@@ -281,9 +394,42 @@ def find_columns(
             else "none (sought in dark-column contrast only)",
         ),
     }
-    if sample is not image:
-        decisions["contrast_judged_on"] = f"the central {sample.shape[1]} x {sample.shape[0]} px"
-    return replace(columns, decisions=decisions)
+
+
+def _choose_contrast(
+    sample: np.ndarray, contrast: str, column_sigma: float, threshold: float, a_site: str
+) -> tuple[str, dict[str, Detection], dict[str, float]]:
+    """The contrast kept (bright or dark columns), the detections tried on ``sample`` and their LoG*
+    detection quality."""
+    from .detection import detection_quality  # (detection builds on this module)
+
+    tried: dict[str, Detection] = {}
+    quality: dict[str, float] = {}
+    failure: RewardscopeError | None = None
+    for kind in ("bright", "dark") if contrast == "auto" else (contrast,):
+        if contrast == "auto" and quality.get("bright", 0) >= CLEAN_QUALITY:
+            break  # bright columns on a clean lattice: the dark reading cannot be clearly better
+        try:
+            tried[kind] = detect_columns(
+                _signal(sample, kind), column_sigma=column_sigma, threshold=threshold, a_site=a_site
+            )
+        except RewardscopeError as error:
+            failure = failure or error
+            continue
+        quality[kind] = detection_quality(
+            refine_columns(_signal(sample, kind), tried[kind], "none"), sample.shape
+        )["quality"]
+    if not tried:
+        assert failure is not None  # every kind tried failed
+        raise failure
+    # Bright columns unless dark ones form a clearly cleaner lattice (iDPC, near a tie, shows its cations
+    # bright).
+    decided = (
+        "dark"
+        if quality.get("dark", -1) > quality.get("bright", -1) + DARK_MARGIN
+        else min(quality, key=("bright", "dark").index)
+    )
+    return decided, tried, quality
 
 
 def _signal(image: np.ndarray, contrast: str) -> np.ndarray:
@@ -292,8 +438,10 @@ def _signal(image: np.ndarray, contrast: str) -> np.ndarray:
 
 
 def _central_crop(image: np.ndarray, size: int) -> np.ndarray:
-    """The central ``size`` x ``size`` px of an image wider and taller than that; any other image itself
-    (whose errors then name the image's own shape)."""
+    """The central ``size`` x ``size`` px of an image wider and taller than that; any other image itself.
+
+    (whose errors then name the image's own shape)
+    """
     if min(image.shape) <= size:
         return image
     top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
@@ -303,105 +451,135 @@ def _central_crop(image: np.ndarray, size: int) -> np.ndarray:
 def detect_columns(
     image: np.ndarray, *, column_sigma: float = 0.12, threshold: float = 0.3, a_site: str = "bright"
 ) -> Detection:
-    """Locate A and B columns to the pixel; see ``find_columns`` for the parameters."""
-    if a_site not in A_SITES:
-        raise RewardscopeError(f"`a_site` must be one of {', '.join(A_SITES)}, got {a_site=}")
-    if not 0.02 <= column_sigma <= 0.4:
-        raise RewardscopeError(f"`column_sigma` must be in [0.02, 0.4] lattice periods, got {column_sigma=}")
-    if not 0 < threshold < 1:
-        raise RewardscopeError(f"`threshold` must be in (0, 1), got {threshold=}")
+    """Locate A and B columns to the pixel.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D image with bright columns.
+    column_sigma, threshold : float, optional
+        See `find_columns`.
+    a_site : str, optional
+        See `find_columns`.
+
+    Returns
+    -------
+    Detection
+
+    Raises
+    ------
+    RewardscopeError
+        For an option out of range, or where no lattice or too few columns are found.
+    """
+    _check_detection_options(column_sigma, threshold, a_site)
     image = np.asarray(image, float)
+    basis, sigma, response, a_xy = _first_columns(image, column_sigma, threshold)
+    period = period_of(basis)
+    # B columns are searched on the image without the fitted A columns, whose
+    # bright tails (and LoG side lobes) would otherwise swamp them.
+    a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=sigma)
+    ok = a_fit.converged
+    width = float(np.clip(np.median(a_fit.sigma[ok]), 0.5 * sigma, 2 * sigma)) if ok.any() else sigma
+    # Brightness as the smoothed signal at each column: robust where overlapping columns make the fitted
+    # amplitudes scatter.
+    smoothed = ndimage.gaussian_filter(image, width)
+    split = split_by_contrast(a_xy, ndimage.map_coordinates(smoothed, a_xy[:, ::-1].T, order=1), basis)
+    if split is not None:  # both cation columns were found on one lattice: no B to look for
+        bright, cell, b_site = split
+        is_a = bright if a_site == "bright" else ~bright
+        both = "both cations found on one lattice, alternating in brightness"
+        return Detection(a_xy[is_a], a_xy[~is_a], cell, width, b_site, sites={"split_by_contrast": both})
+    b_xy, b_site, sites, o_xy, o_sites = _find_b_columns(
+        column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis
+    )
+    # B on an edge ([110]): the first-found columns are A, no checkerboard to walk.
+    if b_site == (0.5, 0.5):
+        xy, even = _cation_checkerboard(response, a_xy, b_xy, basis)
+        brightness = ndimage.map_coordinates(smoothed, xy[:, ::-1].T, order=1)
+        even_brighter = (
+            brightness[even].mean() >= brightness[~even].mean() if even.any() and (~even).any() else True
+        )
+        is_a = even if even_brighter == (a_site == "bright") else ~even
+        a_xy, b_xy = xy[is_a], xy[~is_a]
+    return Detection(a_xy, b_xy, basis, width, b_site, sites=sites, o_xy=o_xy, o_sites=o_sites)
+
+
+def _first_columns(
+    image: np.ndarray, column_sigma: float, threshold: float
+) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """The basis, the LoG scale (px), the LoG response and the first-found (brightest) columns on the
+    lattice, grown into regions of dim columns."""
     basis = estimate_basis(image)
-    period = float(np.linalg.norm(basis, axis=1).min())
+    period = period_of(basis)
     sigma = max(column_sigma * period, 0.7)
     response = column_response(image, sigma)
     a_xy = _on_lattice(_find_a_columns(response, period, threshold), basis, image.shape)
     expected = image.size / abs(np.linalg.det(basis))
     if len(a_xy) < max(4, 0.1 * expected):
         raise RewardscopeError(
-            f"no atom columns found: {len(a_xy)} bright columns where the lattice period of {period:.1f} px predicts about {expected:.0f}"
+            f"no atom columns found: {len(a_xy)} bright columns where the lattice period of "
+            f"{period:.1f} px predicts about {expected:.0f}"
         )
     for _ in range(20):  # grow into regions of dim A columns, a ring of cells per round
         grown = _search_missing_a(response, a_xy, basis, threshold)
         if len(grown) == len(a_xy):
             break
         a_xy = grown
-    # B columns are searched on the image without the fitted A columns, whose
-    # bright tails (and LoG side lobes) would otherwise swamp them.
-    a_fit = gaussians.fit(image, a_xy, radius=0.35 * period, sigma=sigma)
-    width = (
-        float(np.clip(np.median(a_fit.sigma[a_fit.converged]), 0.5 * sigma, 2 * sigma))
-        if a_fit.converged.any()
-        else sigma
-    )
-    # Brightness as the smoothed signal at each column: robust where overlapping columns make the fitted amplitudes scatter.
-    smoothed = ndimage.gaussian_filter(image, width)
-    split = split_by_contrast(a_xy, ndimage.map_coordinates(smoothed, a_xy[:, ::-1].T, order=1), basis)
-    if split is not None:  # both cation columns were found on one lattice: no B to look for
-        bright, basis, b_site = split
-        is_a = bright if a_site == "bright" else ~bright
-        return Detection(
-            a_xy=a_xy[is_a],
-            b_xy=a_xy[~is_a],
-            basis=basis,
-            width=width,
-            b_site=b_site,
-            sites={"split_by_contrast": "both cations found on one lattice, alternating in brightness"},
-        )
-    b_xy, b_site, sites, o_xy, o_sites = _find_b_columns(
-        column_response(image - _model(image.shape, a_fit), width), a_fit.xy, basis
-    )
-    if b_site != (0.5, 0.5):  # B on an edge ([110]): the first-found columns are A, no checkerboard to walk
-        return Detection(
-            a_xy=a_xy,
-            b_xy=b_xy,
-            basis=basis,
-            width=width,
-            b_site=b_site,
-            sites=sites,
-            o_xy=o_xy,
-            o_sites=o_sites,
-        )
-    # Parity on the cation checkerboard: True on the sublattice of the largest lattice of first-found columns.
+    return basis, sigma, response, a_xy
+
+
+def _check_detection_options(column_sigma: float, threshold: float, a_site: str) -> None:
+    """Refuse, in one line, a detection option out of its range."""
+    if a_site not in A_SITES:
+        raise RewardscopeError(f"`a_site` must be one of {', '.join(A_SITES)}, got {a_site=}")
+    if not 0.02 <= column_sigma <= 0.4:
+        raise RewardscopeError(f"`column_sigma` must be in [0.02, 0.4] lattice periods, got {column_sigma=}")
+    if not 0 < threshold < 1:
+        raise RewardscopeError(f"`threshold` must be in (0, 1), got {threshold=}")
+
+
+def _cation_checkerboard(
+    response: np.ndarray, a_xy: np.ndarray, b_xy: np.ndarray, basis: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cation columns on one checkerboard and their parity (True on the sublattice of the largest
+    lattice of first-found columns), with the empty sites at the seams filled."""
+    period = period_of(basis)
     first = np.concatenate([same_sublattice(a_xy, basis), np.zeros(len(b_xy), bool)])
     if len(b_xy):
-        first[len(a_xy) :] = ~first[: len(a_xy)][
-            cKDTree(a_xy).query(b_xy)[1]
-        ]  # a cell centre: the other sublattice
+        # A cell centre: the other sublattice.
+        first[len(a_xy) :] = ~first[: len(a_xy)][cKDTree(a_xy).query(b_xy)[1]]
     xy, even = _distinct(np.vstack([a_xy, b_xy]), response, 0.3 * period, first)
     half = np.array([basis[0] + basis[1], basis[0] - basis[1]]) / 2
-    for _ in range(
-        5
-    ):  # where first-found columns changed sublattice (a layer of bright B), sites at the seams are empty
+    # Where first-found columns changed sublattice (a layer of bright B), sites at the seams are empty.
+    for _ in range(5):
         filled, even_filled = _fill_checkerboard(response, xy, even, half)
         if len(filled) == len(xy):
             break
         xy, even = filled, even_filled
-    brightness = ndimage.map_coordinates(smoothed, xy[:, ::-1].T, order=1)
-    even_brighter = (
-        brightness[even].mean() >= brightness[~even].mean() if even.any() and (~even).any() else True
-    )
-    is_a = even if even_brighter == (a_site == "bright") else ~even
-    return Detection(
-        a_xy=xy[is_a],
-        b_xy=xy[~is_a],
-        basis=basis,
-        width=width,
-        b_site=b_site,
-        sites=sites,
-        o_xy=o_xy,
-        o_sites=o_sites,
-    )
+    return xy, even
 
 
 def same_sublattice(xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """For columns found on one lattice (the brightest in every disc), whether each lies on the sublattice of
-    the largest group of them linked by lattice steps.
+    """Whether each column lies on the sublattice of the largest group of them linked by lattice steps.
+
+    For columns found on one lattice (the brightest in every disc).
 
     Where B outshines A in a layer, the brightest columns there are B, a lattice offset by half a cell
     diagonal from the A lattice of the other layers: a separate group of linked columns. Each group is put
     on the largest group's sublattice or on the other one by a vote of all its columns' neighbours in
     the groups already placed (their lattice coordinates' offset: whole, or whole plus (1/2, 1/2)).
+
+    Parameters
+    ----------
+    xy : numpy.ndarray
+        (n, 2) columns, px.
+    basis : numpy.ndarray
+        (2, 2) lattice basis.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) bool: True on the largest group's sublattice.
     """
     from scipy.sparse.csgraph import connected_components
 
@@ -409,7 +587,7 @@ def same_sublattice(xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
     _, group = connected_components(graph, directed=False)
     same = np.ones(len(xy), bool)
     placed = np.zeros(len(xy), bool)
-    period = float(np.linalg.norm(basis, axis=1).min())
+    period = period_of(basis)
     for g in np.argsort(-np.bincount(group)):
         members = np.flatnonzero(group == g)
         if placed.any():
@@ -428,14 +606,15 @@ def same_sublattice(xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
 
 
 def _fill_checkerboard(response: np.ndarray, xy: np.ndarray, even: np.ndarray, half: np.ndarray):
-    """Add the columns at empty sites of the cation checkerboard that two found neighbours predict; return
-    the columns and their parity.
+    """Add the columns at empty sites of the cation checkerboard that two found neighbours predict.
+
+    Returns the columns and their parity.
 
     A site is filled where the response peaks within 0.15 periods of it and
     reaches a fifth of the median response of the found columns of its parity
     (the seams between layers whose first-found columns sit on different sublattices).
     """
-    period = float(np.linalg.norm(half, axis=1).min()) * np.sqrt(2)
+    period = period_of(half) * np.sqrt(2)
     strength = ndimage.map_coordinates(response, xy[:, ::-1].T, order=1)
     steps = np.vstack([half, -half])
     predicted = (xy[:, None, :] + steps[None]).reshape(-1, 2)
@@ -452,9 +631,13 @@ def _fill_checkerboard(response: np.ndarray, xy: np.ndarray, even: np.ndarray, h
 
 
 def _peaks_at_empty_sites(response: np.ndarray, sites: np.ndarray, xy: np.ndarray, period: float):
-    """Of the predicted ``sites``, those with no column of ``xy`` (within 0.3 periods), off the frame's edge and
-    predicted by two neighbours or more: the strongest pixel near each that peaks on the site (within 0.15
-    periods: a real column peaks where the lattice says, noise anywhere in the search disc), and its response."""
+    """The columns at the empty predicted ``sites``, and their response.
+
+    Of the predicted sites, those with no column of ``xy`` (within 0.3 periods), off the frame's edge
+    and predicted by two neighbours or more: the strongest pixel near each that peaks on the site
+    (within 0.15 periods: a real column peaks where the lattice says, noise anywhere in the search
+    disc), and its response.
+    """
     distance, _ = cKDTree(xy).query(sites, distance_upper_bound=0.3 * period)
     sites = sites[~np.isfinite(distance) & ~_near_edge(sites, response.shape, 0.3 * period)]
     if len(sites) == 0:
@@ -467,7 +650,10 @@ def _peaks_at_empty_sites(response: np.ndarray, sites: np.ndarray, xy: np.ndarra
 
 
 def _distinct(xy: np.ndarray, response: np.ndarray, radius: float, labels: np.ndarray):
-    """The points with no stronger point (by ``response``) within ``radius`` (one column, one point), and their labels."""
+    """The points with no stronger point (by ``response``) within ``radius``, and their labels.
+
+    (one column, one point)
+    """
     strength = ndimage.map_coordinates(response, xy[:, ::-1].T, order=1)
     keep = np.ones(len(xy), bool)
     for p, q in cKDTree(xy).query_pairs(radius, output_type="ndarray"):
@@ -482,6 +668,20 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
     the image without the B model (batched Levenberg-Marquardt); then correct
     the scan lines against the fitted model and fit again.
     ``"com"``: background-subtracted centre of mass. ``"none"``: the detected pixels.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D image with bright columns (the signal `detect_columns` was given).
+    detection : Detection
+        The columns to the pixel.
+    method : str, optional
+        ``"gaussian"``, ``"com"`` or ``"none"``.
+
+    Returns
+    -------
+    Columns
+        With ``fit_ok`` for the Gaussian refinement.
     """
     image = np.asarray(image, float)
     period, width = detection.period, detection.width
@@ -489,58 +689,19 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
     o_xy = detection.o_xy if detection.o_xy is not None else np.zeros((0, 2))
     labels = np.array(["A"] * len(a_xy) + ["B"] * len(b_xy) + ["O"] * len(o_xy))
     if method in ("com", "none"):
-        if method == "com":
-            a_xy = centre_of_mass(image, a_xy, 0.3 * period)
-            b_xy = centre_of_mass(image, b_xy, 0.25 * period)
-            o_xy = centre_of_mass(image, o_xy, 0.25 * period) if len(o_xy) else o_xy
-        xy = np.vstack([a_xy, b_xy, o_xy])
-        values = ndimage.map_coordinates(image, xy[:, ::-1].T, order=1)
-        n = len(xy)
-        return Columns(
-            xy,
-            labels,
-            values,
-            np.full(n, width),
-            np.full(n, np.nan),
-            detection.basis,
-            b_site=detection.b_site,
-        )
+        return _refine_unfitted(image, detection, method, labels)
     fits = _fit_sublattices(image, [a_xy, b_xy, o_xy], period, width)
-    if (
-        len(o_xy) and fits[2].converged.mean() < MIN_O_CONVERGED
-    ):  # not found reliably: left out, A and B fitted without them
-        return replace(
-            refine_columns(image, replace(detection, o_xy=None), method),
-            decisions={
-                "o_columns_left_out": f"{len(o_xy)} O columns found, left out: only"
-                f" {fits[2].converged.mean():.0%} of their fits converged"
-            },
-        )
-    if len(o_xy):
-        # Only O columns that were fitted are kept (a weak column's failed fit is no finding), and only those
-        # as far from their nearest A as an O site is (not one that settled on a B the B search missed).
-        near, _ = cKDTree(fits[0].xy).query(fits[2].xy)
-        expected = np.array(
-            [np.linalg.norm(np.asarray(site) @ detection.basis) for site in detection.o_sites or B_SITES]
-        )
-        on_site = np.abs(near[:, None] - expected[None, :]).min(axis=1) <= 0.1 * period
-        kept = fits[2].converged & on_site
-        if not kept.all():
-            columns = refine_columns(image, replace(detection, o_xy=fits[2].xy[kept]), method)
-            if not kept.any():
-                return replace(
-                    columns,
-                    decisions={
-                        "o_columns_left_out": f"{len(o_xy)} O columns found, left out: none was fitted"
-                        " clear of the cation columns"
-                    },
-                )
-            return columns
+    checked = _without_unreliable_o(image, detection, method, fits) if len(o_xy) else None
+    if checked is not None:
+        return checked
     # STEM scans line by line: each line sits slightly off in x (scan-line jitter).
     # With the fitted model as reference, shift each line back and fit again.
-    image = correct_scan_lines(image, sum(_model(image.shape, fit) for fit in fits))
+    image = correct_scan_lines(image, sum((_model(image.shape, fit) for fit in fits), np.zeros(image.shape)))
     fits = _fit_sublattices(image, [fit.xy for fit in fits], period, width)
-    joined = lambda name: np.concatenate([getattr(fit, name) for fit in fits])  # noqa: E731
+
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([getattr(fit, name) for fit in fits])
+
     return Columns(
         xy=np.vstack([fit.xy for fit in fits]),
         sublattice=labels,
@@ -554,6 +715,67 @@ def refine_columns(image: np.ndarray, detection: Detection, method: str = "gauss
     )
 
 
+def _refine_unfitted(image: np.ndarray, detection: Detection, method: str, labels: np.ndarray) -> Columns:
+    """The columns at their centres of mass (``"com"``) or at the detected pixels (``"none"``)."""
+    period, width = detection.period, detection.width
+    a_xy, b_xy = detection.a_xy, detection.b_xy
+    o_xy = detection.o_xy if detection.o_xy is not None else np.zeros((0, 2))
+    if method == "com":
+        a_xy = centre_of_mass(image, a_xy, 0.3 * period)
+        b_xy = centre_of_mass(image, b_xy, 0.25 * period)
+        o_xy = centre_of_mass(image, o_xy, 0.25 * period) if len(o_xy) else o_xy
+    xy = np.vstack([a_xy, b_xy, o_xy])
+    values = ndimage.map_coordinates(image, xy[:, ::-1].T, order=1)
+    n = len(xy)
+    return Columns(
+        xy,
+        labels,
+        values,
+        np.full(n, width),
+        np.full(n, np.nan),
+        detection.basis,
+        b_site=detection.b_site,
+    )
+
+
+def _without_unreliable_o(
+    image: np.ndarray, detection: Detection, method: str, fits: list[gaussians.GaussianFit]
+) -> Columns | None:
+    """The columns refined again without the O columns that are no finding; None where all are kept."""
+    period = detection.period
+    o_xy = detection.o_xy if detection.o_xy is not None else np.zeros((0, 2))
+    if (
+        fits[2].converged.mean() < MIN_O_CONVERGED
+    ):  # not found reliably: left out, A and B fitted without them
+        return replace(
+            refine_columns(image, replace(detection, o_xy=None), method),
+            decisions={
+                "o_columns_left_out": f"{len(o_xy)} O columns found, left out: only"
+                f" {fits[2].converged.mean():.0%} of their fits converged"
+            },
+        )
+    # Only O columns that were fitted are kept (a weak column's failed fit is no finding), and only those
+    # as far from their nearest A as an O site is (not one that settled on a B the B search missed).
+    near, _ = cKDTree(fits[0].xy).query(fits[2].xy)
+    expected = np.array(
+        [np.linalg.norm(np.asarray(site) @ detection.basis) for site in detection.o_sites or B_SITES]
+    )
+    on_site = np.abs(near[:, None] - expected[None, :]).min(axis=1) <= 0.1 * period
+    kept = fits[2].converged & on_site
+    if kept.all():
+        return None
+    columns = refine_columns(image, replace(detection, o_xy=fits[2].xy[kept]), method)
+    if not kept.any():
+        return replace(
+            columns,
+            decisions={
+                "o_columns_left_out": f"{len(o_xy)} O columns found, left out: none was fitted"
+                " clear of the cation columns"
+            },
+        )
+    return columns
+
+
 def split_by_contrast(xy: np.ndarray, amplitude: np.ndarray, basis: np.ndarray, min_contrast: float = 2.0):
     """Split columns found on one lattice into bright A and dim B where brightness alternates.
 
@@ -564,6 +786,22 @@ def split_by_contrast(xy: np.ndarray, amplitude: np.ndarray, basis: np.ndarray, 
     the modes). Where the largest gap exceeds ``min_contrast``, returns
     (is_bright (n,), the doubled basis, the B site in lattice coordinates of the
     new cell); otherwise None.
+
+    Parameters
+    ----------
+    xy : numpy.ndarray
+        (n, 2) columns found on one lattice, px.
+    amplitude : numpy.ndarray
+        (n,) their brightness.
+    basis : numpy.ndarray
+        (2, 2) the lattice basis of ``xy``.
+    min_contrast : float, optional
+        The smallest gap, in pooled standard deviations, that splits.
+
+    Returns
+    -------
+    tuple or None
+        (is_bright, doubled basis, B site), or None where brightness does not alternate.
     """
     ij = walk_indices(xy, basis)
     a1, a2 = basis
@@ -591,17 +829,18 @@ def split_by_contrast(xy: np.ndarray, amplitude: np.ndarray, basis: np.ndarray, 
 
 
 def _fit_sublattices(image, starts: list, period: float, width: float) -> list:
-    """Fit A, then each other sublattice (B, and O where found) on the image without the ones fitted before
-    it, then all but the last again on the image without the others' models: each column is fitted with
-    its neighbours' tails taken away."""
-    fit = lambda xy, others: gaussians.fit(
-        image - sum((_model(image.shape, f) for f in others), np.zeros(image.shape)),
-        xy,  # noqa: E731
-        radius=0.35 * period,
-        sigma=width,
-    )
+    """Fit A, then each other sublattice (B, and O where found) on the image without the ones before it.
+
+    Then all but the last again on the image without the others' models: each column is fitted with
+    its neighbours' tails taken away.
+    """
+
+    def fit(xy: np.ndarray, others: list[gaussians.GaussianFit]) -> gaussians.GaussianFit:
+        without = image - sum((_model(image.shape, f) for f in others), np.zeros(image.shape))
+        return gaussians.fit(without, xy, radius=0.35 * period, sigma=width)
+
     present = [k for k, xy in enumerate(starts) if len(xy)]
-    fits = {}
+    fits: dict[int, gaussians.GaussianFit] = {}
     for k in present:
         fits[k] = fit(starts[k], list(fits.values()))
     for k in present[:-1]:
@@ -616,6 +855,25 @@ def correct_scan_lines(image: np.ndarray, model: np.ndarray) -> np.ndarray:
     Line r was recorded at x + s(r): ``I(r, x) ~ M(r, x + s) ~ M + s dM/dx``, so
     ``s(r) = sum((I - M - mean) dM/dx) / sum((dM/dx)^2)`` over the line (least
     squares, the line's mean offset removed); each line is resampled at x - s(r).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D image.
+    model : numpy.ndarray
+        The fitted columns rendered on the image's grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        The image with each line resampled (cubic).
+
+    Examples
+    --------
+    >>> from rewardscope.gaussians import render
+    >>> model = render((16, 32), [(x, 8.0) for x in range(4, 32, 8)], 1.0, 2.0)
+    >>> bool(np.allclose(correct_scan_lines(model, model), model))
+    True
     """
     slope = np.gradient(model, axis=1)
     residual = image - model
@@ -647,8 +905,10 @@ def _find_a_columns(response: np.ndarray, period: float, threshold: float) -> np
 
 
 def _disc_maxima(response: np.ndarray, radius: int, margin: int) -> np.ndarray:
-    """(row, col) of the positive pixels that are the maximum of the disc of ``radius`` around them, ``margin``
-    px or more from the border: what a maximum filter with a disc footprint finds, at a fraction of its cost.
+    """(row, col) of the positive pixels that are the maximum of the disc of ``radius`` around them.
+
+    ``margin`` px or more from the border: what a maximum filter with a disc footprint finds, at a
+    fraction of its cost.
 
     A disc maximum is also the maximum of the square inscribed in the disc, which a separable filter finds
     fast at any radius; only those candidates are then checked against their whole disc (beyond the frame
@@ -691,9 +951,28 @@ def _on_lattice(xy: np.ndarray, basis: np.ndarray, shape) -> np.ndarray:
 
 
 def lattice_neighbours(xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """How many of the four lattice neighbours (±a1, ±a2) of each point are in ``xy`` (within 0.2 periods)."""
+    """How many of the four lattice neighbours (±a1, ±a2) of each point are in ``xy`` (within 0.2 periods).
+
+    Parameters
+    ----------
+    xy : numpy.ndarray
+        (n, 2) points, px.
+    basis : numpy.ndarray
+        (2, 2) lattice basis.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) int, 0 to 4.
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0]])
+    >>> lattice_neighbours(xy, np.array([[10.0, 0.0], [0.0, 10.0]])).tolist()
+    [1, 2, 1]
+    """
     tree = cKDTree(xy)
-    tolerance = 0.2 * float(np.linalg.norm(basis, axis=1).min())
+    tolerance = 0.2 * period_of(basis)
     found = np.zeros(len(xy), int)
     for step in np.vstack([basis, -basis]):
         distance, _ = tree.query(xy + step, distance_upper_bound=tolerance)
@@ -719,7 +998,7 @@ def _search_missing_a(
     the lattice: it is accepted if it has two found lattice neighbours and
     half the response the first pass asked for, peaking within 0.15 periods of the site.
     """
-    period = float(np.linalg.norm(basis, axis=1).min())
+    period = period_of(basis)
     steps = np.vstack([basis, -basis])
     found, strength = _peaks_at_empty_sites(
         response, (a_xy[:, None, :] + steps[None]).reshape(-1, 2), a_xy, period
@@ -766,10 +1045,10 @@ def _strongest_near(
 B_SITES = ((0.5, 0.5), (0.5, 0.0), (0.0, 0.5))
 MIN_O_CONVERGED = 0.5  # O columns are kept (and modelled) only where most of their fits converge
 CONTRAST_SAMPLE = 1024  # px: the side of the central crop on which a wider frame's contrast is judged
-CLEAN_QUALITY = 0.9  # a bright reading this clean is kept without trying the dark one (it could not beat it by DARK_MARGIN)
-DARK_MARGIN = (
-    0.1  # how much higher the dark reading's detection quality must be (SrTiO3 ABF: bright 0.71, dark 0.96)
-)
+# A bright reading this clean is kept without trying the dark one (it could not beat it by DARK_MARGIN).
+CLEAN_QUALITY = 0.9
+# How much higher the dark reading's detection quality must be (SrTiO3 ABF: bright 0.71, dark 0.96).
+DARK_MARGIN = 0.1
 
 
 def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray):
@@ -806,15 +1085,18 @@ def _find_b_columns(response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray):
 def _find_site_columns(
     response: np.ndarray, a_xy: np.ndarray, basis: np.ndarray, site
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Search the strongest response near every position of ``site`` (lattice coordinates) next to an A column;
-    (positions, responses) of those that respond."""
-    period = float(np.linalg.norm(basis, axis=1).min())
+    """Search the strongest response near every position of ``site`` (lattice coordinates) by an A column.
+
+    Returns (positions, responses) of those that respond.
+    """
+    period = period_of(basis)
     corners = np.unique(np.array([[sx * site[0], sy * site[1]] for sx in (1, -1) for sy in (1, -1)]), axis=0)
     predictions = (a_xy[:, None, :] + (corners @ basis)[None]).reshape(-1, 2)
     predictions = predictions[~_near_edge(predictions, response.shape, 0.1 * period)]
     if len(predictions) == 0:
         return np.zeros((0, 2)), np.zeros(0)
-    # Up to four A corners predict each centre (two each edge midpoint): merge predictions closer than 0.3 periods.
+    # Up to four A corners predict each centre (two each edge midpoint): merge predictions closer than
+    # 0.3 periods.
     centres, counts = _merge(predictions, 0.3 * period)
     # A cell needs three of its four A corners (an edge both its ends), unless the frame cuts it: half a
     # cell hanging over vacuum has no B column.
@@ -832,7 +1114,31 @@ def _find_site_columns(
 
 
 def centre_of_mass(image: np.ndarray, xy: np.ndarray, radius: float, n_iter: int = 3) -> np.ndarray:
-    """Background-subtracted intensity centroid within ``radius`` px, iterated; the plain baseline."""
+    """Background-subtracted intensity centroid within ``radius`` px, iterated; the plain baseline.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D image with bright columns.
+    xy : numpy.ndarray
+        (n, 2) start positions, px.
+    radius : float
+        The centroid's disc, px.
+    n_iter : int, optional
+        Rounds, each centred on the last centroid.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, 2) centroids, px.
+
+    Examples
+    --------
+    >>> from rewardscope.gaussians import render
+    >>> image = render((21, 21), [(10.4, 9.7)], 1.0, 1.5)
+    >>> centre_of_mass(image, np.array([[10.0, 10.0]]), 4.0).round(1).tolist()
+    [[10.4, 9.7]]
+    """
     image = np.asarray(image, float)
     xy = np.asarray(xy, float).copy()
     reach = int(np.ceil(radius))
