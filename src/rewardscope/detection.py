@@ -31,7 +31,30 @@ OBJECTIVES = ("count", "spacing", "no_short_pairs", "coverage")
 
 
 def detection_quality(columns: Columns, shape: tuple[int, int]) -> dict:
-    """The LoG* terms (each in [0, 1], higher is better), their geometric mean ``quality``, and ``fill``."""
+    """The LoG* terms (each in [0, 1], higher is better), their geometric mean ``quality``, and ``fill``.
+
+    Parameters
+    ----------
+    columns : Columns
+        The columns found.
+    shape : tuple of int
+        (rows, cols) of the image they were found in.
+
+    Returns
+    -------
+    dict
+        ``count``, ``spacing``, ``no_short_pairs``, ``coverage``, ``quality`` and ``fill`` (floats).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rewardscope.atoms import Columns
+    >>> a = [(x, y) for y in range(5, 100, 10) for x in range(5, 100, 10)]
+    >>> b = [(x + 5.0, y + 5.0) for x, y in a]
+    >>> columns = Columns.from_positions(np.array(a + b, float), ["A"] * 100 + ["B"] * 100)
+    >>> detection_quality(columns, (100, 100))["quality"]
+    1.0
+    """
     period = columns.period
     a = columns.xy[columns.sublattice == "A"]
     n_a, n_b = len(a), int(np.sum(columns.sublattice == "B"))
@@ -76,9 +99,32 @@ def tune_detector(
 ):
     """Multi-objective Optuna search over the detector's ``column_sigma`` and ``threshold``.
 
-    Returns ``(best_params, best_quality, front)``: the setting with the highest
-    scalar quality, and the Pareto front of the four LoG* objectives as a list of
-    ``{"params", "objectives", "quality"}``.
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D image.
+    n_trials : int, optional
+        Detector settings tried (the default setting first).
+    seed : int, optional
+        Seed of the TPE sampler.
+    refine, contrast, a_site : str, optional
+        As for `rewardscope.atoms.find_columns`.
+    progress : bool, optional
+        Show a progress bar.
+
+    Returns
+    -------
+    best_params : dict
+        The setting (``column_sigma``, ``threshold``) with the highest scalar quality.
+    best_quality : float
+        Its quality.
+    front : list of dict
+        The Pareto front of the four LoG* objectives, each ``{"params", "objectives", "quality"}``.
+
+    Raises
+    ------
+    RewardscopeError
+        For ``n_trials < 1``, or where no setting finds any atom columns.
     """
     import optuna
 
@@ -93,26 +139,17 @@ def tune_detector(
     )
     study.enqueue_trial({"column_sigma": 0.12, "threshold": 0.3})
     for _ in tqdm(range(n_trials), desc="detector", unit="trial", disable=not progress):
-        trial = study.ask(
-            {
-                "column_sigma": optuna.distributions.FloatDistribution(0.06, 0.25),
-                "threshold": optuna.distributions.FloatDistribution(0.1, 0.7),
-            }
-        )
-        try:
-            columns = find_columns(image, refine=refine, contrast=contrast, a_site=a_site, **trial.params)
-        except RewardscopeError as exc:
-            logger.debug("detector setting %s failed: %s", trial.params, exc)
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            continue
-        quality = detection_quality(columns, image.shape)
-        trial.set_user_attr("quality", quality["quality"])
-        study.tell(trial, [quality[name] for name in OBJECTIVES])
+        _try_setting(study, image, {"refine": refine, "contrast": contrast, "a_site": a_site})
     finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not finished:
         raise RewardscopeError("no detector setting found any atom columns")
     best = max(finished, key=lambda t: t.user_attrs["quality"])
-    front = [
+    return dict(best.params), best.user_attrs["quality"], _pareto_front(study)
+
+
+def _pareto_front(study) -> list[dict]:
+    """The study's Pareto-optimal settings: their parameters, LoG* objectives and scalar quality."""
+    return [
         {
             "params": dict(t.params),
             "objectives": dict(zip(OBJECTIVES, t.values)),
@@ -120,4 +157,24 @@ def tune_detector(
         }
         for t in study.best_trials
     ]
-    return dict(best.params), best.user_attrs["quality"], front
+
+
+def _try_setting(study, image: np.ndarray, options: dict) -> None:
+    """Ask the study for a detector setting, find the columns with it and tell the LoG* objectives."""
+    import optuna
+
+    trial = study.ask(
+        {
+            "column_sigma": optuna.distributions.FloatDistribution(0.06, 0.25),
+            "threshold": optuna.distributions.FloatDistribution(0.1, 0.7),
+        }
+    )
+    try:
+        columns = find_columns(image, **options, **trial.params)
+    except RewardscopeError as exc:
+        logger.debug("detector setting %s failed: %s", trial.params, exc)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return
+    quality = detection_quality(columns, image.shape)
+    trial.set_user_attr("quality", quality["quality"])
+    study.tell(trial, [quality[name] for name in OBJECTIVES])
