@@ -54,7 +54,8 @@ def trials_per_second(
 
     name = f"bench-{uuid.uuid4().hex[:8]}"
     start = time.perf_counter()
-    # Each worker an `analyze` on the same study, started together (a `worker` joins the same way, once the study exists).
+    # Each worker an `analyze` on the same study, started together (a `worker` joins the same way, once the
+    # study exists).
     runs = [
         cli(
             "analyze",
@@ -79,7 +80,7 @@ def trials_per_second(
         finished(run)
     seconds = time.perf_counter() - start
     study = optuna.load_study(study_name=name, storage=url)
-    scored = [t for t in study.trials if t.state.name == "COMPLETE" and "repeat_of" not in t.user_attrs]
+    scored = [t for t in study.trials if t.state.name == "COMPLETE"]  # a repeated setting is pruned
     per_worker = {}
     for t in scored:
         per_worker[t.user_attrs["worker"]] = per_worker.get(t.user_attrs["worker"], 0) + 1
@@ -151,15 +152,19 @@ def main():
                 one, a = trials_per_second(args.storage, image, 1, args.trials, args.epochs, tmp, space)
                 two, b = trials_per_second(args.storage, image, 2, args.trials, args.epochs, tmp, space)
                 print(
-                    f"| trials/s on one PostgreSQL study, rVAE ({args.epochs} epochs, budget {args.trials}), {what};"
-                    f" first trial start to last end | {one:.3f} ({a['span']:.1f} s, {a['reused']} reused) |"
-                    f" {two:.3f} ({b['span']:.1f} s, {b['reused']} reused, per worker {b['per_worker']}) | {two / one:.2f} |"
+                    f"| trials/s on one PostgreSQL study, rVAE ({args.epochs} epochs, budget {args.trials}),"
+                    f" {what}; first trial start to last end |"
+                    f" {one:.3f} ({a['span']:.1f} s, {a['reused']} reused) |"
+                    f" {two:.3f} ({b['span']:.1f} s, {b['reused']} reused, per worker {b['per_worker']}) |"
+                    f" {two / one:.2f} |"
                 )
                 print(
-                    f"| the same, trial-seconds done per wall second | {a['busy']:.2f} | {b['busy']:.2f} | {b['busy'] / a['busy']:.2f} |"
+                    f"| the same, trial-seconds done per wall second | {a['busy']:.2f} | {b['busy']:.2f} |"
+                    f" {b['busy'] / a['busy']:.2f} |"
                 )
                 print(
-                    f"| the same, whole commands (start-up, column finding, report) | {a['seconds']:.1f} s | {b['seconds']:.1f} s |"
+                    f"| the same, whole commands (start-up, column finding, report) | {a['seconds']:.1f} s |"
+                    f" {b['seconds']:.1f} s |"
                     f" {a['seconds'] / b['seconds']:.2f} |"
                 )
         else:
@@ -167,7 +172,8 @@ def main():
         f1, s1 = frames_per_second(frames, 1, 8, tmp / "batch1")
         f2, s2 = frames_per_second(frames, 2, 8, tmp / "batch2")
         print(
-            f"| frames/s, Dask batch of {args.frames} frames (8 trials each) | {f1:.3f} ({s1:.1f} s) | {f2:.3f} ({s2:.1f} s) | {f2 / f1:.2f} |"
+            f"| frames/s, Dask batch of {args.frames} frames (8 trials each) | {f1:.3f} ({s1:.1f} s) |"
+            f" {f2:.3f} ({s2:.1f} s) | {f2 / f1:.2f} |"
         )
 
 

@@ -1,4 +1,4 @@
-"""Scale-out on real engines: studies shared on PostgreSQL by several processes, and batches on a Dask cluster.
+"""Scale-out on real engines: studies shared on PostgreSQL by several processes, batches on a Dask cluster.
 
 The PostgreSQL tests need a database URL in REWARDSCOPE_TEST_POSTGRES (`.ci/run`
 installs PostgreSQL from Debian, starts it on loopback and sets it); they skip
@@ -67,8 +67,8 @@ def wait_for(condition, timeout=300.0, what="condition"):
 
 
 def scored(study):
-    """The finished, non-repeat trials: one per setting scored."""
-    return [t for t in study.trials if t.state.name == "COMPLETE" and "repeat_of" not in t.user_attrs]
+    """The finished trials: one per setting scored (a repeat of a setting is pruned, never finished)."""
+    return [t for t in study.trials if t.state.name == "COMPLETE"]
 
 
 def setting(trial):
@@ -201,23 +201,28 @@ def test_a_worker_that_dies_inside_a_transaction_does_not_hold_up_the_others(mon
     import optuna
     import sqlalchemy
 
-    from rewardscope import optimize
+    from rewardscope.optimize import storage
 
-    monkeypatch.setattr(optimize, "HEARTBEAT_S", 1)
-    monkeypatch.setattr(optimize, "GRACE_S", 1)
-    monkeypatch.setattr(optimize, "IDLE_IN_TRANSACTION_S", 2)
+    monkeypatch.setenv("REWARDSCOPE_HEARTBEAT_S", "1")  # read when a storage is opened
+    monkeypatch.setenv("REWARDSCOPE_GRACE_S", "1")
+    monkeypatch.setattr(storage, "IDLE_IN_TRANSACTION_S", 2)
     name = f"test-{uuid.uuid4().hex[:8]}"
-    dying = optimize.open_storage(POSTGRES)
-    trial = optuna.create_study(study_name=name, storage=dying).ask()
-    dying.record_heartbeat(trial._trial_id)
-    # It locks its trial's row inside a transaction and says nothing more, as a machine that loses power mid-commit.
+    dying = storage.open_storage(POSTGRES)
+    optuna.create_study(study_name=name, storage=dying).ask()
+    with dying.engine.connect() as connection:  # (the trial's row id, without Optuna's private attributes)
+        trial_id = connection.execute(
+            sqlalchemy.text(
+                "SELECT trial_id FROM trials JOIN studies USING (study_id) WHERE study_name = :n"
+            ),
+            {"n": name},
+        ).scalar_one()
+    dying.record_heartbeat(trial_id)
+    # It locks its trial's row in a transaction and says nothing more, as a machine losing power mid-commit.
     held = dying.engine.connect()
     held.begin()
-    held.execute(
-        sqlalchemy.text("SELECT 1 FROM trials WHERE trial_id = :i FOR UPDATE"), {"i": trial._trial_id}
-    )
+    held.execute(sqlalchemy.text("SELECT 1 FROM trials WHERE trial_id = :i FOR UPDATE"), {"i": trial_id})
     time.sleep(1.5)  # past the grace period: the trial is stale
-    sweeper = optimize.open_storage(POSTGRES)
+    sweeper = storage.open_storage(POSTGRES)
     sweep = threading.Thread(
         target=optuna.storages.fail_stale_trials,
         args=(optuna.load_study(study_name=name, storage=sweeper),),
@@ -354,7 +359,7 @@ def test_batch_bad_input(tmp_path, capsys):
 
 @needs_postgres
 def test_a_shared_study_leaves_the_processes_warning_filters_alone():
-    """Optuna's warnings about heartbeats are silenced within the optimizer's call, not for the user's process."""
+    """Optuna's warnings about heartbeats are silenced within the optimizer's call, not for the process."""
     from rewardscope.config import Config
     from rewardscope.optimize import SearchSpace, open_study, optimize
 
@@ -363,7 +368,7 @@ def test_a_shared_study_leaves_the_processes_warning_filters_alone():
     optimize(
         lambda config: (config.n_classes / 10, {}),
         Config(),
-        SearchSpace(window=(8, 10), n_classes=(2, 3), descriptors=("patch",)),
+        SearchSpace(window_range=(8, 10), n_classes_range=(2, 3), descriptors=("patch",)),
         n_trials=3,
         seed=0,
         progress=False,
@@ -371,3 +376,57 @@ def test_a_shared_study_leaves_the_processes_warning_filters_alone():
     )
     assert warnings.filters == filters
     assert len(scored(study)) == 3
+
+
+KILLED_RUN = """
+import sys, time
+from pathlib import Path
+from rewardscope.config import Config
+from rewardscope.optimize import SearchSpace, optimize
+
+def evaluate(config):
+    time.sleep(0.5)  # long enough to be killed in the middle of a trial
+    return config.window / 100 + config.n_classes / 10, {}
+
+space = SearchSpace(window_range=(8, 14), n_classes_range=(2, 3), descriptors=("patch",))  # 8 settings
+optimize(evaluate, Config(), space, n_trials=6, storage=Path(sys.argv[1]), progress=False)
+"""
+
+
+def test_a_killed_single_process_study_resumes_with_the_killed_setting(tmp_path):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    from rewardscope.config import Config
+    from rewardscope.optimize import SearchSpace, optimize
+
+    journal = tmp_path / "study.journal"
+    run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(journal)])
+
+    def running():
+        if not journal.exists():
+            return []
+        study = optuna.load_study(
+            study_name="rewardscope", storage=JournalStorage(JournalFileBackend(str(journal)))
+        )
+        done = [t for t in study.trials if t.state.name == "COMPLETE"]
+        return [t for t in study.trials if t.state.name == "RUNNING" and "n_classes" in t.params and done]
+
+    wait_for(running, timeout=120, what="a second trial to start")
+    run.kill()  # SIGKILL: the trial stays RUNNING in the journal
+    run.wait()
+    killed = running()[0]
+    space = SearchSpace(window_range=(8, 14), n_classes_range=(2, 3), descriptors=("patch",))  # 8 settings
+    study = optimize(
+        lambda config: (config.window / 100 + config.n_classes / 10, {}),
+        Config(),
+        space,
+        n_trials=6,
+        storage=journal,
+        progress=False,
+    )
+    assert study.trials[killed.number].state.name == "FAIL"
+    settings = [setting(t) for t in scored(study)]
+    assert len(settings) == len(set(settings)) == 6  # the budget, in distinct settings
+    assert setting(killed) in settings  # the killed trial's setting was scored on resume
