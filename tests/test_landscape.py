@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from rewardscope import RewardscopeError
+from rewardscope import RewardscopeError, rewards
 from rewardscope.cli import main
 from rewardscope.landscape import compute, parse_grid
 from rewardscope.rewards import COMPONENTS
@@ -39,7 +39,11 @@ def test_bad_grids(text, message):
 def test_landscape_scores_every_point(stripes):
     rows = compute(stripes.image, [12, 16], [2, 3], n_jobs=1)
     assert {(r["window"], r["n_classes"]) for r in rows} == {(12, 2), (12, 3), (16, 2), (16, 3)}
-    assert all(set(COMPONENTS) <= set(r) and 0 <= r["reward"] <= 1 for r in rows)
+    for r in rows:
+        assert set(COMPONENTS) <= set(r)
+        # Each point's reward is the default weighting of its own components, or 0 where a gate refuses it.
+        assert r["reward"] == pytest.approx(0.0 if rewards.refusal(r) else rewards.combine(r))
+    assert min(r["reward"] for r in rows) > 0.5  # straight stripes: every point passes the gates
     best = max(rows, key=lambda r: r["reward"])
     assert best["n_classes"] == 2  # two stripe variants
 

@@ -130,7 +130,8 @@ def test_patches_within_the_frame():
     from rewardscope.descriptors import within_frame
 
     centres = np.array([[5.5, 5.5], [5.4, 20.0], [20.0, 33.5], [20.0, 33.6]])
-    # A 12 px patch spans centre +- 5.5 px: inside a 40 x 50 (rows x columns) image up to column 49 and row 39.
+    # A 12 px patch spans centre +- 5.5 px: inside a 40 x 50 (rows x columns) image up to column 49 and
+    # row 39.
     assert within_frame(centres, 12, (40, 50)).tolist() == [True, False, True, False]
 
 
@@ -177,7 +178,10 @@ def test_confidence_is_the_bounded_icl_entropy(rng):
     apart = PCAGaussianMixture(2, random_state=0).fit(X)
     overlapping = PCAGaussianMixture(2, random_state=0).fit(rng.normal(0, 1, (200, 4)))
     assert rewards.confidence(apart.probabilities_) > rewards.confidence(overlapping.probabilities_) + 0.3
-    assert apart.icl_ == pytest.approx(apart.bic_ + 2 * apart.entropy_)
+    # ICL = BIC + 2 x the responsibilities' entropy: no penalty where the classes are apart, a large one
+    # (here over a fifth of the most, 2 x 200 ln 2) where the mixture splits one cloud.
+    assert apart.icl_ == pytest.approx(apart.bic_, abs=1e-6)
+    assert overlapping.icl_ - overlapping.bic_ > 0.2 * 2 * 200 * np.log(2)
 
 
 def test_diagonal_walls_keep_their_skeleton():
