@@ -38,7 +38,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     args = parser.parse_args()
     print(
-        "| scene | A RMSE (px) | A bound (px) | A ratio | A ratio, centre of mass | B RMSE (px) | B bound (px) | B ratio | B ratio, centre of mass |"
+        "| scene | A RMSE (px) | A bound (px) | A ratio | A ratio, centre of mass "
+        "| B RMSE (px) | B bound (px) | B ratio | B ratio, centre of mass |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, overrides in CASES.items():
@@ -52,7 +53,8 @@ def main() -> None:
                 rows.append(limit_ratios(columns.xy, columns.sublattice, scene))
         mean = lambda rows, site, key: float(np.mean([r[site][key] for r in rows]))  # noqa: E731
         cells = [
-            f"{mean(ours, s, 'rmse_px'):.3f} | {mean(ours, s, 'bound_px'):.3f} | {mean(ours, s, 'ratio'):.2f} | {mean(com, s, 'ratio'):.2f}"
+            f"{mean(ours, s, 'rmse_px'):.3f} | {mean(ours, s, 'bound_px'):.3f} | "
+            f"{mean(ours, s, 'ratio'):.2f} | {mean(com, s, 'ratio'):.2f}"
             for s in "AB"
         ]
         print(f"| {name} | {' | '.join(cells)} |", flush=True)

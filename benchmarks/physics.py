@@ -93,19 +93,22 @@ def main():
                     )
                 rows.append(row)
                 print(
-                    f"{level:6s} {layout:9s} seed {seed}: angle {angle:.2f} deg (baseline {base_angle:.2f}), |P| error {100 * magnitude:.1f}% (baseline {100 * base_magnitude:.1f}%)",
+                    f"{level:6s} {layout:9s} seed {seed}: angle {angle:.2f} deg (baseline {base_angle:.2f}), "
+                    f"|P| error {100 * magnitude:.1f}% (baseline {100 * base_magnitude:.1f}%)",
                     flush=True,
                 )
 
     print(
-        "\n| dose | median angle error, deg (ours / baseline) | median abs |P| error (ours / baseline) | median abs lattice-parameter error | median antipolar u error |"
+        "\n| dose | median angle error, deg (ours / baseline) | median abs |P| error (ours / baseline) "
+        "| median abs lattice-parameter error | median antipolar u error |"
     )
     print("|---|---|---|---|---|")
     for level in LEVELS:
         sel = [r for r in rows if r["level"] == level]
         med = lambda key, sel=sel: float(np.median([r[key] for r in sel if key in r]))  # noqa: E731
         print(
-            f"| {level} | {med('angle'):.2f} / {med('base_angle'):.2f} | {100 * med('magnitude'):.1f}% / {100 * med('base_magnitude'):.1f}%"
+            f"| {level} | {med('angle'):.2f} / {med('base_angle'):.2f} "
+            f"| {100 * med('magnitude'):.1f}% / {100 * med('base_magnitude'):.1f}%"
             f" | {100 * med('lattice'):.2f}% | {100 * med('antipolar'):+.1f}% |"
         )
 
@@ -123,8 +126,9 @@ def main():
         base_share = median_share(base_p[np.any(base_p != 0, axis=1)], columns.period)
         verdict = "passes" if share <= 0.02 else "FAILS"
         print(
-            f"\nSrTiO3 [110] ADF null test (B site {columns.b_site} of the A cell): median |P| = {100 * share:.2f}% "
-            f"of the period, {share * columns.period:.2f} px (baseline {100 * base_share:.1f}%; target <= 2%): {verdict}"
+            f"\nSrTiO3 [110] ADF null test (B site {columns.b_site} of the A cell): "
+            f"median |P| = {100 * share:.2f}% of the period, {share * columns.period:.2f} px "
+            f"(baseline {100 * base_share:.1f}%; target <= 2%): {verdict}"
         )
 
 

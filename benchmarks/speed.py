@@ -29,8 +29,12 @@ import sys
 import numpy as np
 from rewardscope.synthetic import synthesize
 size, period, path = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
-# A lower magnification, not a smaller crystal: the pixel grows, so the probe (55 pm) stays 0.14 periods wide.
-np.save(path, synthesize("stripes", seed=3, size=size, pixel_size_pm=396.0 / period, jitter_px=0.3, rotation_deg=7.0).image.data)
+# A lower magnification, not a smaller crystal: the pixel grows, so the probe (55 pm) stays 0.14 periods
+# wide.
+scene = synthesize(
+    "stripes", seed=3, size=size, pixel_size_pm=396.0 / period, jitter_px=0.3, rotation_deg=7.0
+)
+np.save(path, scene.image.data)
 """
 CHILD = """
 import json, resource, sys, time
@@ -44,8 +48,9 @@ start = time.perf_counter()
 columns = atoms.find_columns(image)
 index_columns(columns)
 seconds = time.perf_counter() - start
-print(json.dumps({"size": size, "period": period, "columns": len(columns), "seconds": seconds, "package": atoms.__file__,
-                  "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps({"size": size, "period": period, "columns": len(columns), "seconds": seconds,
+                  "package": atoms.__file__, "peak_gib": peak_gib}))
 """
 
 
@@ -60,7 +65,8 @@ def run(path: str, source: Path | None = None) -> dict:
 
 
 def export(ref: str, folder: str) -> Path | None:
-    """The package's source at git revision ``ref``, in ``folder``; None (with a note) where git cannot give it."""
+    """The package's source at git revision ``ref``, in ``folder``; None (with a note) where git cannot
+    give it."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], capture_output=True)
     if archive.returncode:
         print(f"(no baseline: git cannot export {ref!r}: {archive.stderr.decode().strip()})")
@@ -80,13 +86,15 @@ def main() -> None:
     args = parser.parse_args()
     cases = [(2048, 22.0)] if args.quick else [(2048, 8.0), (2048, 22.0), (2048, 40.0), (4096, 16.0)]
     print(
-        f"| frame | period (px) | columns | seconds | seconds at {args.baseline} | ratio | peak memory (GiB) |"
+        f"| frame | period (px) | columns | seconds | seconds at {args.baseline} | ratio "
+        "| peak memory (GiB) |"
     )
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         source = export(args.baseline, folder)
         for size, period in cases:
-            path = f"{folder}/scene_{size}_{period:g}.npy"  # made in a process of its own: its memory is not counted
+            # Made in a process of its own: its memory is not counted.
+            path = f"{folder}/scene_{size}_{period:g}.npy"
             subprocess.run([sys.executable, "-c", SCENE, str(size), str(period), path], check=True)
             now = run(path)
             report(size, period, now, run(path, source) if source else None)
@@ -95,7 +103,8 @@ def main() -> None:
 def report(size: int, period: float, now: dict, before: dict | None) -> None:
     then = f"{before['seconds']:.1f} | {before['seconds'] / now['seconds']:.2f}x" if before else "n/a | n/a"
     print(
-        f"| {size} x {size} | {period:g} | {now['columns']:,} | {now['seconds']:.1f} | {then} | {now['peak_gib']:.2f} |",
+        f"| {size} x {size} | {period:g} | {now['columns']:,} | {now['seconds']:.1f} | {then} "
+        f"| {now['peak_gib']:.2f} |",
         flush=True,
     )
 

@@ -193,7 +193,8 @@ def main():
     rows = accuracy(args.seeds, args.epochs)
     names = tuple(LEARNERS)
     print(
-        f"\n| layout | seed | k | PCA + GMM ARI | {' | '.join(f'{k} ARI' for k in names)} | polar variants from the rotation latent alone,"
+        f"\n| layout | seed | k | PCA + GMM ARI | {' | '.join(f'{k} ARI' for k in names)} "
+        "| polar variants from the rotation latent alone,"
         f" ARI ({' / '.join(INVARIANT)}) | from the shift latents alone ({' / '.join(INVARIANT)}) |"
     )
     print("|---|---|---|---|" + "---|" * len(names) + "---|---|")
@@ -222,31 +223,36 @@ def main():
         angles = [r[f"{k}_angle"] for r in rows if f"{k}_angle" in r]
         four = [r[f"{k}_angle"] for r in rows if f"{k}_angle" in r and r["layout"] == "quadrants"]
         print(
-            f"{k}: the rotation latent alone separates the polar variants (ARI >= 0.9) in {sum(a >= 0.9 for a in angles)} of"
-            f" {len(angles)} scenes with two or more, the four of quadrants in {sum(a >= 0.9 for a in four)} of {len(four)}"
+            f"{k}: the rotation latent alone separates the polar variants (ARI >= 0.9) in "
+            f"{sum(a >= 0.9 for a in angles)} of {len(angles)} scenes with two or more, "
+            f"the four of quadrants in {sum(a >= 0.9 for a in four)} of {len(four)}"
         )
 
     if not args.skip_choice:
         choice = reward_choice(args.seeds, args.epochs)
         print(
-            "\n| layout | seed | gmm only: ARI (window, k) | gmm + rvae searched: chosen learner, ARI (window, k) | seconds (gmm / both) |"
+            "\n| layout | seed | gmm only: ARI (window, k) "
+            "| gmm + rvae searched: chosen learner, ARI (window, k) | seconds (gmm / both) |"
         )
         print("|---|---|---|---|---|")
         for r in choice:
             a, b = r["gmm"], r["gmm+rvae"]
             print(
-                f"| {r['layout']} | {r['seed']} | {a['ari']:.3f} ({a['window']}, {a['k']}) | {b['learner']}, {b['ari']:.3f} ({b['window']}, {b['k']}) |"
+                f"| {r['layout']} | {r['seed']} | {a['ari']:.3f} ({a['window']}, {a['k']}) "
+                f"| {b['learner']}, {b['ari']:.3f} ({b['window']}, {b['k']}) |"
                 f" {a['seconds']:.0f} / {b['seconds']:.0f} |"
             )
 
     if not args.skip_throughput:
         print(
-            "\n| device | rVAE symmetry | threads | 5,000 x 32 x 32 patches, 50 epochs (s) | patches/s | peak memory (MiB; CPU: process RSS, GPU: torch allocations) |"
+            "\n| device | rVAE symmetry | threads | 5,000 x 32 x 32 patches, 50 epochs (s) | patches/s "
+            "| peak memory (MiB; CPU: process RSS, GPU: torch allocations) |"
         )
         print("|---|---|---|---|---|---|")
         for t in throughput():
             print(
-                f"| {t['device']} | {t['symmetry']} | {t['threads']} | {t['seconds']:.1f} | {t['patches_per_s']:,.0f} | {t['peak_mib']:.0f} |"
+                f"| {t['device']} | {t['symmetry']} | {t['threads']} | {t['seconds']:.1f} "
+                f"| {t['patches_per_s']:,.0f} | {t['peak_mib']:.0f} |"
             )
 
 
