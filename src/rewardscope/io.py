@@ -27,7 +27,8 @@ RSCIIO_READERS = {  # suffix -> rosettasciio plugin (optional extra: pip install
 }
 SUPPORTED_SUFFIXES = (".npy", ".npz", ".tif", ".tiff", ".png", ".h5", ".hdf5", ".hspy", *RSCIIO_READERS)
 MIN_SIDE_PX = 32
-# Beyond this magnitude squares and sums of pixel values overflow float64 in the fits: such a file is corrupt or mis-scaled.
+# Beyond this magnitude squares and sums of pixel values overflow float64 in the fits: such a file is
+# corrupt or mis-scaled.
 MAX_ABS_VALUE = 1e100
 CHANNELS = ("r", "g", "b", "a")
 _TO_PM = {"pm": 1.0, "nm": 1e3, "Å": 1e2, "A": 1e2, "angstrom": 1e2, "um": 1e6, "µm": 1e6, "micron": 1e6}
@@ -39,6 +40,12 @@ class Image:
 
     ``data`` is float64 of shape (rows, cols); ``pixel_size`` is in ``unit`` per
     pixel (pm when calibrated) or None when the file carries no calibration.
+
+    Examples
+    --------
+    >>> image = Image(np.zeros((64, 48)), pixel_size=12.5, unit="pm")
+    >>> image.shape, image.source
+    ((64, 48), 'an array passed from Python')
     """
 
     data: np.ndarray
@@ -48,16 +55,36 @@ class Image:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.data.shape
+        """(rows, cols) of ``data``.
+
+        Returns
+        -------
+        tuple of int
+        """
+        rows, cols = self.data.shape
+        return rows, cols
 
     @property
     def files(self) -> tuple[str, ...]:
-        """The file the image was read from (none for an array): an output folder must neither be nor hold it."""
+        """The file the image was read from (none for an array).
+
+        An output folder must neither be nor hold it.
+
+        Returns
+        -------
+        tuple of str
+        """
         read = self.meta.get("read")
         return (read["path"],) if read else ()
 
     def summary(self) -> dict:
-        """Shape, calibration and source, as written to summary.json."""
+        """Shape, calibration and source, as written to summary.json.
+
+        Returns
+        -------
+        dict
+            ``shape``, ``pixel_size``, ``unit`` and ``source``.
+        """
         return {
             "shape": list(self.shape),
             "pixel_size": self.pixel_size,
@@ -67,16 +94,45 @@ class Image:
 
     @property
     def source(self) -> str:
-        """Where the image came from, in words: its file, or what made it."""
+        """Where the image came from, in words: its file, or what made it.
+
+        Returns
+        -------
+        str
+        """
         if self.meta.get("source"):
             return str(self.meta["source"])
         if "synthetic" in self.meta:
-            return f"synthetic scene ({self.meta['synthetic'].get('layout', 'rewardscope.synthetic')}, seed {self.meta.get('seed')})"
+            layout = self.meta["synthetic"].get("layout", "rewardscope.synthetic")
+            return f"synthetic scene ({layout}, seed {self.meta.get('seed')})"
         return "an array passed from Python"
 
 
 def validate_image_data(data, *, source: str = "image") -> np.ndarray:
-    """Return ``data`` as a float64 2-D array or raise a one-line error naming the problem."""
+    """Return ``data`` as a float64 2-D array or raise a one-line error naming the problem.
+
+    Parameters
+    ----------
+    data : array_like
+        The pixels (a 3-D array with one axis of length 1 is squeezed).
+    source : str, optional
+        What the data is called in the error.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, 2-D.
+
+    Raises
+    ------
+    RewardscopeError
+        For data not 2-D, boolean, non-numeric, complex, too small, non-finite, beyond 1e100 or constant.
+
+    Examples
+    --------
+    >>> validate_image_data(np.ones((40, 40), np.uint8) * np.arange(40)).dtype
+    dtype('float64')
+    """
     array = np.asarray(data)
     if array.ndim == 3 and 1 in array.shape:
         array = np.squeeze(array)
@@ -115,7 +171,21 @@ def validate_image_data(data, *, source: str = "image") -> np.ndarray:
 
 
 def as_image(image) -> Image:
-    """An ``Image`` as it is, or an array validated and wrapped (uncalibrated)."""
+    """An ``Image`` as it is, or an array validated and wrapped (uncalibrated).
+
+    Parameters
+    ----------
+    image : Image or array_like
+
+    Returns
+    -------
+    Image
+
+    Raises
+    ------
+    RewardscopeError
+        For an array `validate_image_data` refuses.
+    """
     if isinstance(image, Image):
         return image
     return Image(validate_image_data(image, source="array"))
@@ -139,8 +209,47 @@ def read_image(
     with ``allow_pickle=True``, from sources you trust. A colour image (last
     axis of 3 or 4: RGB, RGBA) is made grey with a warning, by the mean of R, G
     and B, or from the one ``channel`` (r, g, b or a) named.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file: any of ``SUPPORTED_SUFFIXES`` (rosettasciio's with the ``io`` extra).
+    entry, frame, pixel_size, allow_pickle, channel : optional
+        As above.
+
+    Returns
+    -------
+    Image
+        ``meta["read"]`` says how it was read, to read it again the same way.
+
+    Raises
+    ------
+    RewardscopeError
+        One line naming the problem (missing file, unsupported type, bad option or image).
     """
     path = Path(path)
+    _check_read_options(path, pixel_size, frame, channel)
+    data, size, unit = _read_raw(path, entry, allow_pickle)
+    data = _pick_frame(_grey(np.asarray(data), channel, path.name), frame, path.name)
+    if size is not None and not (np.isfinite(size) and size > 0):
+        raise RewardscopeError(
+            f"{path.name}: the file's pixel size is {size} {unit}; give a valid one with --pixel-size"
+        )
+    if pixel_size is not None:
+        size, unit = float(pixel_size), "pm"
+    # How it was read, so that a worker on another process or machine can read it again the same way.
+    read = {"path": str(path.resolve()), "entry": entry, "frame": frame, "pixel_size": pixel_size}
+    read.update(allow_pickle=allow_pickle, channel=channel)
+    return Image(
+        validate_image_data(data, source=path.name),
+        pixel_size=size,
+        unit=unit if size else "px",
+        meta={"source": str(path), "read": read},
+    )
+
+
+def _check_read_options(path: Path, pixel_size: float | None, frame: int | None, channel: str | None) -> None:
+    """Refuse, in one line, a missing file, a folder, or a reading option out of range."""
     if not path.exists():
         raise RewardscopeError(f"no such file: {str(path)!r}")
     if path.is_dir():
@@ -151,6 +260,10 @@ def read_image(
         raise RewardscopeError(f"frame must be >= 0 (frames are numbered from 0), got {frame}")
     if channel is not None and channel not in CHANNELS:
         raise RewardscopeError(f"unknown channel {channel!r}; choose one of {', '.join(CHANNELS)}")
+
+
+def _read_raw(path: Path, entry: str | None, allow_pickle: bool):
+    """(data, pixel size or None, unit) as the file's reader gives them, by the file's suffix."""
     suffix = path.suffix.lower()
     readers = {
         ".npy": _read_npy,
@@ -163,41 +276,35 @@ def read_image(
         ".hspy": _read_hdf5,
     }
     if suffix == ".npy" and allow_pickle:
-        data, size, unit = _read_pickled_dict(path, entry)
-    elif suffix in readers:
-        data, size, unit = readers[suffix](path, entry)
-    elif suffix in RSCIIO_READERS:
-        data, size, unit = _read_rsciio(path, RSCIIO_READERS[suffix])
-    else:
-        raise RewardscopeError(
-            f"unsupported file type {suffix!r} for {str(path)!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
-        )
-    data = _pick_frame(_grey(np.asarray(data), channel, path.name), frame, path.name)
-    if size is not None and not (np.isfinite(size) and size > 0):
-        raise RewardscopeError(
-            f"{path.name}: the file's pixel size is {size} {unit}; give a valid one with --pixel-size"
-        )
-    if pixel_size is not None:
-        size, unit = float(pixel_size), "pm"
-    # How it was read, so that a worker on another process or machine can read it again the same way.
-    read = {
-        "path": str(path.resolve()),
-        "entry": entry,
-        "frame": frame,
-        "pixel_size": pixel_size,
-        "allow_pickle": allow_pickle,
-        "channel": channel,
-    }
-    return Image(
-        validate_image_data(data, source=path.name),
-        pixel_size=size,
-        unit=unit if size else "px",
-        meta={"source": str(path), "read": read},
+        return _read_pickled_dict(path, entry)
+    if suffix in readers:
+        return readers[suffix](path, entry)
+    if suffix in RSCIIO_READERS:
+        return _read_rsciio(path, RSCIIO_READERS[suffix])
+    raise RewardscopeError(
+        f"unsupported file type {suffix!r} for {str(path)!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
     )
 
 
 def is_colour(data: np.ndarray) -> bool:
-    """A colour rendering (rows, cols, 3 or 4: RGB or RGBA), as PNG and TIFF store them, not a stack of frames."""
+    """A colour rendering (rows, cols, 3 or 4: RGB or RGBA), as PNG and TIFF store them.
+
+    Not a stack of frames.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        The array as read.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> is_colour(np.zeros((64, 64, 3))), is_colour(np.zeros((3, 64, 64)))
+    (True, False)
+    """
     return data.ndim in (3, 4) and data.shape[-1] in (3, 4) and min(data.shape[-3:-1]) >= MIN_SIDE_PX
 
 
@@ -220,8 +327,8 @@ def _grey(data: np.ndarray, channel: str | None, name: str) -> np.ndarray:
         logger.warning("%s is an %s image with three equal channels: read as grey", name, kind)
         return rgb[..., 0]
     logger.warning(
-        "%s is a colour (%s) image: converted to grey by the mean of R, G and B; a false-colour rendering does not"
-        " map back to intensity: give the raw data, or pick one channel with --channel",
+        "%s is a colour (%s) image: converted to grey by the mean of R, G and B; a false-colour rendering"
+        " does not map back to intensity: give the raw data, or pick one channel with --channel",
         name,
         kind,
     )
@@ -248,7 +355,8 @@ def _read_npy(path: Path, entry):
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise RewardscopeError(
-                f"{path.name} holds pickled Python objects, which can run code when loaded; if you trust its source, add --allow-pickle"
+                f"{path.name} holds pickled Python objects, which can run code when loaded; "
+                "if you trust its source, add --allow-pickle"
             ) from None
         raise RewardscopeError(f"cannot read {str(path)!r} as a .npy array: {exc}") from None
     except (OSError, EOFError) as exc:
@@ -271,7 +379,8 @@ def _read_pickled_dict(path: Path, entry):
     names = sorted(content)
     if entry is None:
         raise RewardscopeError(
-            f"{path.name} holds {len(names)} entries; choose one with --entry: {', '.join(map(str, names[:20]))}"
+            f"{path.name} holds {len(names)} entries; choose one with --entry: "
+            f"{', '.join(map(str, names[:20]))}"
         )
     if entry not in content:
         raise RewardscopeError(
@@ -342,7 +451,8 @@ def _read_hdf5(path: Path, entry):
                 candidates = preferred or datasets
                 if len(candidates) != 1:
                     raise RewardscopeError(
-                        f"{path.name} holds {len(datasets)} image datasets; choose one with --entry: {', '.join(datasets) or 'none'}"
+                        f"{path.name} holds {len(datasets)} image datasets; choose one with --entry: "
+                        f"{', '.join(datasets) or 'none'}"
                     )
                 entry = candidates[0]
             if entry not in datasets:
@@ -424,28 +534,66 @@ def _tiff_calibration(tif) -> tuple[float | None, str]:
 
 
 def write_image(path: str | Path, data: np.ndarray, *, pixel_size_pm: float | None = None) -> None:
-    """Write a float32 .tif (ImageJ-calibrated in nm when ``pixel_size_pm`` is given) or .npy."""
+    """Write a float32 .tif (ImageJ-calibrated in nm when ``pixel_size_pm`` is given) or .npy.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file; .npy writes the array as it is, any other suffix a TIFF.
+    data : numpy.ndarray
+        The image.
+    pixel_size_pm : float, optional
+        The calibration, pm per px.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_image(f"{folder}/a.tif", np.eye(40) + np.arange(40), pixel_size_pm=20.0)
+    ...     read_image(f"{folder}/a.tif").pixel_size
+    20.0
+    """
     path = Path(path)
     if path.suffix.lower() == ".npy":
         np.save(path, np.asarray(data))
         return
     import tifffile
 
-    kwargs = {}
+    data32 = np.asarray(data, dtype=np.float32)
     if pixel_size_pm:
         per_nm = 1e3 / pixel_size_pm
-        kwargs = {"resolution": (per_nm, per_nm), "metadata": {"unit": "nm"}}
-    tifffile.imwrite(path, np.asarray(data, dtype=np.float32), imagej=True, **kwargs)
+        tifffile.imwrite(path, data32, imagej=True, resolution=(per_nm, per_nm), metadata={"unit": "nm"})
+    else:
+        tifffile.imwrite(path, data32, imagej=True)
 
 
 POSITION_COLUMNS = ("x", "y", "sublattice")
 
 
 def read_positions(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
-    """A table of atom columns found by another program: a CSV with a header naming at least ``x``, ``y``
-    (px; x = column, y = row) and ``sublattice`` (A or B); other columns are kept and written back.
+    """A table of atom columns found by another program.
 
-    Returns (xy (n, 2), sublattice (n,), {other column: values}); a bad table is one clear line.
+    A CSV with a header naming at least ``x``, ``y`` (px; x = column, y = row) and ``sublattice``
+    (A or B); other columns are kept and written back.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The CSV file.
+
+    Returns
+    -------
+    xy : numpy.ndarray
+        (n, 2) positions, px.
+    sublattice : numpy.ndarray
+        (n,) str.
+    extra : dict
+        Other column -> values (floats where all are numbers).
+
+    Raises
+    ------
+    RewardscopeError
+        One clear line for a bad table.
     """
     import csv
 
@@ -453,9 +601,8 @@ def read_positions(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
     if not path.is_file():
         raise RewardscopeError(f"no such file: {str(path)!r}")
     try:
-        with open(
-            path, newline="", encoding="utf-8-sig"
-        ) as handle:  # (-sig: spreadsheets write a byte-order mark)
+        # (-sig: spreadsheets write a byte-order mark)
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             rows = list(reader)
             header = list(reader.fieldnames or [])
@@ -477,6 +624,11 @@ def read_positions(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
             f"{path.name}: row {bad + 2} has x={rows[bad]['x']!r}, y={rows[bad]['y']!r}, not numbers"
         ) from None
     sublattice = np.array([str(row["sublattice"]).strip() for row in rows])
+    return xy, sublattice, _other_columns(header, rows)
+
+
+def _other_columns(header: list, rows: list[dict]) -> dict[str, np.ndarray]:
+    """The table's columns beyond x, y and sublattice: floats where every value is a number, else text."""
     extra = {}
     for name in header:
         if name in POSITION_COLUMNS or name in (None, ""):
@@ -485,7 +637,7 @@ def read_positions(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
         extra[name] = (
             np.array([float(v) for v in values]) if all(_is_number(v) for v in values) else np.array(values)
         )
-    return xy, sublattice, extra
+    return extra
 
 
 def _is_number(text) -> bool:
