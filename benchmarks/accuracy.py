@@ -8,7 +8,8 @@ GMM given the TRUE number of classes). Beside them, the physical limit: the shar
 estimator at the Cramer-Rao bound would get right cell by cell (to read ARI against), and the polarization
 angle error over that estimator's.
 
-    python benchmarks/accuracy.py [--seeds 3] [--trials 20] [--levels normal,low,very-low] [--markdown table.md]
+    python benchmarks/accuracy.py [--seeds 3] [--trials 20] [--levels normal,low,very-low] \\
+        [--markdown table.md]
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ LAYOUTS = (
 LEVELS = {
     "normal": {"dose": 400.0, "polarization_pm": 35.0},
     "low": {"dose": 60.0, "polarization_pm": 20.0},
-    # issue 14's level: 6 e/px, P 3.8% of the period, scan jitter 0.3 px, analyzed with the spatial options searched
+    # issue 14's level: 6 e/px, P 3.8% of the period, scan jitter 0.3 px, analyzed with the spatial options
+    # searched
     "very-low": {"dose": 6.0, "polarization_pm": 15.0, "jitter_px": 0.3, "size": 512},
 }
-SPATIAL = {"very-low": {"pooling": (0, 1, 2), "smoothing": (0.0, 1.0)}}
+SPATIAL = {"very-low": {"poolings": (0, 1, 2), "smoothings": (0.0, 1.0)}}
 COLUMNS = (
     "ari",
     "ideal_cell_accuracy",
@@ -114,7 +116,8 @@ def run(seeds: int, trials: int, levels=tuple(LEVELS), layouts=LAYOUTS):
                     xy, sublattice, labels, polarization, scene.truth, scene.image.shape, period
                 ).to_dict()
                 base["seconds"] = time.perf_counter() - start
-                # The physical limit: an estimator at the Cramer-Rao bound, cell by cell (metrics.ideal_polarization).
+                # The physical limit: an estimator at the Cramer-Rao bound, cell by cell
+                # (metrics.ideal_polarization).
                 ideal = ideal_polarization(scene, seed=seed)
                 for measured in (ours, base):
                     measured["ideal_cell_accuracy"] = ideal["cell_accuracy"]
@@ -123,7 +126,8 @@ def run(seeds: int, trials: int, levels=tuple(LEVELS), layouts=LAYOUTS):
                     )
                 rows.append((layout, level, seed, scene.n_variants, ours, base))
                 print(
-                    f"{layout:9s} {level:6s} seed {seed}: ARI {ours['ari']:.3f} (baseline {base['ari']:.3f}), k {ours['n_classes_found']}/{scene.n_variants}",
+                    f"{layout:9s} {level:6s} seed {seed}: ARI {ours['ari']:.3f} "
+                    f"(baseline {base['ari']:.3f}), k {ours['n_classes_found']}/{scene.n_variants}",
                     flush=True,
                 )
     return rows
