@@ -47,12 +47,42 @@ NAMES = ("sm-bfo", "srtio3-adf", "srtio3-abf")
 
 
 def cache_dir() -> Path:
-    """Where downloads are kept: ``$REWARDSCOPE_DATA`` or the user cache folder."""
+    """Where downloads are kept: ``$REWARDSCOPE_DATA`` or the user cache folder.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> isinstance(cache_dir(), Path)
+    True
+    """
     return Path(os.environ.get("REWARDSCOPE_DATA") or pooch.os_cache("rewardscope"))
 
 
 def srtio3_110(kind: str = "ADF", *, progress: bool = True) -> Path:
-    """Path of the SrTiO3 [110] ``ADF`` or ``ABF`` image (HyperSpy HDF5, 520 x 599, 9.326 pm/px)."""
+    """Path of the SrTiO3 [110] ``ADF`` or ``ABF`` image (HyperSpy HDF5, 520 x 599, 9.326 pm/px).
+
+    Downloaded once (atomap 0.2.1's wheel, sha256-pinned) into `cache_dir`.
+
+    Parameters
+    ----------
+    kind : str, optional
+        ``"ADF"`` or ``"ABF"`` (either case).
+    progress : bool, optional
+        Show the download's progress bar.
+
+    Returns
+    -------
+    pathlib.Path
+        The HDF5 file.
+
+    Raises
+    ------
+    RewardscopeError
+        For another kind, or where the download fails.
+    """
     if kind.upper() not in SRTIO3_MEMBERS:
         raise RewardscopeError(f"unknown SrTiO3 image kind {kind!r}; choose ADF or ABF")
     member = SRTIO3_MEMBERS[kind.upper()]
@@ -63,7 +93,25 @@ def srtio3_110(kind: str = "ADF", *, progress: bool = True) -> Path:
 
 
 def sm_bfo_composition_series(*, progress: bool = True) -> Path:
-    """Path of the Sm-doped BiFeO3 composition series (read it with ``read_image(path, entry=..., allow_pickle=True)``)."""
+    """Path of the Sm-doped BiFeO3 composition series (Zenodo 4876786, about 2 GB).
+
+    Read it with ``read_image(path, entry=..., allow_pickle=True)``.
+
+    Parameters
+    ----------
+    progress : bool, optional
+        Show the download's progress bar.
+
+    Returns
+    -------
+    pathlib.Path
+        The pickled .npy file.
+
+    Raises
+    ------
+    RewardscopeError
+        Where the Zenodo record cannot be read or the file fetched.
+    """
     store = pooch.create(path=cache_dir(), base_url=f"doi:{SM_BFO_DOI}/", registry=None)
     try:
         store.load_registry_from_doi()  # the md5 Zenodo lists for each file of the record
@@ -80,7 +128,32 @@ def sm_bfo_composition_series(*, progress: bool = True) -> Path:
 
 
 def fetch(name: str, *, progress: bool = True) -> Path:
-    """Fetch a dataset by its command-line name (one of ``NAMES``) and return its path."""
+    """Fetch a dataset by its command-line name (one of ``NAMES``) and return its path.
+
+    Parameters
+    ----------
+    name : str
+        ``"sm-bfo"``, ``"srtio3-adf"`` or ``"srtio3-abf"``.
+    progress : bool, optional
+        Show the download's progress bar.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    RewardscopeError
+        For an unknown name, or where the download fails.
+
+    Examples
+    --------
+    >>> try:
+    ...     fetch("unknown")
+    ... except RewardscopeError as error:
+    ...     print(error)
+    unknown dataset 'unknown'; choose one of sm-bfo, srtio3-adf, srtio3-abf
+    """
     if name == "sm-bfo":
         return sm_bfo_composition_series(progress=progress)
     if name in ("srtio3-adf", "srtio3-abf"):

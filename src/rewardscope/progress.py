@@ -6,8 +6,25 @@ from importlib.util import find_spec
 
 
 def progress_bar(*args, **kwargs):
-    """``tqdm(*args, **kwargs)``: the widget in Jupyter when ipywidgets is installed, else the text bar
-    (``tqdm.auto`` alone warns in a notebook without ipywidgets before it falls back)."""
+    """``tqdm(*args, **kwargs)``: the widget in Jupyter when ipywidgets is installed, else the text bar.
+
+    (``tqdm.auto`` alone warns in a notebook without ipywidgets before it falls back.)
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Passed to tqdm.
+
+    Returns
+    -------
+    tqdm.tqdm
+        The progress bar, iterable where given an iterable.
+
+    Examples
+    --------
+    >>> sum(progress_bar(range(3), disable=True))
+    3
+    """
     if find_spec("ipywidgets") is not None:
         from tqdm.auto import tqdm
     else:
