@@ -55,6 +55,7 @@ def interior(truth: Truth, shape, margin: float) -> np.ndarray:
     Parameters
     ----------
     truth : Truth
+        The scene's columns.
     shape : (rows, cols)
         The frame's shape.
     margin : float
@@ -185,6 +186,7 @@ def true_polarization(truth: Truth) -> np.ndarray:
     Parameters
     ----------
     truth : Truth
+        The scene's columns.
 
     Returns
     -------
@@ -277,6 +279,7 @@ class Accuracy:
     polarization_angle_error_deg : float
         The median polarization angle error over polar cells.
     n_classes_true, n_classes_found : int
+        The variants among the true B columns and the classes found.
     coverage : float
         The share of the truth's interior cells whose B was found and classified.
     """
@@ -328,6 +331,7 @@ def column_accuracy(xy, sublattice, truth: Truth, shape, period: float) -> tuple
     sublattice : (m,) str array
         Their sublattice.
     truth : Truth
+        The scene's columns.
     shape : (rows, cols)
         The frame's shape.
     period : float
@@ -380,6 +384,7 @@ def accuracy(xy, sublattice, labels, polarization, truth: Truth, shape, period: 
     polarization : (m, 2) array
         Their polarization, px (NaN where unknown).
     truth : Truth
+        The scene's columns.
     shape : (rows, cols)
         The frame's shape.
     period : float

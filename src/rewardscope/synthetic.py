@@ -250,7 +250,9 @@ class Scene:
     truth : Truth
         The columns' ground truth.
     spec : SceneSpec
+        The spec it was rendered from.
     seed : int or None
+        Its seed.
     expected : (size, size) array, optional
         The expected counts of every pixel (the image before shot and read noise).
     """
@@ -279,6 +281,7 @@ def variant_map(spec: SceneSpec, ii: np.ndarray, jj: np.ndarray, rng: np.random.
     Parameters
     ----------
     spec : SceneSpec
+        The scene's layout and its parameters.
     ii, jj : (n,) int arrays
         Cell indices, centred on the scene.
     rng : numpy.random.Generator
@@ -336,6 +339,7 @@ def nonpolar_layer(spec: SceneSpec, jj: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     spec : SceneSpec
+        Gives ``layer_cells``.
     jj : int array
         Cell rows.
 
@@ -606,10 +610,12 @@ def write_scene(scene: Scene, out_dir, *, overwrite: bool = False) -> Path:
     Parameters
     ----------
     scene : Scene
+        The scene written.
     out_dir : str or Path
         The folder made; an earlier rewardscope output there is replaced only with ``overwrite``
         (see ``outputs``).
     overwrite : bool, default False
+        Replace an earlier rewardscope output in ``out_dir``.
 
     Returns
     -------
