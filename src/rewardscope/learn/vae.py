@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,13 @@ def _torch():
 
 def require_torch() -> None:
     """Import torch now: a missing torch is said before any work, and its import (about 2 s) is not
-    counted in the first VAE trial."""
+    counted in the first VAE trial.
+
+    Raises
+    ------
+    RewardscopeError
+        If torch is not installed (saying how to install it).
+    """
     _torch()
 
 
@@ -70,6 +77,33 @@ class PatchVAE:
     Learned attributes: ``side_``, ``history_`` (mean loss per epoch), ``net_``
     (the torch module). ``transform(X)`` gives the latent means: the content
     latents, then (invariant kinds) the angle in radians and the two shifts.
+
+    Parameters
+    ----------
+    kind : str
+        ``vae``, ``rvae``, ``crvae`` or ``jrvae``.
+    latent_dim : int
+        Content latents.
+    beta : float
+        Weight of the KL divergences.
+    epochs, batch_size : int
+        Training passes over the patches, and patches per step.
+    learning_rate : float
+        Adam's step size.
+    hidden : int
+        Width of the encoder's and decoder's two hidden layers.
+    n_discrete : int
+        Categories of the discrete latent (``jrvae``).
+    rotation_prior : float, optional
+        Standard deviation (rad) of the angle's prior; default pi, or 0.15 with ``symmetry`` > 1.
+    translation_prior : float
+        Standard deviation of the shifts' prior, in half-patch units.
+    symmetry : int
+        Order of the lattice's rotations searched (invariant kinds).
+    device : str, optional
+        Torch device (default the CPU).
+    random_state : int, optional
+        Seed of the weights, the shuffling and the sampling noise (default 0).
     """
 
     def __init__(
@@ -105,54 +139,111 @@ class PatchVAE:
 
     # -- the estimator contract -------------------------------------------------------------
     def fit(self, X, y=None) -> PatchVAE:
+        """Train the VAE on the patches.
+
+        The weights are initialised from ``random_state`` in a fork of torch's random state (the user's own
+        is left as it was); the shuffling and the sampling noise are drawn from generators of its own.
+
+        Parameters
+        ----------
+        X : array-like
+            Flattened square patches, (n, side**2), n >= 2.
+        y : array-like of int, optional
+            The class of each patch (needed by ``crvae``, ignored by the others).
+
+        Returns
+        -------
+        PatchVAE
+            This model, fitted.
+
+        Raises
+        ------
+        RewardscopeError
+            For bad settings, bad patches, a missing torch, or a ``crvae`` given no classes.
+        """
         torch = _torch()
         self._check_params()
         X = self._check_X(X, fitting=True)
         conditions = self._conditions(y, len(X), fitting=True)
         seed = 0 if self.random_state is None else int(self.random_state)
         device = torch.device(self.device or "cpu")
-        # Seeded weights and sampling noise, in a fork of torch's random state: the user's own is left as it was.
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             self.net_ = _network(self, self.side_).to(device)
-            optimizer = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate)
-            data = torch.as_tensor(X, dtype=torch.float32, device=device)
-            cond = (
-                None
-                if conditions is None
-                else torch.as_tensor(conditions, dtype=torch.float32, device=device)
-            )
-            generator = torch.Generator(device="cpu").manual_seed(seed)
-            self.history_ = []
-            self.net_.train()
-            for epoch in range(self.epochs):
-                order = torch.randperm(len(data), generator=generator).to(device)
-                total = 0.0
-                # The discrete latent's temperature falls from 1 to 0.5: soft early, nearly one-hot late.
-                temperature = 1.0 - 0.5 * epoch / max(self.epochs - 1, 1)
-                for start in range(0, len(data), self.batch_size):
-                    batch = order[start : start + self.batch_size]
-                    loss = self.net_.loss(
-                        data[batch], None if cond is None else cond[batch], self.beta, temperature
-                    )
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                    total += loss.item() * len(batch)
-                self.history_.append(total / len(data))
+        data = torch.as_tensor(X, dtype=torch.float32, device=device)
+        cond = None if conditions is None else torch.as_tensor(conditions, dtype=torch.float32, device=device)
+        # The noise is drawn where the data are; on the CPU one stream serves shuffling and noise.
+        noise = torch.Generator(device=device).manual_seed(seed)
+        shuffle = noise if device.type == "cpu" else torch.Generator(device="cpu").manual_seed(seed)
+        self.history_: list[float] = []
+        self._train(data, cond, shuffle, noise)
         self.net_.eval()
         return self
 
+    def _train(self, data, cond, shuffle, noise) -> None:
+        torch = _torch()
+        optimizer = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate)
+        self.net_.train()
+        for epoch in range(self.epochs):
+            order = torch.randperm(len(data), generator=shuffle).to(data.device)
+            total = 0.0
+            # The discrete latent's temperature falls from 1 to 0.5: soft early, nearly one-hot late.
+            temperature = 1.0 - 0.5 * epoch / max(self.epochs - 1, 1)
+            for start in range(0, len(data), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                loss = self.net_.loss(
+                    data[batch], None if cond is None else cond[batch], self.beta, temperature, noise
+                )
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(batch)
+            self.history_.append(total / len(data))
+
     def transform(self, X, y=None) -> np.ndarray:
-        """Latent means (n, latent_dim [+ 3: angle, shift x, shift y for the invariant kinds])."""
+        """The latent means of the patches.
+
+        Parameters
+        ----------
+        X : array-like
+            Flattened square patches, (n, side**2).
+        y : array-like of int, optional
+            Their classes (``crvae``).
+
+        Returns
+        -------
+        numpy.ndarray
+            (n, latent_dim [+ 3: angle, shift x, shift y for the invariant kinds]).
+
+        Raises
+        ------
+        RewardscopeError
+            If the model is not fitted, or for bad patches or classes.
+        """
         means, _ = self._encode(X, y)
         return means
 
     def embedding(self, X, y=None, reference=None) -> np.ndarray:
         """Features for clustering: content latents, the angle as (cos, sin) so that it wraps, and the
-        shifts scaled to unit variance (of the rows ``reference``, a boolean mask; default all). On
-        B-centred patches the shift of the lattice against the patch centre is minus the polar
-        displacement, so the shift latents carry the polarization."""
+        shifts scaled to unit variance.
+
+        On B-centred patches the shift of the lattice against the patch centre is minus the polar
+        displacement, so the shift latents carry the polarization.
+
+        Parameters
+        ----------
+        X : array-like
+            Flattened square patches, (n, side**2).
+        y : array-like of int, optional
+            Their classes (``crvae``).
+        reference : array-like of bool, optional
+            The rows whose spread scales the shifts (default all).
+
+        Returns
+        -------
+        numpy.ndarray
+            (n, latent_dim) for ``vae``; (n, latent_dim + 4) for the invariant kinds.
+        """
         means = self.transform(X, y)
         if self.kind == "vae":
             return means
@@ -168,8 +259,27 @@ class PatchVAE:
         )
 
     def decode(self, latents, y=None, discrete=None) -> np.ndarray:
-        """Patches (n, side**2) drawn from content latents (n, latent_dim), in the decoder's own frame
-        (angle and shifts 0); ``y`` the classes (crvae), ``discrete`` one-hot categories (jrvae)."""
+        """Patches drawn from content latents, in the decoder's own frame (angle and shifts 0).
+
+        Parameters
+        ----------
+        latents : array-like
+            Content latents, (n, latent_dim).
+        y : array-like of int, optional
+            The classes (``crvae``).
+        discrete : array-like, optional
+            One-hot categories (``jrvae``; default the first).
+
+        Returns
+        -------
+        numpy.ndarray
+            Flattened patches, (n, side**2).
+
+        Raises
+        ------
+        RewardscopeError
+            If the model is not fitted, or a ``crvae`` is given no classes.
+        """
         torch = _torch()
         self._check_fitted()
         latents = np.asarray(latents, np.float32).reshape(-1, self.latent_dim)
@@ -189,7 +299,25 @@ class PatchVAE:
             return self.net_.decode(z, c, discrete).cpu().numpy()
 
     def predict_proba(self, X, y=None) -> np.ndarray:
-        """Posterior of the discrete latent (jrvae only), (n, n_discrete)."""
+        """The posterior of the discrete latent (``jrvae`` only).
+
+        Parameters
+        ----------
+        X : array-like
+            Flattened square patches, (n, side**2).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            (n, n_discrete).
+
+        Raises
+        ------
+        RewardscopeError
+            For a kind other than ``jrvae``, or a model not fitted.
+        """
         if self.kind != "jrvae":
             raise RewardscopeError(
                 f"predict_proba needs the discrete latent of kind='jrvae', not kind={self.kind!r}"
@@ -198,14 +326,58 @@ class PatchVAE:
         return probabilities
 
     def predict(self, X, y=None) -> np.ndarray:
+        """The most probable category of the discrete latent (``jrvae`` only).
+
+        Parameters
+        ----------
+        X : array-like
+            Flattened square patches, (n, side**2).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            (n,) integers.
+
+        Raises
+        ------
+        RewardscopeError
+            As ``predict_proba``.
+        """
         return np.argmax(self.predict_proba(X, y), axis=1)
 
     def fit_transform(self, X, y=None) -> np.ndarray:
+        """Fit on the patches and return their latent means (``fit``, then ``transform``).
+
+        Parameters
+        ----------
+        X : array-like
+            Flattened square patches, (n, side**2).
+        y : array-like of int, optional
+            Their classes (``crvae``).
+
+        Returns
+        -------
+        numpy.ndarray
+            As ``transform``.
+        """
         return self.fit(X, y).transform(X, y)
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path) -> None:
-        """The parameters and the trained weights, in one file (torch.save of plain tensors and numbers)."""
+        """Save the parameters and the trained weights in one file (torch.save of plain tensors and numbers).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The file written.
+
+        Raises
+        ------
+        RewardscopeError
+            If the model is not fitted.
+        """
         torch = _torch()
         self._check_fitted()
         torch.save(
@@ -221,6 +393,20 @@ class PatchVAE:
 
     @classmethod
     def load(cls, path, device: str | None = None) -> PatchVAE:
+        """A model saved by ``save``.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The file.
+        device : str, optional
+            Torch device to load onto (default the CPU).
+
+        Returns
+        -------
+        PatchVAE
+            The fitted model.
+        """
         torch = _torch()
         saved = torch.load(Path(path), map_location="cpu", weights_only=True)
         model = cls(**{**saved["params"], "device": device})
@@ -233,7 +419,23 @@ class PatchVAE:
         return model
 
     def get_params(self, deep: bool = True) -> dict:
-        """The constructor's arguments, as scikit-learn estimators give them."""
+        """The constructor's arguments, as scikit-learn estimators give them.
+
+        Parameters
+        ----------
+        deep : bool
+            Ignored (no nested estimators).
+
+        Returns
+        -------
+        dict
+            Name to value.
+
+        Examples
+        --------
+        >>> PatchVAE("vae", latent_dim=3).get_params()["latent_dim"]
+        3
+        """
         return {
             name: getattr(self, name)
             for name in inspect.signature(type(self).__init__).parameters
@@ -241,6 +443,18 @@ class PatchVAE:
         }
 
     def set_params(self, **params) -> PatchVAE:
+        """Set constructor arguments, as scikit-learn estimators do.
+
+        Parameters
+        ----------
+        **params
+            Names and values.
+
+        Returns
+        -------
+        PatchVAE
+            This model.
+        """
         for name, value in params.items():
             setattr(self, name, value)
         return self
@@ -257,7 +471,8 @@ class PatchVAE:
             raise RewardscopeError(f"`epochs` must be >= 1, got epochs={self.epochs}")
         if int(self.symmetry) < 1:
             raise RewardscopeError(
-                f"`symmetry` must be >= 1 (the order of the lattice's rotations), got symmetry={self.symmetry}"
+                "`symmetry` must be >= 1 (the order of the lattice's rotations),"
+                f" got symmetry={self.symmetry}"
             )
         if self.kind == "jrvae" and int(self.n_discrete) < 2:
             raise RewardscopeError(
@@ -338,16 +553,10 @@ class PatchVAE:
 
 
 def _network(model: PatchVAE, side: int):
-    """The torch module for ``model``'s settings (defined here so that importing this file needs no torch)."""
+    """The torch module for ``model``'s settings (built here so that importing this file needs no torch)."""
     torch = _torch()
-    from torch import nn
-    from torch.nn import functional as F
-
     invariant = model.kind != "vae"
-    n_conditions = getattr(model, "n_conditions_", 0) if model.kind == "crvae" else 0
-    n_discrete = int(model.n_discrete) if model.kind == "jrvae" else 0
-    latent, hidden, pixels = int(model.latent_dim), int(model.hidden), side * side
-    n_gauss = latent + (3 if invariant else 0)
+    latent = int(model.latent_dim)
     turns = (
         [2 * math.pi * k / int(model.symmetry) for k in range(int(model.symmetry))] if invariant else [0.0]
     )
@@ -359,82 +568,130 @@ def _network(model: PatchVAE, side: int):
         [1.0] * latent
         + ([rotation_prior, model.translation_prior, model.translation_prior] if invariant else [])
     )
+    return _net_class()(
+        side=side,
+        latent=latent,
+        hidden=int(model.hidden),
+        n_conditions=getattr(model, "n_conditions_", 0) if model.kind == "crvae" else 0,
+        n_discrete=int(model.n_discrete) if model.kind == "jrvae" else 0,
+        invariant=invariant,
+        turns=turns,
+        prior=prior,
+    )
 
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.encoder = nn.Sequential(
-                nn.Linear(pixels + n_conditions, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
-            )
-            self.gauss = nn.Linear(hidden, 2 * n_gauss)
-            self.logits = nn.Linear(hidden, n_discrete) if n_discrete else None
-            self.decoder = nn.Sequential(
-                nn.Linear(latent + n_conditions + n_discrete, hidden),
-                nn.ReLU(),
-                nn.Linear(hidden, hidden),
-                nn.ReLU(),
-                nn.Linear(hidden, pixels),
-            )
-            self.register_buffer("prior", prior)
-            self.n_gauss = n_gauss
 
-        def encode(self, x, c):
-            h = self.encoder(x if c is None else torch.cat([x, c], dim=1))
-            mean, logvar = self.gauss(h).chunk(2, dim=1)
-            return mean, logvar.clamp(-12, 6), (self.logits(h) if self.logits is not None else None)
+@cache
+def _net_class():
+    """The torch module's class, a subclass of ``torch.nn.Module`` made when torch is first needed."""
+    nn = _torch().nn
+    methods = {
+        "__init__": _net_init,
+        "encode": _net_encode,
+        "canonical": _net_canonical,
+        "decode": _net_decode,
+        "place": _net_place,
+        "errors": _net_errors,
+        "loss": _net_loss,
+    }
+    return type("PatchNet", (nn.Module,), methods)
 
-        def canonical(self, z, c, discrete):
-            """The decoder's patch in its own frame."""
-            parts = (
-                [z[:, :latent]]
-                + ([c] if c is not None else [])
-                + ([discrete] if discrete is not None else [])
-            )
-            return self.decoder(torch.cat(parts, dim=1))
 
-        def decode(self, z, c, discrete):
-            canonical = self.canonical(z, c, discrete)
-            return canonical if not invariant else self.place(canonical, z)
+def _net_init(self, *, side, latent, hidden, n_conditions, n_discrete, invariant, turns, prior) -> None:
+    nn = _torch().nn
+    nn.Module.__init__(self)
+    pixels = side * side
+    self.encoder = nn.Sequential(
+        nn.Linear(pixels + n_conditions, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+    )
+    self.n_gauss = latent + (3 if invariant else 0)
+    self.gauss = nn.Linear(hidden, 2 * self.n_gauss)
+    self.logits = nn.Linear(hidden, n_discrete) if n_discrete else None
+    self.decoder = nn.Sequential(
+        nn.Linear(latent + n_conditions + n_discrete, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, pixels),
+    )
+    self.register_buffer("prior", prior)
+    self.side, self.latent, self.n_discrete, self.invariant, self.turns = (
+        side,
+        latent,
+        n_discrete,
+        invariant,
+        turns,
+    )
 
-        def place(self, canonical, z, turn: float = 0.0):
-            """Sample the decoder's patch on its coordinate grid rotated by the angle and moved by the shifts."""
-            angle, dx, dy = z[:, latent] + turn, z[:, latent + 1], z[:, latent + 2]
-            cos, sin = torch.cos(angle), torch.sin(angle)
-            affine = torch.stack(
-                [torch.stack([cos, -sin, dx], dim=1), torch.stack([sin, cos, dy], dim=1)], dim=1
-            )
-            image = canonical.view(-1, 1, side, side)
-            grid = F.affine_grid(affine, image.shape, align_corners=False)
-            return F.grid_sample(
-                image, grid, mode="bilinear", padding_mode="border", align_corners=False
-            ).flatten(1)
 
-        def errors(self, x, z, c, discrete):
-            """Squared error of the reconstruction at each of the symmetry's turns, (n, symmetry)."""
-            canonical = self.canonical(z, c, discrete)
-            if not invariant:
-                return ((canonical - x) ** 2).sum(dim=1, keepdim=True)
-            return torch.stack(
-                [((self.place(canonical, z, turn) - x) ** 2).sum(dim=1) for turn in turns], dim=1
-            )
+def _net_encode(self, x, c):
+    """Means and log variances of the Gaussian latents, and the discrete latent's logits (or None)."""
+    torch = _torch()
+    h = self.encoder(x if c is None else torch.cat([x, c], dim=1))
+    mean, logvar = self.gauss(h).chunk(2, dim=1)
+    return mean, logvar.clamp(-12, 6), (self.logits(h) if self.logits is not None else None)
 
-        def loss(self, x, c, beta: float, temperature: float):
-            mean, logvar, logits = self.encode(x, c)
-            z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
-            discrete = F.gumbel_softmax(logits, tau=temperature) if logits is not None else None
-            # A unit-variance Gaussian likelihood, marginalized over the symmetry's turns (equally likely).
-            reconstruction = -torch.logsumexp(-0.5 * self.errors(x, z, c, discrete), dim=1) + math.log(
-                len(turns)
-            )
-            # KL(N(mean, var) || N(0, prior^2)) per latent.
-            var_prior = self.prior**2
-            kl = 0.5 * (torch.log(var_prior) - logvar + (logvar.exp() + mean**2) / var_prior - 1).sum(dim=1)
-            if logits is not None:
-                q = torch.softmax(logits, dim=1)
-                kl = kl + (q * (torch.log(q.clamp_min(1e-12)) + math.log(n_discrete))).sum(dim=1)
-            return (reconstruction + beta * kl).mean()
 
-    return Net()
+def _net_canonical(self, z, c, discrete):
+    """The decoder's patch in its own frame."""
+    torch = _torch()
+    parts = (
+        [z[:, : self.latent]] + ([c] if c is not None else []) + ([discrete] if discrete is not None else [])
+    )
+    return self.decoder(torch.cat(parts, dim=1))
+
+
+def _net_decode(self, z, c, discrete):
+    canonical = self.canonical(z, c, discrete)
+    return canonical if not self.invariant else self.place(canonical, z)
+
+
+def _net_place(self, canonical, z, turn: float = 0.0):
+    """Sample the decoder's patch on its coordinate grid rotated by the angle and moved by the shifts."""
+    torch = _torch()
+    F = torch.nn.functional
+    latent, side = self.latent, self.side
+    angle, dx, dy = z[:, latent] + turn, z[:, latent + 1], z[:, latent + 2]
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    affine = torch.stack([torch.stack([cos, -sin, dx], dim=1), torch.stack([sin, cos, dy], dim=1)], dim=1)
+    image = canonical.view(-1, 1, side, side)
+    grid = F.affine_grid(affine, image.shape, align_corners=False)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False).flatten(1)
+
+
+def _net_errors(self, x, z, c, discrete):
+    """Squared error of the reconstruction at each of the symmetry's turns, (n, symmetry)."""
+    torch = _torch()
+    canonical = self.canonical(z, c, discrete)
+    if not self.invariant:
+        return ((canonical - x) ** 2).sum(dim=1, keepdim=True)
+    return torch.stack([((self.place(canonical, z, turn) - x) ** 2).sum(dim=1) for turn in self.turns], dim=1)
+
+
+def _net_loss(self, x, c, beta: float, temperature: float, generator):
+    """The negative ELBO of a batch, its sampling noise drawn from ``generator``."""
+    torch = _torch()
+    mean, logvar, logits = self.encode(x, c)
+    noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    z = mean + noise * torch.exp(0.5 * logvar)
+    discrete = _gumbel_softmax(logits, temperature, generator) if logits is not None else None
+    # A unit-variance Gaussian likelihood, marginalized over the symmetry's turns (equally likely).
+    reconstruction = -torch.logsumexp(-0.5 * self.errors(x, z, c, discrete), dim=1) + math.log(
+        len(self.turns)
+    )
+    # KL(N(mean, var) || N(0, prior^2)) per latent.
+    var_prior = self.prior**2
+    kl = 0.5 * (torch.log(var_prior) - logvar + (logvar.exp() + mean**2) / var_prior - 1).sum(dim=1)
+    if logits is not None:
+        q = torch.softmax(logits, dim=1)
+        kl = kl + (q * (torch.log(q.clamp_min(1e-12)) + math.log(self.n_discrete))).sum(dim=1)
+    return (reconstruction + beta * kl).mean()
+
+
+def _gumbel_softmax(logits, temperature: float, generator):
+    """A relaxed one-hot sample, as ``torch.nn.functional.gumbel_softmax`` draws it, from ``generator``."""
+    torch = _torch()
+    gumbels = -torch.empty_like(logits).exponential_(generator=generator).log()
+    return torch.softmax((logits + gumbels) / temperature, dim=-1)
 
 
 class VAEClassifier:
@@ -453,6 +710,19 @@ class VAEClassifier:
     varies within each class, and the classes are the GMM's. ``vae`` may be a
     fitted ``PatchVAE`` of kind vae or rvae to reuse (its training does not
     depend on the number of classes).
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of classes.
+    kind : str
+        ``vae``, ``rvae``, ``crvae`` or ``jrvae``.
+    vae : PatchVAE, optional
+        A fitted VAE to reuse (``vae``, ``rvae``).
+    random_state : int, optional
+        Seed of the VAE and the mixture.
+    **vae_params
+        Further arguments of ``PatchVAE``.
     """
 
     def __init__(
@@ -471,6 +741,25 @@ class VAEClassifier:
         self.vae_params = vae_params
 
     def fit(self, X, whole=None) -> VAEClassifier:
+        """Train the VAE (or take the one given) and classify the patches.
+
+        Parameters
+        ----------
+        X : array-like
+            Flattened square patches, (n, side**2).
+        whole : array-like of bool, optional
+            The patches the frame does not cut, that the mixture is fitted on (``vae``, ``rvae``).
+
+        Returns
+        -------
+        VAEClassifier
+            This classifier, fitted.
+
+        Raises
+        ------
+        RewardscopeError
+            For an unknown kind, bad patches or settings, or ``whole`` not a mask of the patches.
+        """
         from sklearn.decomposition import PCA
 
         from .gmm import PCAGaussianMixture
@@ -483,7 +772,8 @@ class VAEClassifier:
                 "jrvae", n_discrete=self.n_classes, random_state=self.random_state, **self.vae_params
             ).fit(X)
             probabilities = self.vae_.predict_proba(X)
-            # Order classes by size, as PCAGaussianMixture does, so labels do not depend on the network's order.
+            # Order classes by size, as PCAGaussianMixture does, so labels do not depend on the network's
+            # order.
             sizes = np.bincount(np.argmax(probabilities, axis=1), minlength=self.n_classes)
             order = np.lexsort((np.arange(self.n_classes), -sizes))
             self.probabilities_ = probabilities[:, order]
@@ -499,25 +789,7 @@ class VAEClassifier:
                 mixture.scores_,
             )
         else:
-            self.vae_ = (
-                self.vae
-                if self.vae is not None
-                else PatchVAE(self.kind, random_state=self.random_state, **self.vae_params).fit(X)
-            )
-            whole = np.ones(len(X), bool) if whole is None else np.asarray(whole, bool)
-            if whole.shape != (len(X),):
-                raise RewardscopeError(
-                    f"`whole` must be a boolean mask of the {len(X)} patches, got shape {whole.shape}"
-                )
-            if whole.sum() < max(self.n_classes, 2):
-                whole = np.ones(len(X), bool)  # too few whole patches to fit on: use them all
-            embedding = self.vae_.embedding(X, reference=whole)
-            mixture = PCAGaussianMixture(
-                self.n_classes, pca_dim=embedding.shape[1], random_state=self.random_state
-            )
-            mixture.fit(embedding[whole])
-            self.probabilities_ = mixture.predict_proba(embedding)
-            self.labels_ = np.argmax(self.probabilities_, axis=1)
+            self._fit_mixture_on_embedding(X, whole)
         if self.kind != "crvae":
             # The classes are judged in the space every learner shares, the PCA scores of the patches: a VAE's
             # own latent space is built to be clustered, so its silhouette would flatter any split.
@@ -528,4 +800,94 @@ class VAEClassifier:
         return self
 
     def fit_predict(self, X) -> np.ndarray:
+        """Fit on the patches and return their classes.
+
+        Parameters
+        ----------
+        X : array-like
+            Flattened square patches, (n, side**2).
+
+        Returns
+        -------
+        numpy.ndarray
+            The class of each patch, (n,).
+        """
         return self.fit(X).labels_
+
+    @property
+    def latent_dim(self) -> int:
+        """The number of content latents of the fitted VAE (the first columns of ``latent_``).
+
+        Raises
+        ------
+        RewardscopeError
+            If the classifier is not fitted yet.
+        """
+        return int(self._fitted_vae().latent_dim)
+
+    @property
+    def patch_side(self) -> int:
+        """The side in px of the square patches the fitted VAE encodes and draws.
+
+        Raises
+        ------
+        RewardscopeError
+            If the classifier is not fitted yet.
+        """
+        return int(self._fitted_vae().side_)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the VAE is conditioned on the class (``crvae``): drawing a patch then needs a class."""
+        return self.kind == "crvae"
+
+    def decode(self, latents, classes=None) -> np.ndarray:
+        """Patches the fitted VAE's decoder draws from content latents, in its own frame (angle and shifts 0).
+
+        Parameters
+        ----------
+        latents : array-like
+            Content latents, (n, latent_dim).
+        classes : array-like of int, optional
+            The class of each patch drawn; needed where the VAE is ``conditional``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Flattened patches, (n, patch_side**2).
+
+        Raises
+        ------
+        RewardscopeError
+            If the classifier is not fitted yet, or a conditional VAE is given no classes.
+        """
+        return self._fitted_vae().decode(latents, classes)
+
+    def _fit_mixture_on_embedding(self, X: np.ndarray, whole) -> None:
+        """``vae``, ``rvae``: a Gaussian mixture on the VAE's embedding of the whole patches."""
+        from .gmm import PCAGaussianMixture
+
+        self.vae_ = (
+            self.vae
+            if self.vae is not None
+            else PatchVAE(self.kind, random_state=self.random_state, **self.vae_params).fit(X)
+        )
+        whole = np.ones(len(X), bool) if whole is None else np.asarray(whole, bool)
+        if whole.shape != (len(X),):
+            raise RewardscopeError(
+                f"`whole` must be a boolean mask of the {len(X)} patches, got shape {whole.shape}"
+            )
+        if whole.sum() < max(self.n_classes, 2):
+            whole = np.ones(len(X), bool)  # too few whole patches to fit on: use them all
+        embedding = self.vae_.embedding(X, reference=whole)
+        mixture = PCAGaussianMixture(
+            self.n_classes, pca_dim=embedding.shape[1], random_state=self.random_state
+        )
+        mixture.fit(embedding[whole])
+        self.probabilities_ = mixture.predict_proba(embedding)
+        self.labels_ = np.argmax(self.probabilities_, axis=1)
+
+    def _fitted_vae(self) -> PatchVAE:
+        if not hasattr(self, "vae_"):
+            raise RewardscopeError("this VAEClassifier is not fitted yet: call fit(X) first")
+        return self.vae_
