@@ -1,0 +1,648 @@
+"""The report's figures, each a pure function of the data it draws returning a ``matplotlib.figure.Figure``.
+
+Figures are made through matplotlib's object API, never pyplot: drawing them does not switch a notebook's
+backend nor add to pyplot's figures (matplotlib's advice for library code). Nothing here writes a file;
+``report.write`` saves them.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .config import is_vae, uses_patches
+
+FIGURES = {
+    "columns.png": "Atom columns: A sublattice (orange) and B sublattice (blue).",
+    "classes.png": "Classes of the B-centred unit cells, on the image and on the (i, j) cell grid.",
+    "walls.png": "Domain walls: wall cells (black) on the class map; each wall segment is one connected"
+    " component.",
+    "polarization.png": "Polar displacement of each B column from the centroid of its four A neighbours"
+    " (arrows magnified; colour = direction).",
+    "explained.png": "Each class explained: its mean B-centred patch, its mean polar displacement (arrow,"
+    " magnified) and its plain name.",
+    "cell_maps.png": "Maps on the (i, j) cell grid: polarization (hue = direction, brightness = magnitude),"
+    " |P|, strain along a, and the staggered antipolar A-site displacement.",
+    "trials.png": "Reward of every optimization trial, and the best so far.",
+    "landscape.png": "Reward landscape over descriptor, patch window and number of classes (best reward of"
+    " the trials in each cell; the chosen setting is circled).",
+    "latents.png": "VAE latents on the (i, j) cell grid (content latents; for the invariant VAEs also the"
+    " rotation angle and the shifts), and the rotation latent against the polarization angle.",
+    "traversal.png": "Latent traversal: patches the VAE's decoder draws across its first two content latents"
+    " (in its own frame: angle and shifts 0).",
+}
+VAE_FIGURES = ("latents.png", "traversal.png")
+
+
+def figure(nrows: int = 1, ncols: int = 1, *, figsize, layout=None, **subplots) -> tuple[Figure, Any]:
+    """A figure and its axes made without pyplot.
+
+    Parameters
+    ----------
+    nrows, ncols : int
+        The grid of axes.
+    figsize : tuple of float
+        Width and height in inches.
+    layout : str, optional
+        Matplotlib's layout engine (``"constrained"``, ``"tight"``).
+    **subplots
+        As for ``Figure.subplots`` (``squeeze``, ``gridspec_kw`` ...).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    axes : Axes or numpy.ndarray of Axes
+        As ``Figure.subplots`` gives them.
+
+    Examples
+    --------
+    >>> fig, axes = figure(1, 2, figsize=(4, 2))
+    >>> len(axes)
+    2
+    """
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(nrows, ncols, **subplots)
+
+
+def class_colours(n: int) -> np.ndarray:
+    """The colours of ``n`` classes (matplotlib's tab10, repeated past ten).
+
+    Parameters
+    ----------
+    n : int
+        Number of classes.
+
+    Returns
+    -------
+    numpy.ndarray
+        RGBA colours, shape (n, 4).
+
+    Examples
+    --------
+    >>> class_colours(12).shape
+    (12, 4)
+    """
+    from matplotlib import colormaps
+
+    return colormaps["tab10"](np.arange(n) % 10)
+
+
+def show_classes(ax, grid: np.ndarray, k: int, **imshow) -> None:
+    """Draw a class map on the (i, j) cell grid in the classes' colours (-1: unclassified, left blank).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Where to draw.
+    grid : numpy.ndarray
+        Class per cell, 2-D, -1 where none.
+    k : int
+        Number of classes.
+    **imshow
+        Further arguments of ``Axes.imshow`` (``alpha`` ...).
+    """
+    from matplotlib.colors import ListedColormap
+
+    ax.imshow(
+        np.ma.masked_less(grid, 0),
+        cmap=ListedColormap(class_colours(k)),
+        vmin=-0.5,
+        vmax=k - 0.5,
+        interpolation="nearest",
+        **imshow,
+    )
+
+
+def class_map_figure(grid: np.ndarray, k: int, size: float = 3.2) -> Figure:
+    """The class map on the cell grid alone, without axes (the notebook view's picture).
+
+    Parameters
+    ----------
+    grid : numpy.ndarray
+        Class per cell, 2-D, -1 where none.
+    k : int
+        Number of classes.
+    size : float
+        Side of the figure in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> class_map_figure(np.array([[0, 1], [-1, 1]]), 2).axes[0].axison
+    False
+    """
+    fig, ax = figure(figsize=(size, size))
+    show_classes(ax, grid, k)
+    ax.set_axis_off()
+    return fig
+
+
+def columns_figure(data: np.ndarray, columns) -> Figure:
+    """The image with its atom columns marked by sublattice (O only where there are any).
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        The image, 2-D.
+    columns : rewardscope.atoms.Columns
+        The columns: ``xy`` (n, 2) and ``sublattice`` (n,).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = figure(figsize=(7, 7))
+    ax.imshow(data, cmap="gray")
+    ax.set_title("atom columns")
+    ax.set_axis_off()
+    for site, colour in (("A", "tab:orange"), ("B", "tab:blue"), ("O", "tab:red")):
+        xy = columns.xy[columns.sublattice == site]
+        if site == "O" and not len(xy):
+            continue
+        ax.scatter(xy[:, 0], xy[:, 1], s=6, c=colour, label=f"{site} ({len(xy)})")
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def classes_figure(analysis) -> Figure:
+    """The classes on the image and on the cell grid; with the Potts prior, the learner's own classes too.
+
+    Parameters
+    ----------
+    analysis : rewardscope.workflow.Analysis
+        The analysis drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    result = analysis.result
+    k = result.config.n_classes
+    colours = class_colours(k)
+    smoothed = result.unsmoothed_grid is not None
+    fig, axes = figure(1, 3 if smoothed else 2, figsize=(19.5 if smoothed else 13, 6.5))
+    left, right = axes[0], axes[-1]
+    left.imshow(analysis.image.data, cmap="gray")
+    rows = result.labels >= 0
+    left.scatter(*result.columns.xy[rows].T, c=colours[result.labels[rows]], s=10)
+    left.set_title(f"{k} class{'es' if k != 1 else ''} on the image")
+    left.set_axis_off()
+    if smoothed:  # the learner's own classes beside the regularized ones: what the prior changed
+        show_classes(axes[1], result.unsmoothed_grid, k)
+        axes[1].set_title("cell by cell (the learner's own classes)")
+        axes[1].set_xlabel("i")
+        axes[1].set_ylabel("j")
+    show_classes(right, result.label_grid, k)
+    right.set_title(
+        f"with the Potts prior, strength {result.config.smoothing:g}"
+        if smoothed
+        else "class map on the (i, j) cell grid"
+    )
+    right.set_xlabel("i")
+    right.set_ylabel("j")
+    return fig
+
+
+def walls_figure(analysis) -> Figure:
+    """The wall cells in black on the class map, with the wall rewards in the title.
+
+    Parameters
+    ----------
+    analysis : rewardscope.workflow.Analysis
+        The analysis drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.colors import ListedColormap
+
+    result = analysis.result
+    fig, ax = figure(figsize=(7, 7))
+    show_classes(ax, result.label_grid, result.config.n_classes, alpha=0.45)
+    ax.imshow(
+        np.ma.masked_equal(result.walls.mask.astype(int), 0),
+        cmap=ListedColormap(["black"]),
+        interpolation="nearest",
+    )
+    c = result.components
+    ax.set_title(
+        f"{result.walls.n_segments} wall segments; continuity {c['continuity']:.2f},"
+        f" straightness {c['straightness']:.2f}"
+    )
+    ax.set_xlabel("i")
+    ax.set_ylabel("j")
+    return fig
+
+
+def polarization_figure(analysis) -> Figure:
+    """Arrows of the polar displacement of each B column on the image (magnified; colour = direction).
+
+    Parameters
+    ----------
+    analysis : rewardscope.workflow.Analysis
+        The analysis drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    result = analysis.result
+    rows = (result.columns.sublattice == "B") & np.all(np.isfinite(result.lattice.polarization), axis=1)
+    xy, p = result.columns.xy[rows], result.lattice.polarization[rows]
+    fig, ax = figure(figsize=(7, 7))
+    ax.imshow(analysis.image.data, cmap="gray")
+    ax.set_title("polar displacement (B - centroid of 4 A)")
+    ax.set_axis_off()
+    if len(p):
+        angle = np.arctan2(p[:, 1], p[:, 0])
+        scale = 0.45 * result.columns.period / max(np.median(np.hypot(*p.T)), 1e-9)
+        ax.quiver(
+            xy[:, 0],
+            xy[:, 1],
+            p[:, 0] * scale,
+            p[:, 1] * scale,
+            angle,
+            cmap="hsv",
+            clim=(-np.pi, np.pi),
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+            width=0.004,
+        )
+    return fig
+
+
+def explained_figure(classes: list[dict], period: float) -> Figure:
+    """Each class's mean patch, its mean polar displacement as an arrow, its name and share.
+
+    Parameters
+    ----------
+    classes : list of dict
+        The classes explained (``Analysis.classes``: ``mean_patch``, ``polarization_px``, ``label``,
+        ``name``, ``share``).
+    period : float
+        The lattice period in px (the shortest arrow drawn is a tenth of it).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    colours = class_colours(len(classes))
+    fig, axes = figure(1, len(classes), figsize=(3 * len(classes), 3.4), squeeze=False)
+    for ax, entry, colour in zip(axes[0], classes, colours):
+        patch = entry["mean_patch"]
+        ax.imshow(patch, cmap="gray")
+        centre = (patch.shape[1] - 1) / 2, (patch.shape[0] - 1) / 2
+        p = np.nan_to_num(np.asarray(entry["polarization_px"]))
+        scale = 0.3 * patch.shape[0] / max(0.1 * period, np.hypot(*p), 1e-9)
+        ax.arrow(*centre, p[0] * scale, p[1] * scale, color=colour, width=0.4, length_includes_head=True)
+        ax.set_title(
+            textwrap.fill(f"{entry['label']}: {entry['name']}", 34)
+            + f"\n{100 * entry['share']:.0f}% of cells",
+            fontsize=9,
+        )
+        ax.set_axis_off()
+    return fig
+
+
+def polarization_colours(p: np.ndarray) -> np.ndarray:
+    """RGB per cell from a polarization grid: hue = direction, value = magnitude / its 98th percentile.
+
+    Parameters
+    ----------
+    p : numpy.ndarray
+        Polarization, shape (..., 2); NaN where none was measured.
+
+    Returns
+    -------
+    numpy.ndarray
+        RGB, shape (..., 3); white where ``p`` is NaN.
+
+    Examples
+    --------
+    >>> polarization_colours(np.array([[1.0, 0.0], [np.nan, np.nan]])).round(2).tolist()
+    [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]]
+    """
+    from matplotlib.colors import hsv_to_rgb
+
+    magnitude = np.hypot(p[..., 0], p[..., 1])
+    finite = np.isfinite(magnitude)
+    top = np.percentile(magnitude[finite], 98) if finite.any() else 1.0
+    hue = (np.arctan2(p[..., 1], p[..., 0]) / (2 * np.pi)) % 1.0
+    hsv = np.stack(
+        [np.nan_to_num(hue), np.ones_like(hue), np.clip(np.nan_to_num(magnitude) / max(top, 1e-9), 0, 1)],
+        axis=-1,
+    )
+    rgb = hsv_to_rgb(hsv)
+    rgb[~finite] = 1.0
+    return rgb
+
+
+def cell_maps_figure(analysis) -> Figure:
+    """Maps on the cell grid: polarization colours, |P|, strain along a, the antipolar A displacement.
+
+    Parameters
+    ----------
+    analysis : rewardscope.workflow.Analysis
+        The analysis drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .lattice import to_grid
+
+    result, geometry = analysis.result, analysis.geometry
+    rows = np.flatnonzero((result.columns.sublattice == "B") & (result.lattice.ij[:, 0] >= 0))
+    ij, shape = result.lattice.ij[rows], result.lattice.grid_shape
+    fig, axes = figure(2, 2, figsize=(11, 10))
+    axes[0, 0].imshow(
+        polarization_colours(to_grid(ij, result.lattice.polarization[rows], shape, fill=np.nan)),
+        interpolation="nearest",
+    )
+    axes[0, 0].set_title("polarization (hue = direction)")
+    maps = [
+        ("|P| (px)", geometry.p_magnitude, "magma", axes[0, 1]),
+        ("strain along a", geometry.strain_a, "coolwarm", axes[1, 0]),
+        ("antipolar A displacement (px)", geometry.antipolar, "coolwarm", axes[1, 1]),
+    ]
+    for title, values, cmap, ax in maps:
+        grid = to_grid(ij, values[rows], shape, fill=np.nan)
+        finite = grid[np.isfinite(grid)]
+        limit = np.percentile(np.abs(finite), 98) if finite.size else 1.0
+        low = 0 if cmap == "magma" else -limit
+        image = ax.imshow(grid, cmap=cmap, vmin=low, vmax=limit, interpolation="nearest")
+        fig.colorbar(image, ax=ax, shrink=0.8)
+        ax.set_title(title)
+    for ax in axes.ravel():
+        ax.set_xlabel("i")
+        ax.set_ylabel("j")
+    return fig
+
+
+def trials_figure(trials: list[dict], objectives=None) -> Figure:
+    """Reward per trial and the best so far; with several objectives, beside them the first two
+    objectives of every trial with the Pareto front joined and the chosen trial circled.
+
+    Parameters
+    ----------
+    trials : list of dict
+        The trials (``Analysis.trials``: ``number``, ``reward``, ``components``, ``pareto``).
+    objectives : list of str, optional
+        The objectives optimized jointly, if any.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> trials_figure([{"number": 0, "reward": 0.5}, {"number": 1, "reward": 0.7}]).axes[0].get_xlabel()
+    'trial'
+    """
+    numbers = [t["number"] for t in trials]
+    values = [t["reward"] for t in trials]
+    fig, axes = figure(1, 2 if objectives else 1, figsize=(12 if objectives else 7, 4), squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(numbers, values, "o", label="trial")
+    ax.plot(numbers, np.maximum.accumulate(values), "-", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("combined reward")
+    ax.legend()
+    if objectives:
+        _draw_pareto(axes[0, 1], trials, objectives)
+    return fig
+
+
+def _draw_pareto(ax, trials: list[dict], objectives) -> None:
+    x, y = ([t["components"][name] for t in trials] for name in objectives[:2])
+    front = sorted((xi, yi) for xi, yi, t in zip(x, y, trials) if t["pareto"])
+    ax.plot(x, y, "o", color="0.6", label="trial")
+    ax.plot(*zip(*front), "o-", color="C3", label="Pareto front")
+    # chosen as optimize.best_params chooses
+    chosen = max((t for t in trials if t["pareto"]), key=lambda t: (t["reward"], -t["number"]))
+    ax.plot(
+        chosen["components"][objectives[0]],
+        chosen["components"][objectives[1]],
+        "o",
+        ms=14,
+        mfc="none",
+        mec="k",
+        label="chosen",
+    )
+    ax.set_xlabel(objectives[0])
+    ax.set_ylabel(objectives[1])
+    ax.legend()
+
+
+def landscape_grid(trials, space, descriptor: str):
+    """Best reward per (n_classes, window) cell over the trials of one descriptor; NaN where none ran.
+
+    Without patches the window is moot: the grid then has a single column.
+
+    Parameters
+    ----------
+    trials : list of dict
+        The trials (``params`` with ``n_classes``, ``window`` and maybe ``descriptor``; ``reward``).
+    space : rewardscope.optimize.SearchSpace
+        The space searched (``windows``, ``n_classes_range``, ``descriptors``).
+    descriptor : str
+        The descriptor whose trials are gathered.
+
+    Returns
+    -------
+    windows : numpy.ndarray
+        The grid's columns (``[0]`` without patches).
+    classes : numpy.ndarray
+        The grid's rows, the numbers of classes.
+    grid : numpy.ndarray
+        Best reward, (len(classes), len(windows)).
+    """
+    windows = space.windows if uses_patches(descriptor) else np.array([0])
+    classes = np.arange(space.n_classes_range[0], space.n_classes_range[1] + 1)
+    grid = np.full((len(classes), len(windows)), np.nan)
+    for t in trials:
+        if t["params"].get("descriptor", space.descriptors[0]) != descriptor:
+            continue
+        r = np.flatnonzero(classes == t["params"]["n_classes"])
+        c = np.flatnonzero(windows == t["params"]["window"]) if len(windows) > 1 else [0]
+        # a trial outside the grid cannot come from this study's space; skip, never fail
+        if len(r) and len(c):
+            grid[r[0], c[0]] = np.fmax(grid[r[0], c[0]], t["reward"])
+    return windows, classes, grid
+
+
+def landscape_figure(trials: list[dict], space, chosen) -> Figure:
+    """The reward landscape: a heat map of ``landscape_grid`` per descriptor, the chosen setting circled.
+
+    Parameters
+    ----------
+    trials : list of dict
+        The trials, as for ``landscape_grid``.
+    space : rewardscope.optimize.SearchSpace
+        The space searched.
+    chosen : rewardscope.config.Config
+        The setting chosen.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    descriptors = space.descriptors
+    widths = [4 if uses_patches(d) else 1 for d in descriptors]
+    fig, axes = figure(
+        1,
+        len(descriptors),
+        figsize=(2 + 2 * sum(widths), 4),
+        squeeze=False,
+        gridspec_kw={"width_ratios": widths},
+    )
+    values = [t["reward"] for t in trials]
+    low, high = min(values), max(values)
+    for ax, descriptor in zip(axes[0], descriptors):
+        windows, classes, grid = landscape_grid(trials, space, descriptor)
+        extent = (windows[0] - 1, windows[-1] + 1, classes[0] - 0.5, classes[-1] + 0.5)
+        image = ax.imshow(
+            grid, origin="lower", aspect="auto", cmap="viridis", vmin=low, vmax=high, extent=extent
+        )
+        if chosen.descriptor == descriptor:
+            ax.plot(
+                chosen.window if len(windows) > 1 else 0,
+                chosen.n_classes,
+                "o",
+                mfc="none",
+                mec="red",
+                ms=14,
+                mew=2,
+            )
+        ax.set_title(descriptor)
+        ax.set_xlabel("patch window (px)" if len(windows) > 1 else "")
+        if len(windows) == 1:
+            ax.set_xticks([])
+        ax.set_ylabel("number of classes")
+    fig.colorbar(image, ax=list(axes[0]), label="reward")
+    return fig
+
+
+def latents_figure(analysis) -> Figure:
+    """Each VAE latent on the cell grid; for the invariant VAEs, the rotation latent against the
+    polarization angle.
+
+    Parameters
+    ----------
+    analysis : rewardscope.workflow.Analysis
+        An analysis whose model is a ``VAEClassifier``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .lattice import to_grid
+
+    result, model = analysis.result, analysis.model
+    rows = np.flatnonzero(result.labels >= 0)
+    latent, n_content = model.latent_, model.latent_dim
+    invariant = latent.shape[1] > n_content
+    names = [f"z{d}" for d in range(n_content)] + (["angle (deg)", "shift x", "shift y"] if invariant else [])
+    values = latent.copy()
+    if invariant:
+        values[:, n_content] = np.rad2deg(np.angle(np.exp(1j * latent[:, n_content])))
+    panels = len(names) + (1 if invariant else 0)
+    fig, axes = figure(1, panels, figsize=(4 * panels, 4), squeeze=False)
+    for ax, d, name in zip(axes[0], range(len(names)), names):
+        grid = to_grid(result.lattice.ij[rows], values[:, d], result.lattice.grid_shape, fill=np.nan)
+        shown = ax.imshow(
+            grid,
+            origin="lower",
+            cmap="twilight" if name.startswith("angle") else "viridis",
+            **({"vmin": -180, "vmax": 180} if name.startswith("angle") else {}),
+        )
+        ax.set_title(name)
+        ax.set_xlabel("i")
+        ax.set_ylabel("j")
+        fig.colorbar(shown, ax=ax, shrink=0.8)
+    if invariant:
+        ax = axes[0, -1]
+        ax.scatter(
+            analysis.geometry.p_angle[rows], values[:, n_content], c=result.labels[rows], s=6, cmap="tab10"
+        )
+        ax.set_xlabel("polarization angle (deg)")
+        ax.set_ylabel("rotation latent (deg)")
+        ax.set_title("rotation latent vs polarization")
+    fig.tight_layout()
+    return fig
+
+
+def traversal_figure(model, steps: int = 7) -> Figure:
+    """Decoded patches on a grid of the first two content latents, from -2 to +2 standard deviations.
+
+    Parameters
+    ----------
+    model : rewardscope.learn.VAEClassifier
+        A fitted VAE classifier (its ``latent_``, ``latent_dim``, ``patch_side`` and ``decode``).
+    steps : int
+        Patches along each latent.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    n_content = model.latent_dim
+    latent = model.latent_[:, :n_content]
+    centre, spread = latent.mean(axis=0), latent.std(axis=0) + 1e-6
+    ticks = np.linspace(-2, 2, steps)
+    grid_x, grid_y = np.meshgrid(ticks, ticks if n_content > 1 else [0.0])
+    z = np.tile(centre, (grid_x.size, 1))
+    z[:, 0] += grid_x.ravel() * spread[0]
+    if n_content > 1:
+        z[:, 1] += grid_y.ravel() * spread[1]
+    classes = np.zeros(len(z), int) if model.conditional else None  # the largest class
+    side = model.patch_side
+    patches = model.decode(z, classes).reshape(grid_x.shape + (side, side))
+    mosaic = np.block([[patches[r, c] for c in range(grid_x.shape[1])] for r in range(grid_x.shape[0])])
+    fig, ax = figure(figsize=(6, 6 * grid_x.shape[0] / grid_x.shape[1] + 0.5))
+    ax.imshow(mosaic, cmap="gray", origin="lower")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("z0: -2 to +2 standard deviations")
+    ax.set_ylabel("z1" if n_content > 1 else "")
+    return fig
+
+
+def report_figures(analysis) -> dict[str, Callable[[], Figure]]:
+    """The figures of an analysis's report, by file name, each drawn when called.
+
+    Parameters
+    ----------
+    analysis : rewardscope.workflow.Analysis
+        The analysis drawn.
+
+    Returns
+    -------
+    dict
+        File name (a key of ``FIGURES``) to a function of no arguments drawing it; the VAE's figures
+        only where the learner is a VAE.
+    """
+    result = analysis.result
+    drawers: dict[str, Callable[[], Figure]] = {
+        "columns.png": lambda: columns_figure(analysis.image.data, result.columns),
+        "classes.png": lambda: classes_figure(analysis),
+        "walls.png": lambda: walls_figure(analysis),
+        "polarization.png": lambda: polarization_figure(analysis),
+        "explained.png": lambda: explained_figure(analysis.classes, result.columns.period),
+        "cell_maps.png": lambda: cell_maps_figure(analysis),
+        "trials.png": lambda: trials_figure(analysis.trials, analysis.objectives),
+        "landscape.png": lambda: landscape_figure(analysis.trials, analysis.space, result.config),
+    }
+    if is_vae(result.config.learner):
+        drawers["latents.png"] = lambda: latents_figure(analysis)
+        drawers["traversal.png"] = lambda: traversal_figure(analysis.model)
+    return drawers
