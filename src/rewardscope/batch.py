@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import glob
-import html
 import json
 import time
 from pathlib import Path
@@ -39,8 +38,25 @@ TABLE = [
 
 
 def frame_names(files: list[Path]) -> list[str]:
-    """One distinct folder name per file: its stem; where stems repeat, the parent folder's name before it,
-    then the suffix after it, then a count."""
+    """One distinct folder name per file.
+
+    Its stem; where stems repeat, the parent folder's name before it, then the suffix after it, then a count.
+
+    Parameters
+    ----------
+    files : list of pathlib.Path
+        The frames' files.
+
+    Returns
+    -------
+    list of str
+        A name per file, all distinct.
+
+    Examples
+    --------
+    >>> frame_names([Path("a/x.tif"), Path("b/x.tif"), Path("y.npy")])
+    ['a_x', 'b_x', 'y']
+    """
     stems = [f.stem for f in files]
     names = [f"{f.parent.name}_{f.stem}" if stems.count(f.stem) > 1 else f.stem for f in files]
     names = [f"{n}_{f.suffix.lstrip('.')}" if names.count(n) > 1 else n for n, f in zip(names, files)]
@@ -53,11 +69,28 @@ def frame_names(files: list[Path]) -> list[str]:
 
 
 def image_files(images) -> list[Path]:
-    """The image files that ``images`` name: files, folders (their image files), and glob patterns."""
+    """The image files that ``images`` name: files, folders (their image files), and glob patterns.
+
+    Parameters
+    ----------
+    images : str, pathlib.Path or list of them
+        Files, folders and glob patterns.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Each file once, however it was named, in the order given (a folder's files sorted).
+
+    Raises
+    ------
+    RewardscopeError
+        For a name that is no file, folder nor matching pattern, or when no image file is named.
+    """
     from .io import SUPPORTED_SUFFIXES
 
+    items = [images] if isinstance(images, (str, Path)) else images
     files = []
-    for item in [images] if isinstance(images, (str, Path)) else images:
+    for item in items:
         path = Path(item)
         if path.is_dir():
             files += [
@@ -74,14 +107,29 @@ def image_files(images) -> list[Path]:
             raise RewardscopeError(f"no such file: {str(item)!r}")
     files = list({f.resolve(): f for f in files}.values())  # one task per file, however it was named
     if not files:
-        raise RewardscopeError(
-            f"no image files in {', '.join(map(str, [images] if isinstance(images, (str, Path)) else images))}"
-        )
+        raise RewardscopeError(f"no image files in {', '.join(map(str, items))}")
     return files
 
 
 def analyze_frame(path: str, out: str, options: dict, reading: dict | None = None) -> dict:
-    """Analyze one frame into ``out``; a row of the batch table, failed (with the reason) rather than raised."""
+    """Analyze one frame into ``out``; its row of the batch table, failed (with the reason), never raised.
+
+    Parameters
+    ----------
+    path : str
+        The image file.
+    out : str
+        The frame's output folder.
+    options : dict
+        Keyword arguments of ``workflow.analyze``.
+    reading : dict, optional
+        Keyword arguments of ``io.read_image``.
+
+    Returns
+    -------
+    dict
+        The row: ``status`` done or failed, and its ``reason``.
+    """
     from .io import read_image
     from .workflow import analyze
 
@@ -99,7 +147,22 @@ def analyze_frame(path: str, out: str, options: dict, reading: dict | None = Non
 
 
 def finished_row(path: str, out: Path, seconds: float | None = None) -> dict:
-    """The table row of a finished frame, from its summary.json."""
+    """The table row of a finished frame, from its summary.json.
+
+    Parameters
+    ----------
+    path : str
+        The image file.
+    out : pathlib.Path
+        The frame's output folder.
+    seconds : float, optional
+        The time it took; default the summary's total.
+
+    Returns
+    -------
+    dict
+        The row, with the columns of ``TABLE``.
+    """
     summary = json.loads((out / "summary.json").read_text())
     config, lattice = summary["config"], summary["lattice"]
     return {
@@ -130,91 +193,138 @@ def run_batch(
     reading: dict | None = None,
     overwrite: bool = False,
 ) -> list[dict]:
-    """Analyze every image that ``images`` name (see ``image_files``) into ``out`` on a Dask cluster; return the table rows.
+    """Analyze every image that ``images`` name into ``out`` on a Dask cluster; return the table rows.
 
-    ``scheduler``: the address of a running Dask scheduler (``tcp://host:8786``);
-    without it a local cluster of ``n_workers`` single-threaded processes
-    (default: one per core) is started and stopped. ``options`` are passed to
-    ``workflow.analyze`` and ``reading`` to ``io.read_image`` for every frame.
-    An earlier batch in ``out`` is taken up again (its finished frames kept);
-    ``overwrite`` begins it afresh. ``out`` is otherwise refused as
-    ``workflow.analyze`` refuses it.
+    An earlier batch in ``out`` is taken up again (its finished frames kept); ``overwrite`` begins it
+    afresh. ``out`` is otherwise refused as ``workflow.analyze`` refuses it.
+
+    Parameters
+    ----------
+    images : str, pathlib.Path or list of them
+        Files, folders and glob patterns (see ``image_files``).
+    out : str or pathlib.Path
+        The batch's folder.
+    scheduler : str, optional
+        The address of a running Dask scheduler (``tcp://host:8786``); without it a local cluster of
+        ``n_workers`` single-threaded processes (default: one per core) is started and stopped.
+    n_workers : int, optional
+        Workers of the local cluster.
+    progress, overwrite : bool
+        Show a progress bar; replace an earlier batch in ``out``.
+    options, reading : dict, optional
+        Keyword arguments of ``workflow.analyze`` and of ``io.read_image``, for every frame.
+
+    Returns
+    -------
+    list of dict
+        A row per frame (``TABLE``'s columns), in the order of the files.
+
+    Raises
+    ------
+    RewardscopeError
+        For images that name no file, a refused ``out``, or a scheduler that cannot be reached.
     """
-    from dask.distributed import Client, LocalCluster, as_completed
-
     from . import outputs
-    from .progress import progress_bar as tqdm
 
     files = image_files(images)
     out = outputs.check_output_folder(
         out, overwrite=overwrite, inputs=files, resumable="batch", command="batch"
     )
-    frames = out / "frames"
-    targets = {str(f): frames / name for f, name in zip(files, frame_names(files))}
-    # Frames finished by an earlier batch are kept, unless it is begun afresh (overwrite: removed once the cluster is reached).
-    rows = (
-        {}
-        if overwrite
-        else {
-            path: finished_row(path, target)
-            for path, target in targets.items()
-            if (target / "summary.json").is_file()
-        }
-    )
+    targets = {str(f): out / "frames" / name for f, name in zip(files, frame_names(files))}
+    # Frames an earlier batch finished are kept, unless it is begun afresh (overwrite).
+    rows = {} if overwrite else _finished_rows(targets)
     todo = [path for path in targets if path not in rows]
     if progress and rows:
         print(f"{len(rows)} of {len(files)} frames already done; analyzing the other {len(todo)}")
-    if not todo:
-        write_table(rows, targets, out)
-        return [rows[p] for p in targets]
-    # Reach the cluster before writing anything: a wrong address leaves no folder behind.
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except OSError as error:
-            raise RewardscopeError(f"could not reach the Dask scheduler {scheduler}: {error}") from None
-        cluster = None
+    if todo:
+        _run_frames(todo, targets, rows, out, scheduler, n_workers, options, reading, progress, overwrite)
     else:
-        import os
+        write_table(rows, targets, out)
+    return [rows[p] for p in targets if p in rows]
 
-        workers = n_workers or os.cpu_count() or 1
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-        )
-        client = Client(cluster)
-    if overwrite:
+
+def _run_frames(
+    todo, targets, rows, out, scheduler, n_workers, options, reading, progress, overwrite
+) -> None:
+    """Reach the cluster, then (its folder made) analyze the frames to do on it."""
+    from . import outputs
+
+    client, cluster = _connect(scheduler, n_workers)  # before writing anything: a wrong address leaves none
+    if overwrite:  # an earlier batch is removed once the cluster is reached
         outputs.remove_result(out)
-    frames.mkdir(parents=True, exist_ok=True)
+    (out / "frames").mkdir(parents=True, exist_ok=True)
     outputs.write_marker(out, "batch", ["batch.csv", "index.html"])
     write_table(rows, targets, out)
     try:
-        futures = [
-            client.submit(
-                analyze_frame,
-                path,
-                str(targets[path]),
-                options or {},
-                reading,
-                pure=False,
-                key=f"frame-{i}-{Path(path).name}",
-            )
-            for i, path in enumerate(todo)
-        ]
-        for future in tqdm(
-            as_completed(futures), total=len(futures), desc="frames", unit="frame", disable=not progress
-        ):
-            row = future.result()
-            rows[row["file"]] = row
-            write_table(rows, targets, out)
+        _analyze_frames(client, todo, targets, rows, out, options or {}, reading, progress)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    return [rows[p] for p in targets if p in rows]
+
+
+def _finished_rows(targets: dict) -> dict:
+    return {
+        path: finished_row(path, target)
+        for path, target in targets.items()
+        if (target / "summary.json").is_file()
+    }
+
+
+def _connect(scheduler: str | None, n_workers: int | None):
+    """A Dask client of the scheduler at ``scheduler``, or of a local cluster started here (returned too)."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="10s"), None
+        except OSError as error:
+            raise RewardscopeError(f"could not reach the Dask scheduler {scheduler}: {error}") from None
+    import os
+
+    workers = n_workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+    return Client(cluster), cluster
+
+
+def _analyze_frames(client, todo, targets, rows, out, options, reading, progress) -> None:
+    """One task per frame to do; each finished row into ``rows`` and the table rewritten."""
+    from dask.distributed import as_completed
+
+    from .progress import progress_bar as tqdm
+
+    futures = [
+        client.submit(
+            analyze_frame,
+            path,
+            str(targets[path]),
+            options,
+            reading,
+            pure=False,
+            key=f"frame-{i}-{Path(path).name}",
+        )
+        for i, path in enumerate(todo)
+    ]
+    for future in tqdm(
+        as_completed(futures), total=len(futures), desc="frames", unit="frame", disable=not progress
+    ):
+        row = future.result()
+        rows[row["file"]] = row
+        write_table(rows, targets, out)
 
 
 def write_table(rows: dict, targets: dict, out: Path) -> None:
-    """batch.csv and index.html: every frame, done, failed or still to do."""
+    """Write batch.csv and index.html: every frame, done, failed or still to do.
+
+    Parameters
+    ----------
+    rows : dict
+        The rows of the frames finished or failed, by file.
+    targets : dict
+        Every frame's output folder, by file (the table's order).
+    out : pathlib.Path
+        The batch's folder.
+    """
     ordered = [rows.get(path, {"file": path, "status": "to do"}) for path in targets]
     partial = out / "batch.csv.partial"
     with open(partial, "w", newline="") as handle:
@@ -222,22 +332,8 @@ def write_table(rows: dict, targets: dict, out: Path) -> None:
         writer.writeheader()
         writer.writerows(ordered)
     partial.replace(out / "batch.csv")  # a reader never sees half a table
+    from .report import templates
 
-    def cell(row, name):
-        value = row.get(name)
-        if value is None or value == "":
-            return ""
-        if name == "report":
-            return f'<a href="{html.escape(value)}">report</a>'
-        return html.escape(f"{value:.3f}" if isinstance(value, float) else str(value))
-
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in TABLE)
-    body = "".join("<tr>" + "".join(f"<td>{cell(r, n)}</td>" for n in TABLE) + "</tr>" for r in ordered)
     counts = {s: sum(r["status"] == s for r in ordered) for s in ("done", "failed", "to do")}
-    (out / "index.html").write_text(f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>rewardscope batch</title>
-<style>body {{ font-family: system-ui, sans-serif; margin: 2em; }} table {{ border-collapse: collapse; }}
-th, td {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}</style></head><body>
-<h1>rewardscope batch</h1><p>{len(ordered)} frames: {counts["done"]} done, {counts["failed"]} failed, {counts["to do"]} to do.</p>
-<table><tr>{head}</tr>{body}</table></body></html>
-""")
+    page = templates().get_template("batch.html.j2").render(rows=ordered, columns=TABLE, counts=counts)
+    (out / "index.html").write_text(page)
