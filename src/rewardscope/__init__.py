@@ -5,6 +5,15 @@ The workflow runs as stages (``io`` -> ``atoms`` -> ``lattice`` ->
 ``descriptors`` -> ``learn`` -> ``walls`` -> ``rewards``), ``optimize`` chooses
 the hyperparameters that maximize a physics-based reward, and ``report``
 explains the result. ``workflow`` is the one module that knows the order.
+
+``analyze``, ``read_image`` and ``synthesize`` are loaded on first use, so that ``import rewardscope``
+stays fast.
+
+Examples
+--------
+>>> import rewardscope
+>>> rewardscope.synthesize.__module__, issubclass(rewardscope.RewardscopeError, ValueError)
+('rewardscope.synthetic', True)
 """
 
 from importlib.metadata import PackageNotFoundError, version
