@@ -69,35 +69,28 @@ def optimize(
 ) -> Any:
     """Run trials until the study holds ``n_trials`` distinct finished settings; return the study.
 
-    A new study opens with ``space.opening`` (the default patch setting, every setting of the cheap
-    physical descriptors). A setting already finished, or running in another worker, is pruned and an
-    unseen one queued: the budget buys distinct settings. Many workers may share a database study: a
-    dead worker's trial is failed and its setting queued again. A resumed journal study scores the
-    interrupted settings again.
+    A new study opens with ``space.opening``; a setting finished or running elsewhere is pruned, an unseen
+    one queued instead; the trial of a dead worker, or interrupted in a resumed journal, is tried again.
 
     Parameters
     ----------
-    evaluate : callable
-        ``evaluate(config) -> (reward, components)`` scores one configuration.
-    base, space : Config, SearchSpace
-        The configuration the settings are applied to, and what is searched.
-    n_trials : int
-        The budget of distinct settings (at most the space's size).
+    evaluate, base, space : callable, Config, SearchSpace
+        ``evaluate(config) -> (reward, components)`` scores a setting applied to ``base``, of ``space``.
+    n_trials, seed : int
+        The budget of distinct settings (at most the space's size); the seed of sampler and draws.
     storage : str, Path or None
-        Where the study lives (see ``open_storage``), when ``study`` is not given.
-    seed : int
-        Seed of the sampler and of the random draws (those by trial number).
+        Where a new study lives (see ``open_storage``), when ``study`` is not given.
     progress, opening : bool
         Show a progress bar; enqueue ``space.opening`` on a new study (False: the sampler starts).
     objectives : tuple of str, optional
         Reward components maximized jointly (a Pareto front); user attribute "reward" keeps the combined.
     study : optuna.Study, optional
-        An opened study, taken as shared: its running trials are other workers'.
+        An opened study, taken as shared (its running trials are other workers').
 
     Returns
     -------
     optuna.Study
-        The study.
+        The study, its trials scored.
 
     Raises
     ------
@@ -106,19 +99,17 @@ def optimize(
 
     Examples
     --------
-    >>> study = optimize(lambda c: (c.n_classes / 10, {}), Config(), SearchSpace((8, 10), (2, 3), ("patch",)),
-    ...                  n_trials=4, progress=False)
-    >>> len(trial_records(study)), best_params(study)["n_classes"]
-    (4, 3)
+    >>> space = SearchSpace((8, 10), (2, 3), ("patch",))
+    >>> score = lambda c: (c.n_classes / 10 - c.window / 100, {})
+    >>> best_params(optimize(score, Config(), space, n_trials=4, progress=False))
+    {'window': 8, 'n_classes': 3}
     """
     if n_trials < 1:
         raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")
     objectives = check_objectives(objectives)
     local = study is None and (storage is None or isinstance(storage, Path))  # no other worker's trials
-    if study is None:
-        study = open_study(
-            storage, seed=seed, n_startup=startup_trials(n_trials), n_objectives=len(objectives or (None,))
-        )
+    n_startup, n_objectives = startup_trials(n_trials), len(objectives or (None,))
+    study = study or open_study(storage, seed=seed, n_startup=n_startup, n_objectives=n_objectives)
     _prepare(study, space, n_trials, opening=opening, local=local)
     _run(study, _Objective(evaluate, base, space, seed, objectives), min(n_trials, space.size), progress)
     return study

@@ -130,8 +130,6 @@ def open_storage(storage: str | Path | None) -> Any:
     ...     type(open_storage(Path(folder) / "study.journal")).__name__
     'JournalStorage'
     """
-    import optuna
-
     if storage is None:
         return None
     if isinstance(storage, Path):
@@ -139,7 +137,13 @@ def open_storage(storage: str | Path | None) -> Any:
         from optuna.storages.journal import JournalFileBackend
 
         return JournalStorage(JournalFileBackend(str(storage)))
-    url = check_storage_url(storage)
+    return _open_database(check_storage_url(storage))
+
+
+def _open_database(url: str) -> Any:
+    """Optuna's RDBStorage on ``url``: heartbeats, the retry callback, the idle-in-transaction limit."""
+    import optuna
+
     heartbeat, grace = heartbeat_settings()
     engine = {
         "pool_pre_ping": True,
@@ -277,15 +281,7 @@ def open_study(
         storage = open_storage(storage)
     sampler = gp_sampler(seed, n_startup)
     if not create:
-        try:
-            return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
-        except KeyError:
-            names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage))
-            more = f" and {len(names) - 10} more" if len(names) > 10 else ""  # one readable line
-            listed = ", ".join(names[:10]) + more
-            raise RewardscopeError(
-                f"no study {study_name!r} in this storage; studies there: {listed or 'none'}"
-            ) from None
+        return _load_study(storage, study_name, sampler)
     return optuna.create_study(
         storage=storage,
         study_name=study_name,
@@ -293,3 +289,18 @@ def open_study(
         sampler=sampler,
         load_if_exists=True,
     )
+
+
+def _load_study(storage: Any, study_name: str, sampler: Any) -> Any:
+    """The existing study ``study_name``; refused in one line naming the studies there when there is none."""
+    import optuna
+
+    try:
+        return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
+    except KeyError:
+        names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage))
+        more = f" and {len(names) - 10} more" if len(names) > 10 else ""  # one readable line
+        listed = ", ".join(names[:10]) + more
+        raise RewardscopeError(
+            f"no study {study_name!r} in this storage; studies there: {listed or 'none'}"
+        ) from None
