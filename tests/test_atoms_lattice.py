@@ -160,7 +160,8 @@ def test_110_projection_recognised_by_contrast(rng, shift):
         assert np.mean(np.isfinite(distance)) > 0.98
     p = index_columns(columns).polarization[columns.sublattice == "B"]
     p = p[np.all(np.isfinite(p), axis=1)]
-    # The B offset from the midpoint of its edge is the displacement put in: zero for the paraelectric lattice.
+    # The B offset from the midpoint of its edge is the displacement put in: zero for the paraelectric
+    # lattice.
     np.testing.assert_allclose(np.median(p, axis=0), shift, atol=0.1)
 
 
@@ -231,7 +232,8 @@ def test_failed_fits_are_flagged_and_never_measured():
     geometry = cell_geometry(columns, lattice)
     assert np.all(np.isnan(geometry.a[b & ~columns.fit_ok]))
     # Flag one A by hand: the (up to four) cells it is a corner of are measured without it, from their other
-    # three corners (where those were fitted), so its position does not matter; their cell shape is not measured.
+    # three corners (where those were fitted), so its position does not matter; their cell shape is not
+    # measured.
     complete = np.flatnonzero(
         b & columns.fit_ok & np.all(np.isfinite(lattice.polarization), axis=1) & (lattice.corners == 4)
     )
@@ -356,7 +358,8 @@ def test_a_wide_frames_contrast_is_judged_on_its_centre():
 def test_cells_the_frame_cuts_are_measured_from_the_corners_left(lost):
     """A cell with one A corner beyond the frame is measured from the other three (the parallelogram's
     fourth corner), one with an edge beyond it from the other edge and the lattice step beside it: as
-    exactly as from four on an undistorted lattice, and with a staggered (antipolar) A shift, whose corners at i
+    exactly as from four on an undistorted lattice, and with a staggered (antipolar) A shift, whose corners at
+    i
     and i + 1 cancel in the centroid."""
     from rewardscope.atoms import Columns
 
@@ -372,7 +375,8 @@ def test_cells_the_frame_cuts_are_measured_from_the_corners_left(lost):
         keep = (
             a[:, 1] < a[:, 1].max()
         )  # drop the top row of A: the five cells below it keep their bottom edge
-    else:  # A columns shifted +-2 px along a, alternating from one column of cells to the next; drop the last column
+    else:
+        # A columns shifted +-2 px along a, alternating from one column of cells to the next; drop the last.
         column = np.rint((a[:, 0] - 30.0) / 20.0).astype(int)
         a = a + np.column_stack([np.where(column % 2 == 0, 2.0, -2.0), np.zeros(len(a))])
         keep = column < 5

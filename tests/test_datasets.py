@@ -28,7 +28,8 @@ def server(tmp_path):
 
 @pytest.fixture
 def fake_wheel(server, tmp_path, monkeypatch):
-    """A wheel shaped like atomap 0.2.1's, holding a small HyperSpy-layout ADF image; the cache in tmp_path."""
+    """A wheel shaped like atomap 0.2.1's, holding a small HyperSpy-layout ADF image; the cache in
+    tmp_path."""
     h5py = pytest.importorskip("h5py")
     www, url = server
     image = tmp_path / "adf.hdf5"

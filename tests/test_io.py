@@ -49,7 +49,8 @@ def test_colour_images_are_made_grey_with_one_warning(tmp_path, lattice_image, c
     assert image.shape == grey.shape
     np.testing.assert_allclose(image.data, rgba[..., :3].mean(axis=2))
     assert [r.getMessage() for r in caplog.records if "jet.png" in r.getMessage()] == [
-        "jet.png is a colour (RGBA) image: converted to grey by the mean of R, G and B; a false-colour rendering does not"
+        "jet.png is a colour (RGBA) image: converted to grey by the mean of R, G and B; a false-colour"
+        " rendering does not"
         " map back to intensity: give the raw data, or pick one channel with --channel"
     ]
     caplog.clear()

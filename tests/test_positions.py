@@ -43,7 +43,8 @@ def test_polarization_from_given_positions_is_b_minus_the_mean_of_its_four_a(sce
     np.testing.assert_allclose(np.linalg.norm(columns.basis, axis=1), period, rtol=0.01)
     assert columns.b_site == (0.5, 0.5)
     lattice = index_columns(columns)
-    # Independently, from the truth's own cell indices: B of cell (i, j) minus the mean of A (i, j), (i+1, j), (i, j+1), (i+1, j+1).
+    # Independently, from the truth's own cell indices: B of cell (i, j) minus the mean of A (i, j), (i+1, j),
+    # (i, j+1), (i+1, j+1).
     a = {(i, j): xy for xy, s, i, j in zip(t.xy, t.sublattice, t.i, t.j) if s == "A"}
     checked = 0
     for row in np.flatnonzero(t.sublattice == "B"):

@@ -34,7 +34,8 @@ def nearest_spacing(xy):
     ],
 )
 def test_columns_and_lattice_of_real_images(name, spacing):
-    # iDPC shows its columns bright, as the data README says; auto would read it as dark (quality 0.75 against 0.52).
+    # iDPC shows its columns bright, as the data README says; auto would read it as dark (quality 0.75 against
+    # 0.52).
     located = locate(read_image(REAL / name), progress=False, force=True, contrast="bright")
     a = located.columns.xy[located.columns.sublattice == "A"]
     assert len(a) > 200
@@ -51,7 +52,8 @@ def test_lattice_period_of_the_low_dose_image():
 
 def test_the_low_dose_image_is_refused_b_unresolved(tmp_path):
     # Its two cation columns are about equally bright and the B columns are not resolved: the B found sit
-    # 24% of a period from their sites (noise peaks), which no polarization does. A clear refusal, no "polar" map.
+    # 24% of a period from their sites (noise peaks), which no polarization does. A clear refusal, no "polar"
+    # map.
     with pytest.raises(
         RewardscopeError,
         match=r"the B sublattice is not resolved: the median B displacement is 2\d\.\d% of the period",
@@ -81,7 +83,8 @@ def test_abf_is_read_as_dark_columns_on_the_adf_columns():
     assert (
         np.median(distance) < 2.5 and np.mean(distance < 4) > 0.9
     )  # 94%: the others lie where the ADF list has no B (edge cells)
-    # Paraelectric: what is left of P after the frame-wide offset (ABF's mistilt sensitivity) is <= 2% of the period.
+    # Paraelectric: what is left of P after the frame-wide offset (ABF's mistilt sensitivity) is <= 2% of the
+    # period.
     p = abf_located.lattice.polarization[abf.sublattice == "B"]
     p = p[np.all(np.isfinite(p), axis=1)]
     assert np.median(np.hypot(*(p - p.mean(axis=0)).T)) <= 0.02 * abf.period

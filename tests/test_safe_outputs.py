@@ -1,4 +1,5 @@
-"""Nothing lost, nothing misread: output folders, resumed runs, storage URLs and option names, tried as a careless user would.
+"""Nothing lost, nothing misread: output folders, resumed runs, storage URLs and option names, tried as a
+careless user would.
 
 Every refusal is checked for its exit code and its one line, and that nothing
 outside the output folder changed (the input and its folder hashed before and after).
@@ -67,7 +68,8 @@ def refused(capsys, argv, pattern) -> str:
     return lines[0]
 
 
-# --- --out and --overwrite ---------------------------------------------------------------------------------------
+# --- --out and --overwrite
+# ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -209,10 +211,11 @@ def test_the_python_api_names_its_own_arguments(data_folder, tmp_path, scene):
     assert "--overwrite" not in str(error.value)
     with pytest.raises(RewardscopeError, match="pass restart=True to start afresh"):
         out.rename(tmp_path / "results.partial")
-        analyze(scene.image, out=out, n_trials=2, n_classes=(2, 3), progress=False)
+        analyze(scene.image, out=out, n_trials=2, n_classes_range=(2, 3), progress=False)
 
 
-# --- resuming ------------------------------------------------------------------------------------------------------
+# --- resuming
+# ------------------------------------------------------------------------------------------------------
 
 
 def test_an_interrupted_run_resumes_only_with_the_same_image_and_options(
@@ -240,8 +243,8 @@ def test_an_interrupted_run_resumes_only_with_the_same_image_and_options(
     refused(
         capsys,
         ["analyze", image, "--out", out, "--trials", "30", "--classes", "2:3", "--quiet"],
-        r"holds an interrupted run with another space.n_classes \[2, 6\] \(now \[2, 3\]\); rerun with the same options to"
-        r" resume it, or add --restart to start afresh",
+        r"holds an interrupted run with another plan.n_classes_range \[2, 6\] \(now \[2, 3\]\);"
+        r" rerun with the same options to resume it, or add --restart to start afresh",
     )
     other = tmp_path / "other.npy"
     np.save(other, synthesize("quadrants", seed=1, size=256).image.data)
@@ -282,7 +285,8 @@ def test_an_interrupted_run_resumes_only_with_the_same_image_and_options(
     assert all(2 <= t["params"]["n_classes"] <= 3 for t in summary["trials"])
 
 
-# --- what was assumed ----------------------------------------------------------------------------------------------
+# --- what was assumed
+# ----------------------------------------------------------------------------------------------
 
 
 def test_low_detection_quality_stops_the_run_unless_forced(capsys, tmp_path, scene):
@@ -295,7 +299,8 @@ def test_low_detection_quality_stops_the_run_unless_forced(capsys, tmp_path, sce
         refused(
             capsys,
             [command, inverted, "--out", tmp_path / command, "--contrast", "bright", "--quiet"],
-            r"detection quality 0\.\d\d is below 0\.5 \(count .*\): the columns found do not form a clean lattice.*; --force goes on anyway",
+            r"detection quality 0\.\d\d is below 0\.5 \(count .*\): the columns found do not form a clean"
+            r" lattice.*; --force goes on anyway",
         )
     assert snapshot(tmp_path) == before
     assert (
@@ -331,7 +336,8 @@ def test_the_detection_quality_is_printed(tmp_path, scene):
     result = run_cli("atoms", image, "--out", tmp_path / "columns")
     assert result.returncode == 0
     assert re.search(
-        r"detection quality (0\.9\d|1\.00) \(count 1\.00, spacing 0\.\d\d, no_short_pairs 1\.00, coverage 1\.00\)",
+        r"detection quality (0\.9\d|1\.00) \(count 1\.00, spacing 0\.\d\d, no_short_pairs 1\.00,"
+        r" coverage 1\.00\)",
         result.stderr,
     )
 
@@ -376,7 +382,8 @@ def test_unanalysable_pixels_are_one_line(tmp_path, case, pattern):
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
 
 
-# --- storage URLs --------------------------------------------------------------------------------------------------
+# --- storage URLs
+# --------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("url", ["notaurl", "sqlite:///studies.db", "http://localhost:1/studies"])
@@ -398,7 +405,8 @@ def test_only_postgresql_storage_urls_are_accepted_and_nothing_is_made(
     assert snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["mydata"]
 
 
-# --- one name per concept ------------------------------------------------------------------------------------------
+# --- one name per concept
+# ------------------------------------------------------------------------------------------
 
 
 def subcommand_help(name: str) -> str:
@@ -556,7 +564,8 @@ def test_batch_frames_get_distinct_folders():
 
 
 def test_the_recorded_digest_is_the_one_a_worker_recomputes(data_folder, tmp_path):
-    # A worker reads the image again and compares this digest: it must be of the data, not of what was found in it.
+    # A worker reads the image again and compares this digest: it must be of the data, not of what was found
+    # in it.
     from rewardscope import analyze
     from rewardscope.io import read_image
     from rewardscope.workflow import image_digest

@@ -89,7 +89,8 @@ def test_torch_missing_says_what_to_install(monkeypatch, rng):
 
 @pytest.mark.parametrize("kind", ["vae", "rvae"])
 def test_vae_classes_find_the_variants(stripe_patches, kind):
-    # Whether the rotation latent alone separates the variants is measured in benchmarks/vae.py (it does not always).
+    # Whether the rotation latent alone separates the variants is measured in benchmarks/vae.py (it does not
+    # always).
     X, variant = stripe_patches
     model = VAEClassifier(2, kind=kind, random_state=0, epochs=30).fit(X)
     known = variant >= 0
@@ -123,7 +124,8 @@ def test_vae_classes_are_fitted_on_whole_patches_and_given_to_all(stripe_patches
     X = np.where(outliers[:, None], np.linspace(-2, 2, X.shape[1])[None], X)
     model = VAEClassifier(2, kind="rvae", random_state=0, epochs=30).fit(X, whole=~outliers)
     known = (variant >= 0) & ~outliers
-    # Fitted on all patches the mixture takes the stand-ins for a class (ARI 0.0 here); on the whole ones, 0.94.
+    # Fitted on all patches the mixture takes the stand-ins for a class (ARI 0.0 here); on the whole ones,
+    # 0.94.
     assert adjusted_rand_score(variant[known], model.labels_[known]) > 0.9
     assert model.labels_.shape == model.probabilities_.shape[:1] == (len(X),)
     with pytest.raises(RewardscopeError, match="boolean mask of the"):

@@ -77,12 +77,14 @@ def test_interrupted_study_resumes(stripes, tmp_path):
     assert len(trial_records(study)) == 6
     assert states.count("FAIL") == 1  # the interrupted trial, closed on resume
     assert len(calls) == 4 + 3  # three finished trials were not redone
-    assert len(calls) == len({(c.window, c.n_classes) for c in calls}) + 1  # only the interrupted one twice
+    assert len(calls) == len({(c.descriptor, c.window, c.n_classes) for c in calls}) + 1
+    assert calls.count(calls[3]) == 2  # only the interrupted one twice: it is tried again on resume
 
 
 def test_budget_buys_distinct_settings(stripes):
     pipeline = Pipeline(stripes.image)
-    space = SearchSpace(window=(12, 16), n_classes=(2, 3), descriptors=("patch",))  # 6 settings in all
+    # 6 settings in all
+    space = SearchSpace(window_range=(12, 16), n_classes_range=(2, 3), descriptors=("patch",))
     seen = []
 
     def score(config):
@@ -128,7 +130,7 @@ def test_analyze_writes_the_output_contract(stripes, tmp_path):
 
 
 def test_window_is_moot_without_patches():
-    space = SearchSpace(window=(12, 16), n_classes=(2, 3), descriptors=("patch", "polarization"))
+    space = SearchSpace(window_range=(12, 16), n_classes_range=(2, 3), descriptors=("patch", "polarization"))
     assert space.size == 3 * 2 + 2
     assert space.key({"window": 12, "n_classes": 2, "descriptor": "polarization"}) == space.key(
         {"window": 16, "n_classes": 2, "descriptor": "polarization"}
@@ -140,12 +142,12 @@ def test_window_is_moot_without_patches():
 
 def test_search_space_scales_with_period():
     space = SearchSpace.for_period(16.0, 400)
-    assert space.window == (12, 40)
+    assert space.window_range == (12, 40)
     small = SearchSpace.for_period(16.0, 60)
-    assert small.window == (12, 20)
+    assert small.window_range == (12, 20)
     odd = SearchSpace.for_period(16.0, 81)  # a third of the side is 27 px: the top window stays even
-    assert odd.window == (12, 26)
-    assert replace(space, n_classes=(2, 3)).distributions()["n_classes"].high == 3
+    assert odd.window_range == (12, 26)
+    assert replace(space, n_classes_range=(2, 3)).distributions()["n_classes"].high == 3
 
 
 def test_python_api_takes_a_plain_array(stripes):
@@ -159,11 +161,11 @@ def test_python_api_takes_a_plain_array(stripes):
 
 
 def test_opening_scores_every_physical_setting_first():
-    space = SearchSpace(window=(12, 40), n_classes=(2, 6), descriptors=("patch", "polarization"))
+    space = SearchSpace(window_range=(12, 40), n_classes_range=(2, 6), descriptors=("patch", "polarization"))
     opening = space.opening(20)
     assert opening[0] == {"window": 26, "n_classes": 2, "descriptor": "patch"}
     assert sorted(p["n_classes"] for p in opening if p["descriptor"] == "polarization") == [2, 3, 4, 5, 6]
-    assert SearchSpace(window=(12, 40), descriptors=("patch",)).opening(20) == [
+    assert SearchSpace(window_range=(12, 40), descriptors=("patch",)).opening(20) == [
         {"window": 26, "n_classes": 2}
     ]
     assert len(space.opening(3)) == 3
@@ -172,7 +174,7 @@ def test_opening_scores_every_physical_setting_first():
 def test_several_objectives_give_a_pareto_front():
     # A made-up trade-off on a grid, so the front is known: objective a grows with k, b falls with it,
     # and the combined reward peaks at k = 4.
-    space = SearchSpace(window=(8, 12), n_classes=(2, 6), descriptors=("patch",))
+    space = SearchSpace(window_range=(8, 12), n_classes_range=(2, 6), descriptors=("patch",))
 
     def evaluate(config):
         k, w = config.n_classes, config.window
@@ -218,10 +220,14 @@ def test_analyze_with_objectives_records_the_front(stripes, tmp_path):
 
 
 def test_a_given_window_range_is_what_is_searched(stripes, tmp_path):
-    analysis = analyze(stripes.image, n_trials=6, window=(12, 16), descriptors=("patch",), progress=False)
+    analysis = analyze(
+        stripes.image, n_trials=6, window_range=(12, 16), descriptors=("patch",), progress=False
+    )
     assert {t["params"]["window"] for t in analysis.trials} <= {12, 14, 16}
-    with pytest.raises(RewardscopeError, match="window range 2:4 px"):
-        analyze(stripes.image, out=tmp_path / "out", window=(2, 4), progress=False)
+    with pytest.raises(
+        RewardscopeError, match="`window_range` must be two whole numbers LOW <= HIGH, LOW >= 3"
+    ):
+        analyze(stripes.image, out=tmp_path / "out", window_range=(2, 4), progress=False)
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
 
 
@@ -313,7 +319,7 @@ def test_stripes_keep_two_classes_and_every_cell(stripes, tmp_path):
 def test_spatial_options_are_searched_when_asked(tmp_path):
     scene = synthesize("quadrants", seed=101, size=384, dose=6.0, polarization_pm=15.0, jitter_px=0.3)
     analysis = analyze(
-        scene.image, out=tmp_path / "out", n_trials=12, progress=False, pooling=(0, 2), smoothing=(0.0, 1.0)
+        scene.image, out=tmp_path / "out", n_trials=12, progress=False, poolings=(0, 2), smoothings=(0.0, 1.0)
     )
     tried = {(t["params"].get("pooling", 0), t["params"].get("smoothing", 0.0)) for t in analysis.trials}
     assert len(tried) > 1  # both dimensions are in the search
@@ -334,38 +340,17 @@ def test_a_single_spatial_value_is_used_not_dropped():
         scene.image,
         n_trials=1,
         descriptors=("polarization",),
-        n_classes=(2, 2),
-        pooling=(2,),
-        smoothing=(1.0,),
+        n_classes_range=(2, 2),
+        poolings=(2,),
+        smoothings=(1.0,),
         progress=False,
     )
     assert analysis.config.pooling == 2 and analysis.config.smoothing == 1.0
     assert analysis.result.unsmoothed_grid is not None
     with pytest.raises(RewardscopeError, match="whole numbers of cells"):
-        analyze(scene.image, n_trials=1, pooling=(1.5,), progress=False)
+        analyze(scene.image, n_trials=1, poolings=(1.5,), progress=False)
     with pytest.raises(RewardscopeError, match="`smoothing` must be >= 0"):
-        analyze(scene.image, n_trials=1, smoothing=(0.0, -1.0), progress=False)
-
-
-def test_a_study_begun_before_the_spatial_options_resumes():
-    from rewardscope.workflow import spec_differences
-
-    spec = {
-        "image": "d",
-        "base": Config().to_dict(),
-        "space": {"window": [6, 8], "poolings": [0], "smoothings": [0.0]},
-        "seed": 0,
-    }
-    older = {
-        "image": "d",
-        "base": {k: v for k, v in Config().to_dict().items() if k not in ("pooling", "smoothing")},
-        "space": {"window": [6, 8]},
-        "seed": 0,
-    }
-    assert spec_differences(older, spec) == ""
-    assert "space.poolings" in spec_differences(
-        older, {**spec, "space": {**spec["space"], "poolings": [0, 1]}}
-    )
+        analyze(scene.image, n_trials=1, smoothings=(0.0, -1.0), progress=False)
 
 
 def test_writing_a_report_leaves_matplotlib_as_the_user_set_it(stripes, tmp_path):
@@ -390,7 +375,7 @@ def test_writing_a_report_leaves_matplotlib_as_the_user_set_it(stripes, tmp_path
 @pytest.mark.parametrize("unpooled, chosen", [(0.69, 0), (0.60, 1)])
 def test_a_spatial_prior_that_only_ties_is_not_chosen(unpooled, chosen):
     """Within 2% of the best reward the least pooling wins; a clearly better pooled map is kept."""
-    space = SearchSpace(window=(8, 8), n_classes=(2, 2), descriptors=("patch",), poolings=(0, 1))
+    space = SearchSpace(window_range=(8, 8), n_classes_range=(2, 2), descriptors=("patch",), poolings=(0, 1))
 
     def evaluate(config):
         return (0.70 if config.pooling else unpooled), {}
@@ -431,8 +416,8 @@ def test_the_trials_table_shows_every_searched_setting(stripes, tmp_path):
         n_trials=6,
         progress=False,
         descriptors=("patch", "polarization"),
-        pooling=(0, 1),
-        smoothing=(0.0, 1.0),
+        poolings=(0, 1),
+        smoothings=(0.0, 1.0),
     )
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<th>pooling (cells)</th>" in page and "<th>Potts strength</th>" in page

@@ -143,7 +143,8 @@ def _int_range_step(text: str) -> list[int]:
 
 
 def _option(parser, name: str, *old_names: str, **kwargs):
-    """Add option ``name``; ``old_names`` (earlier spellings, kept for one release) work too but are not shown in --help."""
+    """Add option ``name``; ``old_names`` (earlier spellings, kept for one release) work too but are not shown
+    in --help."""
     action = parser.add_argument(name, **kwargs)
     for old in old_names:
         parser.add_argument(
@@ -154,9 +155,6 @@ def _option(parser, name: str, *old_names: str, **kwargs):
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .config import DESCRIPTORS, REFINEMENTS
-    from .datasets import NAMES as DATASETS
-    from .synthetic import LAYOUTS
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", action="store_true", help="no progress bars or messages")
@@ -164,16 +162,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="rewardscope",
-        description="Reward-driven, explainable unsupervised analysis of phases and ferroic variants in atomically resolved STEM images.",
+        description=(
+            "Reward-driven, explainable unsupervised analysis of phases and ferroic variants in atomically"
+            " resolved STEM images."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"rewardscope {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_analyze_command(commands, common)
+    _add_atoms_command(commands, common)
+    _add_landscape_command(commands, common)
+    _add_validate_command(commands, common)
+    _add_demo_command(commands, common)
+    _add_fetch_command(commands, common)
+    _add_batch_command(commands, common)
+    _add_worker_command(commands, common)
+    _add_synth_command(commands, common)
+    return parser
 
+
+def _add_analyze_command(commands, common) -> None:
     analyze = commands.add_parser(
         "analyze",
         parents=[common],
         help="analyze an image (.npy, .tif) and write a report",
-        description="Find columns, classify unit cells, and choose window and number of classes by maximizing the reward.",
+        description=(
+            "Find columns, classify unit cells, and choose window and number of classes by maximizing the"
+            " reward."
+        ),
     )
     analyze.add_argument(
         "image",
@@ -196,7 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--reference",
         type=_index,
         metavar="CLASS",
-        help="take this class of the chosen map as non-polar: its mean P is subtracted from every cell's (as with a substrate)",
+        help=(
+            "take this class of the chosen map as non-polar: its mean P is subtracted from every cell's (as"
+            " with a substrate)"
+        ),
     )
     reference.add_argument(
         "--reference-region",
@@ -206,11 +225,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="take the cells in this region (px) as non-polar: their mean P is subtracted from every cell's",
     )
 
+
+def _add_atoms_command(commands, common) -> None:
+    from .config import REFINEMENTS
+
     atoms = commands.add_parser(
         "atoms",
         parents=[common],
         help="find, classify and refine the atom columns only",
-        description="Find the A and B columns, refine them by 2-D Gaussian fits, index the unit cells; optionally tune the detector by the LoG* reward.",
+        description=(
+            "Find the A and B columns, refine them by 2-D Gaussian fits, index the unit cells; optionally"
+            " tune the detector by the LoG* reward."
+        ),
     )
     atoms.add_argument("image", type=Path, help="image file (as for analyze)")
     _add_reading_options(atoms)
@@ -231,11 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
     atoms.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     _add_force_option(atoms)
 
+
+def _add_landscape_command(commands, common) -> None:
+    from .config import DESCRIPTORS
+
     landscape = commands.add_parser(
         "landscape",
         parents=[common],
         help="score every setting of a grid: one heat map per reward component",
-        description="Evaluate the reward and its components at every (window, classes) grid point, in parallel.",
+        description=(
+            "Evaluate the reward and its components at every (window, classes) grid point, in parallel."
+        ),
     )
     landscape.add_argument("image", type=Path, help="image file (as for analyze)")
     _add_reading_options(landscape)
@@ -269,11 +301,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_weights_option(landscape)
     landscape.add_argument("--seed", type=int, default=0, help="random seed of the learner (default 0)")
 
+
+def _add_validate_command(commands, common) -> None:
     validate = commands.add_parser(
         "validate",
         parents=[common],
         help="validate the rewards against synthetic truth (a benchmark; minutes)",
-        description="Score every setting on synthetic scenes with truth: regret and Spearman correlation with ARI per reward, and optimizer vs random search.",
+        description=(
+            "Score every setting on synthetic scenes with truth: regret and Spearman correlation with ARI"
+            " per reward, and optimizer vs random search."
+        ),
     )
     _add_output_options(validate, "validate.json, validate.md, landscapes/")
     validate.add_argument(
@@ -287,9 +324,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_names("level", VALIDATE_LEVELS),
         default=VALIDATE_LEVELS,
         metavar="LEVEL[,LEVEL...]",
-        help=f"doses scored, of {', '.join(VALIDATE_LEVELS)} (default all; very-low searches the spatial options)",
+        help=(
+            f"doses scored, of {', '.join(VALIDATE_LEVELS)} (default all; very-low searches the spatial"
+            " options)"
+        ),
     )
 
+
+def _add_demo_command(commands, common) -> None:
     demo = commands.add_parser(
         "demo",
         parents=[common],
@@ -300,19 +342,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(demo, "as for analyze", default=Path("rewardscope-demo"))
     _add_analysis_options(demo, trials=20)
 
+
+def _add_fetch_command(commands, common) -> None:
+    from .datasets import NAMES as DATASETS  # (pooch: imported only to build the parser)
+
     fetch = commands.add_parser(
         "fetch",
         parents=[common],
         help="download a public dataset (hash-checked, cached) and print its path",
-        description="Download a public dataset once, check its hash, keep it in the cache ($REWARDSCOPE_DATA or the user cache) and print its path.",
+        description=(
+            "Download a public dataset once, check its hash, keep it in the cache ($REWARDSCOPE_DATA or the"
+            " user cache) and print its path."
+        ),
     )
     fetch.add_argument(
         "name",
         choices=DATASETS,
-        help="sm-bfo: Sm-doped BiFeO3 composition series (Zenodo 4876786, ~2 GB, read with --allow-pickle --entry Sm_7_0);"
-        " srtio3-adf / srtio3-abf: SrTiO3 [110] test images from the atomap 0.2.1 wheel",
+        help=(
+            "sm-bfo: Sm-doped BiFeO3 composition series (Zenodo 4876786, ~2 GB, read with --allow-pickle"
+            " --entry Sm_7_0); srtio3-adf / srtio3-abf: SrTiO3 [110] test images from the atomap 0.2.1 wheel"
+        ),
     )
 
+
+def _add_batch_command(commands, common) -> None:
     batch = commands.add_parser(
         "batch",
         parents=[common],
@@ -339,12 +392,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_analysis_options(batch, shared=False)
 
+
+def _add_worker_command(commands, common) -> None:
     worker = commands.add_parser(
         "worker",
         parents=[common],
         help="join a shared study and run its trials until its budget is spent",
-        description="Run trials of a study that `rewardscope analyze --storage URL --study NAME` began, from any"
-        " machine that reaches the database and reads the image at the same path.",
+        description=(
+            "Run trials of a study that `rewardscope analyze --storage URL --study NAME` began, from any"
+            " machine that reaches the database and reads the image at the same path."
+        ),
     )
     worker.add_argument(
         "--storage",
@@ -354,12 +411,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--study", required=True, metavar="NAME", help="the study's name")
 
+
+def _add_synth_command(commands, common) -> None:
+    from .synthetic import LAYOUTS
+
     synth = commands.add_parser(
         "synth",
         parents=[common],
         help="write a synthetic scene with ground truth (image.tif, image.npy, truth.csv)",
-        description="Write a synthetic HAADF scene of a perovskite film with polar and antipolar domains, and its"
-        " truth (every column's position, sublattice, cell and variant), for tests and benchmarks.",
+        description=(
+            "Write a synthetic HAADF scene of a perovskite film with polar and antipolar domains, and its"
+            " truth (every column's position, sublattice, cell and variant), for tests and benchmarks."
+        ),
     )
     synth.add_argument("layout", choices=LAYOUTS, help="domain layout")
     _add_output_options(synth, "image.tif, image.npy, truth.csv")
@@ -390,7 +453,6 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument(
         "--wall-angle-deg", type=float, default=0.0, help="stripes: wall angle to the a axis (default 0)"
     )
-    return parser
 
 
 def _add_reading_options(parser) -> None:
@@ -458,7 +520,10 @@ def _add_output_options(parser, contents: str, default: Path | None = None) -> N
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an earlier rewardscope result in --out (never a file, nor a folder holding anything else)",
+        help=(
+            "replace an earlier rewardscope result in --out (never a file, nor a folder holding anything"
+            " else)"
+        ),
     )
 
 
@@ -469,7 +534,10 @@ def _add_column_options(parser) -> None:
         "--contrast",
         choices=CONTRASTS,
         default="auto",
-        help="bright columns (HAADF, ADF), dark columns (ABF), or auto: the one whose columns form the cleaner lattice (default auto)",
+        help=(
+            "bright columns (HAADF, ADF), dark columns (ABF), or auto: the one whose columns form the"
+            " cleaner lattice (default auto)"
+        ),
     )
     parser.add_argument(
         "--a-site",
@@ -504,11 +572,11 @@ def _add_weights_option(parser) -> None:
 
 
 def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None:
-    from .config import DESCRIPTORS, LEARNERS, SYMMETRIES
+    """The options of a search: budget, ranges, descriptors, reward, learners, priors, study, detector."""
+    from .config import DESCRIPTORS
 
-    parser.add_argument(
-        "--trials", type=_positive_int, default=trials, help=f"optimization trials (default {trials})"
-    )
+    trials_help = f"optimization trials (default {trials})"
+    parser.add_argument("--trials", type=_positive_int, default=trials, help=trials_help)
     parser.add_argument("--seed", type=int, default=0, help="random seed of sampler and learner (default 0)")
     parser.add_argument(
         "--classes",
@@ -529,7 +597,10 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
         type=_names("descriptor", DESCRIPTORS),
         default=None,
         metavar="KINDS",
-        help="comma-separated descriptors the optimizer may choose from: patch, polarization, lattice, patch+polarization (default patch,polarization)",
+        help=(
+            "comma-separated descriptors the optimizer may choose from: patch, polarization, lattice,"
+            " patch+polarization (default patch,polarization)"
+        ),
     )
     _add_weights_option(parser)
     parser.add_argument(
@@ -540,6 +611,49 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
         help="optimize these reward components jointly (a Pareto front) instead of the combined reward;"
         " the front member with the highest combined reward is chosen",
     )
+    _add_learner_options(parser)
+    _add_spatial_options(parser)
+    if shared:
+        _add_study_options(parser)
+    parser.add_argument(
+        "--tune-detector",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="first tune the column detector with N LoG* trials (default 0: detector defaults)",
+    )
+    _add_column_options(parser)
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help=(
+            "start an interrupted run afresh (a rerun into the same --out resumes it when its image and"
+            " options are the same)"
+        ),
+    )
+    _add_force_option(parser)
+
+
+def _add_study_options(parser) -> None:
+    """--storage and --study: a study shared with `rewardscope worker` processes."""
+    parser.add_argument(
+        "--storage",
+        metavar="URL",
+        help="keep the study in this database (postgresql://user:password@host:port/db) so that"
+        " `rewardscope worker` processes on any machine can join it (default: a journal file in OUT)",
+    )
+    parser.add_argument(
+        "--study",
+        default="rewardscope",
+        metavar="NAME",
+        help="study name in --storage (default rewardscope)",
+    )
+
+
+def _add_learner_options(parser) -> None:
+    """--learner and the VAEs' settings."""
+    from .config import LEARNERS, SYMMETRIES
+
     parser.add_argument(
         "--learner",
         type=_names("learner", LEARNERS),
@@ -572,6 +686,10 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
         help="rotations of the lattice the invariant VAEs search (4 for a square lattice): their angle"
         " latent then tells the polar variants apart (default 1: none)",
     )
+
+
+def _add_spatial_options(parser) -> None:
+    """--pooling and --smoothing: the spatial priors for low-dose frames."""
     parser.add_argument(
         "--pooling",
         type=_radii,
@@ -588,33 +706,6 @@ def _add_analysis_options(parser, trials: int = 30, shared: bool = True) -> None
         help="strength of the Potts prior that lets neighbouring cells vote on each cell's class, or several"
         " to search (low dose: e.g. 0,0.5,1,2; default 0: none)",
     )
-    if shared:
-        parser.add_argument(
-            "--storage",
-            metavar="URL",
-            help="keep the study in this database (postgresql://user:password@host:port/db) so that"
-            " `rewardscope worker` processes on any machine can join it (default: a journal file in OUT)",
-        )
-        parser.add_argument(
-            "--study",
-            default="rewardscope",
-            metavar="NAME",
-            help="study name in --storage (default rewardscope)",
-        )
-    parser.add_argument(
-        "--tune-detector",
-        type=_count,
-        default=0,
-        metavar="N",
-        help="first tune the column detector with N LoG* trials (default 0: detector defaults)",
-    )
-    _add_column_options(parser)
-    parser.add_argument(
-        "--restart",
-        action="store_true",
-        help="start an interrupted run afresh (a rerun into the same --out resumes it when its image and options are the same)",
-    )
-    _add_force_option(parser)
 
 
 def main(argv=None) -> int:
@@ -663,34 +754,42 @@ def main(argv=None) -> int:
 
 
 def _analysis_options(args) -> dict:
-    """The keyword arguments of ``workflow.analyze`` that analyze and demo share."""
+    """The keyword arguments of ``workflow.analyze`` that analyze and demo share: the plan's fields and
+    where to run and write."""
     from .config import Config
 
     return {
         "out": args.out,
+        "storage": getattr(args, "storage", None),
+        "study_name": getattr(args, "study", None),
+        "overwrite": args.overwrite,
+        "restart": args.restart,
+        "progress": not args.quiet,
+        **_plan_options(args),
+        "base": Config(contrast=args.contrast, a_site=args.a_site),
+    }
+
+
+def _plan_options(args) -> dict:
+    """The ``AnalysisPlan`` fields the command line sets."""
+    return {
         "n_trials": args.trials,
         "seed": args.seed,
-        "n_classes": args.classes,
-        "window": args.window,
+        "n_classes_range": args.classes,
+        "window_range": args.window,
         "descriptors": args.descriptors,
         "weights": args.reward_weights,
         "tune_detector": args.tune_detector,
         "objectives": args.objectives,
-        "storage": getattr(args, "storage", None),
-        "study_name": getattr(args, "study", None),
         "learners": args.learner,
-        "latent_dim": args.latent_dim,
+        "latent_dim_range": args.latent_dim,
         "betas": args.beta,
         "epochs": args.epochs,
         "symmetry": args.symmetry,
-        "pooling": args.pooling,
-        "smoothing": args.smoothing,
-        "overwrite": args.overwrite,
-        "restart": args.restart,
+        "poolings": args.pooling,
+        "smoothings": args.smoothing,
         "force": args.force,
         "reference": getattr(args, "reference", None),
-        "progress": not args.quiet,
-        "base": Config(contrast=args.contrast, a_site=args.a_site),
     }
 
 
@@ -710,7 +809,11 @@ def _analyze(args) -> int:
             extra=extra,
             source=str(args.image.resolve()),
         )
-        analysis = analyze(image, columns=columns, pixel_size=args.pixel_size, **_analysis_options(args))
+        if image is None:  # positions alone: a blank frame under them, calibrated by --pixel-size
+            from .workflow import canvas
+
+            image = canvas(columns, args.pixel_size)
+        analysis = analyze(image, columns=columns, **_analysis_options(args))
     elif args.with_image:
         raise RewardscopeError(
             f"--image goes with a positions table (.csv), not with the image {str(args.image)!r}"
@@ -739,8 +842,10 @@ def _atoms(args) -> int:
     if not args.quiet:
         counts = summary["lattice"]["columns"]
         print(
-            f"{counts['A']} A and {counts['B']} B columns ({summary['decisions']['contrast']} contrast), period"
-            f" {summary['lattice']['period_px']:.2f} px, detection quality {summary['quality']['quality']:.3f} ({summary['seconds']:.1f} s)"
+            f"{counts['A']} A and {counts['B']} B columns ({summary['decisions']['contrast']} contrast),"
+            " period"
+            f" {summary['lattice']['period_px']:.2f} px, detection quality"
+            f" {summary['quality']['quality']:.3f} ({summary['seconds']:.1f} s)"
         )
     print(f"columns: {args.out / 'atoms.csv'}")
     return 0
@@ -754,7 +859,8 @@ def _demo(args) -> int:
     scene = synthesize("stripes", seed=args.seed)
     if not args.quiet:
         print(
-            f"synthesized a stripes scene of {scene.image.shape[0]} x {scene.image.shape[1]} px with {scene.n_variants} variants"
+            f"synthesized a stripes scene of {scene.image.shape[0]} x {scene.image.shape[1]} px with"
+            f" {scene.n_variants} variants"
         )
     analysis = analyze(scene.image, **_analysis_options(args))
     result = analysis.result
@@ -769,23 +875,27 @@ def _demo(args) -> int:
     )
     _print_outcome(analysis, args.out, args.quiet)
     print(
-        f"adjusted Rand index against the truth: {score.ari:.3f} ({score.n_classes_found} classes found, {score.n_classes_true} true)"
+        f"adjusted Rand index against the truth: {score.ari:.3f} ({score.n_classes_found} classes found,"
+        f" {score.n_classes_true} true)"
     )
     return 0
 
 
 def _print_outcome(analysis, out: Path, quiet: bool) -> None:
+    from .config import is_vae
+
     config = analysis.config
     if not quiet:
         window = f", window {config.window} px" if config.window is not None else ""
         learner = (
             f", {config.learner} learner (latent {config.latent_dim}, beta {config.beta:g})"
-            if config.learner != "gmm"
+            if is_vae(config.learner)
             else ""
         )
         classes = "1 class" if config.n_classes == 1 else f"{config.n_classes} classes"
         print(
-            f"chosen: {config.descriptor} descriptor{window}{learner}, {classes}, reward {analysis.result.reward:.3f}"
+            f"chosen: {config.descriptor} descriptor{window}{learner}, {classes}, reward"
+            f" {analysis.result.reward:.3f}"
             f" ({len(analysis.trials)} trials, {analysis.seconds:.1f} s)"
         )
         print(
@@ -817,17 +927,25 @@ def _synth(args) -> int:
     out = write_scene(scene, args.out, overwrite=args.overwrite)
     if not args.quiet:
         print(
-            f"wrote {out / 'image.tif'}, {out / 'image.npy'} and {out / 'truth.csv'} ({len(scene.truth.xy)} columns)"
+            f"wrote {out / 'image.tif'}, {out / 'image.npy'} and {out / 'truth.csv'} ({len(scene.truth.xy)}"
+            " columns)"
         )
     return 0
 
 
 def _batch(args) -> int:
     from .batch import run_batch
+    from .config import Config
 
-    # Dask narrates its cluster's life at INFO, and its connections' shutdown at ERROR; the table is our report.
+    # Dask narrates its cluster's life at INFO, and its connections' shutdown at ERROR; the table is our
+    # report.
     # (Set here, by the command line: library code leaves other libraries' loggers to the user.)
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    from .plan import AnalysisPlan
+
+    AnalysisPlan(
+        **_plan_options(args), base=Config(contrast=args.contrast, a_site=args.a_site)
+    )  # said before any frame
     options = {
         k: v
         for k, v in _analysis_options(args).items()
@@ -847,7 +965,8 @@ def _batch(args) -> int:
     for row in failed:
         print(f"failed: {row['file']}: {row['reason']}", file=sys.stderr)
     print(
-        f"{len(rows) - len(failed)} of {len(rows)} frames done; table: {args.out / 'batch.csv'}, index: {args.out / 'index.html'}"
+        f"{len(rows) - len(failed)} of {len(rows)} frames done; table: {args.out / 'batch.csv'}, index:"
+        f" {args.out / 'index.html'}"
     )
     return 1 if failed else 0
 
@@ -919,7 +1038,8 @@ def _validate(args) -> int:
         for level, m in summary["medians"].items():
             print(
                 f"{level} dose: mean regret of the default reward {m['mean_regret_default']:.3f};"
-                f" optimizer reaches 99% of the best reward in {m['median_bo_trials']:.0f} trials (random search {m['median_random_trials']:.1f})"
+                f" optimizer reaches 99% of the best reward in {m['median_bo_trials']:.0f} trials (random"
+                f" search {m['median_random_trials']:.1f})"
             )
     print(f"validation: {args.out / 'validate.md'}")
     return 0

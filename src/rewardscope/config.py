@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 
 from .errors import RewardscopeError
 
-# The choices of the workflow's named settings, here so that the command line lists them without importing the stages.
+# The choices of the workflow's named settings, here so that the command line lists them without importing the
+# stages.
 REFINEMENTS = ("gaussian", "com", "none")
 DESCRIPTORS = ("patch", "polarization", "lattice", "patch+polarization")
 VAE_LEARNERS = ("vae", "rvae", "crvae", "jrvae")
@@ -63,9 +64,11 @@ class Config:
     ``column_sigma`` is the column width as a fraction of the lattice period,
     ``threshold`` the A-column detection threshold, ``refine`` the sub-pixel
     method, ``contrast`` bright or dark columns (or ``auto``), ``a_site`` which
-    cation sublattice is A (the ``bright`` or ``dim`` one), ``window`` the patch side in px (None: 1.5 lattice periods),
+    cation sublattice is A (the ``bright`` or ``dim`` one), ``window`` the patch side in px (None: 1.5 lattice
+    periods),
     ``descriptor`` what the learner sees (``descriptors.KINDS``),
-    ``n_classes`` the number of classes, ``n_components`` the PCA dimension,
+    ``n_classes`` the number of classes, ``pca_dim`` the number of principal components the mixture is fitted
+    in,
     ``learner`` what classifies (``gmm``: PCA + Gaussian mixture; ``vae``,
     ``rvae``, ``crvae``, ``jrvae``: a VAE of the patches, see ``learn.vae``)
     with its ``latent_dim``, KL weight ``beta``, training ``epochs`` and the
@@ -83,7 +86,7 @@ class Config:
     window: int | None = None
     descriptor: str = "patch"
     n_classes: int = 2
-    n_components: int = 8
+    pca_dim: int = 8
     learner: str = "gmm"
     latent_dim: int = 2
     beta: float = 1.0
@@ -110,13 +113,14 @@ class Config:
             )
         if self.n_classes < 1:
             raise RewardscopeError(f"`n_classes` must be >= 1, got n_classes={self.n_classes}")
-        if self.n_components < 1:
-            raise RewardscopeError(f"`n_components` must be >= 1, got n_components={self.n_components}")
+        if self.pca_dim < 1:
+            raise RewardscopeError(f"`pca_dim` must be >= 1, got pca_dim={self.pca_dim}")
         if self.learner not in LEARNERS:
             raise RewardscopeError(f"unknown learner {self.learner!r}; choose one of {', '.join(LEARNERS)}")
-        if self.learner != "gmm" and self.descriptor != "patch":
+        if is_vae(self.learner) and self.descriptor != "patch":
             raise RewardscopeError(
-                f"the {self.learner} learner encodes image patches: it needs the patch descriptor, not {self.descriptor!r}"
+                f"the {self.learner} learner encodes image patches: it needs the patch descriptor, not"
+                f" {self.descriptor!r}"
             )
         if self.latent_dim < 1:
             raise RewardscopeError(f"`latent_dim` must be >= 1, got latent_dim={self.latent_dim}")
@@ -146,7 +150,7 @@ STAGE_FIELDS = {
     "descriptors": ("window", "descriptor", "pooling"),
     # What the number of classes does not change: a VAE's training, mixtures of every k.
     "embedding": ("learner", "latent_dim", "beta", "epochs", "symmetry", "seed"),
-    "evidence": ("n_components",),
+    "evidence": ("pca_dim",),
     "learn": ("n_classes",),
 }
 STAGE_ORDER = tuple(STAGE_FIELDS)

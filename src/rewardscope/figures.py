@@ -347,7 +347,7 @@ def polarization_colours(p: np.ndarray) -> np.ndarray:
 
 
 def cell_maps_figure(analysis) -> Figure:
-    """Maps on the cell grid: polarization colours, |P|, strain along a, the antipolar A displacement.
+    """Maps on the cell grid: polarization colours, ``|P|``, strain along a, the antipolar A displacement.
 
     Parameters
     ----------

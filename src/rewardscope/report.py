@@ -175,21 +175,16 @@ def versions() -> dict:
     >>> sorted(versions())[:3]
     ['numpy', 'optuna', 'python']
     """
-    import optuna
-    import scipy
-    import skimage
-    import sklearn
+    from importlib.metadata import version
 
     from . import __version__
 
+    # The installed distributions' versions (skimage's lazy module hides __version__ from type checkers).
+    packages = ("numpy", "scipy", "scikit-image", "scikit-learn", "optuna")
     return {
         "rewardscope": __version__,
         "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-image": skimage.__version__,
-        "scikit-learn": sklearn.__version__,
-        "optuna": optuna.__version__,
+        **{name: version(name) for name in packages},
     }
 
 

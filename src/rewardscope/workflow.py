@@ -12,13 +12,20 @@ import logging
 import os
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from . import rewards
+from . import outputs, rewards
 from .atoms import Columns, find_columns
-from .config import MAX_B_DISPLACEMENT, MAX_B_FITS_FAILED, MIN_DETECTION_QUALITY, Config, stage_key
+from .config import (
+    MAX_B_DISPLACEMENT,
+    MAX_B_FITS_FAILED,
+    MIN_DETECTION_QUALITY,
+    Config,
+    stage_key,
+    uses_patches,
+)
 from .descriptors import balanced, frame_edge, patches, physical, pooled, within_frame
 from .errors import RewardscopeError
 from .io import Image, as_image
@@ -33,12 +40,23 @@ from .learn import (
     split_evidence,
 )
 from .learn.vae import require_torch
+from .optimize import (
+    STUDY_NAME,
+    SearchSpace,
+    best_params,
+    gp_sampler,
+    open_storage,
+    open_study,
+    optimize,
+    startup_trials,
+    trial_records,
+)
+from .plan import AnalysisPlan
 from .walls import Walls, find_walls
 
 logger = logging.getLogger(__name__)
-EVIDENCE_K_MAX = (
-    8  # the class-evidence rewards compare k with every count from 1 to this (k beyond it scores 0)
-)
+# The class-evidence rewards compare k with every count from 1 to this (k beyond it scores 0).
+EVIDENCE_K_MAX = 8
 
 
 @dataclass(frozen=True)
@@ -71,7 +89,8 @@ class Pipeline:
         columns: Columns | None = None,
     ):
         self.image = image
-        self.given = columns  # columns brought from elsewhere (positions): used as they are, whatever the detector settings
+        # Columns brought from elsewhere (positions): used as they are, whatever the detector settings.
+        self.given = columns
         self.weights = weights
         # The class-evidence components fit mixtures of every k: only when weighted, optimized, or asked for.
         needed = {name for name, w in (weights or {}).items() if w > 0} | set(objectives or ())
@@ -81,7 +100,8 @@ class Pipeline:
         self._cache: dict[tuple, object] = {}
 
     def _cached(self, stage: str, config: Config, compute, name: str | None = None):
-        """``compute()``, once per value of the config fields ``stage`` depends on; kept (and timed) as ``name``."""
+        """``compute()``, once per value of the config fields ``stage`` depends on; kept (and timed) as
+        ``name``."""
         name = name or stage
         key = (name, stage_key(config, stage))
         if key not in self._cache:
@@ -147,7 +167,7 @@ class Pipeline:
             rows = self.classified_rows(config)
             columns = self.columns(config)
             blocks = []
-            if "patch" in config.descriptor:
+            if uses_patches(config.descriptor):
                 blocks.append(patches(self.image.data, columns.xy[rows], self.window(config)))
             for kind in ("polarization", "lattice"):
                 if kind in config.descriptor:
@@ -186,7 +206,7 @@ class Pipeline:
     def reference(self, config: Config) -> np.ndarray:
         """The classified cells a learner is fitted on (the others are assigned): those whose patch lies
         wholly in the frame, for descriptors with patches; every cell for the physical ones."""
-        if "patch" in config.descriptor:
+        if uses_patches(config.descriptor):
             return self.whole_patches(config)
         return np.ones(len(self.classified_rows(config)), bool)
 
@@ -220,7 +240,7 @@ class Pipeline:
             lambda: class_evidence(
                 self.embedding(config),
                 k_max=EVIDENCE_K_MAX,
-                n_components=config.n_components,
+                pca_dim=config.pca_dim,
                 random_state=config.seed,
             ),
         )
@@ -234,7 +254,7 @@ class Pipeline:
                 )
             if config.learner == "gmm":
                 return PCAGaussianMixture(
-                    config.n_classes, n_components=config.n_components, random_state=config.seed
+                    config.n_classes, pca_dim=config.pca_dim, random_state=config.seed
                 ).fit(X, self.reference(config))
             return VAEClassifier(
                 config.n_classes,
@@ -272,8 +292,9 @@ class Pipeline:
         evidence = self.evidence(config) if self.with_evidence else None  # timed as its own stage
         split = self.split(config) if config.n_classes >= 2 else None
         start = time.perf_counter()
-        # Half a window from the border: the patch's, or without patches the default 1.5 periods (whatever the trial's moot window).
-        margin = self.window(config if "patch" in config.descriptor else replace(config, window=None))
+        # Half a window from the border: the patch's, or without patches the default 1.5 periods (whatever the
+        # trial's moot window).
+        margin = self.window(config if uses_patches(config.descriptor) else replace(config, window=None))
         edge = frame_edge(columns.xy[rows], lattice.ij[rows], margin, self.image.shape, config.pooling)
         reward, components = rewards.evaluate(
             walls,
@@ -317,13 +338,15 @@ class Analysis:
     warnings: tuple = ()  # what the result must be read with (a failed gate let through by force=True)
     phases: dict | None = None  # how many phases, and the evidence: see ``phase_count``
     reference: dict | None = None  # what P is measured from, where a reference was given: see ``relative_to``
+    plan: AnalysisPlan | None = None  # what was asked (its base with the tuned detector settings)
 
     @property
     def config(self) -> Config:
         return self.result.config
 
     def _repr_html_(self) -> str:
-        """Jupyter's view: the answer, the setting, the classes and the class map (``report.notebook_html``)."""
+        """Jupyter's view: the answer, the setting, the classes and the class map
+        (``report.notebook_html``)."""
         from .report import notebook_html
 
         return notebook_html(self)
@@ -331,222 +354,72 @@ class Analysis:
 
 def analyze(
     image: Image | np.ndarray | None,
+    plan: AnalysisPlan | None = None,
     *,
     columns: Columns | None = None,
-    pixel_size: float | None = None,
     out=None,
-    n_trials: int = 30,
-    seed: int = 0,
-    base: Config | None = None,
-    weights: dict | None = None,
-    n_classes: tuple[int, int] = (2, 6),
-    window: tuple[int, int] | None = None,
-    descriptors: tuple[str, ...] | None = None,
-    tune_detector: int = 0,
-    objectives: tuple[str, ...] | None = None,
     storage: str | None = None,
     study_name: str | None = None,
-    learners: tuple[str, ...] = ("gmm",),
-    latent_dim: tuple[int, int] = (2, 2),
-    betas: tuple[float, ...] = (1.0,),
-    epochs: int = 30,
-    symmetry: int = 1,
-    pooling: tuple[int, ...] = (0,),
-    smoothing: tuple[float, ...] = (0.0,),
     overwrite: bool = False,
     restart: bool = False,
-    force: bool = False,
-    reference: int | tuple[float, float, float, float] | None = None,
     progress: bool = True,
+    **options,
 ) -> Analysis:
     """Find the columns, then choose descriptor, window and number of classes by maximizing the reward.
 
-    ``window`` (LOW, HIGH) fixes the patch windows searched (default: from the
-    lattice period). ``learners`` are searched among (``gmm`` or the VAEs of ``learn.vae``, which
-    classify patches: their default descriptors are then ``patch`` only), with
-    the VAEs' latent size in the range ``latent_dim``, KL weights ``betas``,
-    ``epochs`` of training and the lattice rotations their angle searches, ``symmetry``. For low-dose frames,
-    where one cell cannot tell its class but its neighbours can: ``pooling``, the radii (cells) over which
-    descriptors are averaged with the neighbouring cells' before learning, and ``smoothing``, the strengths of
-    the Potts prior on the cell grid (``learn.potts``), searched (0: none, the default). With ``objectives`` (two or more reward components) the optimizer maximizes
-    them jointly; the chosen setting is the member of their Pareto front with
-    the highest combined reward, and every trial records whether it is on the front.
+    Parameters
+    ----------
+    image : Image, array or None
+        The frame (``io.read_image``, or an array). None with ``columns``: positions alone.
+    plan : AnalysisPlan, optional
+        What to search and how (budget, reward, ranges, learners, spatial priors, reference). Its fields
+        may instead be given as keywords (``n_trials=12, n_classes_range=(2, 4)``, ...), not both.
+    columns : Columns, optional
+        Positions (``Columns.from_positions``) used instead of finding them; the physical descriptors
+        are then searched. Without an image, ``canvas(columns, pixel_size)`` as the image calibrates them.
+    out : path, optional
+        Folder for atoms.csv, summary.json, report.html and its figures. They are built in
+        ``out.partial``, which also keeps the optimizer's journal: a run that stops early leaves only
+        ``out.partial`` and the next run with the same ``out`` and plan resumes there (``restart``
+        starts afresh). ``out`` must be new or hold an earlier rewardscope result (replaced only with
+        ``overwrite``; see ``outputs``).
+    storage, study_name : str, optional
+        A PostgreSQL URL where the study ``study_name`` lives instead, shared with ``work``
+        (``rewardscope worker``) on any machine that can read the image file at the same path.
+    progress : bool
+        Progress bars on the terminal or in the notebook.
 
-    With ``out``, the results (atoms.csv, summary.json, report.html and its
-    figures) are written into ``out``. They are built in ``out.partial`` next to
-    it, which also keeps the optimizer's journal: a run that stops early leaves
-    only ``out.partial`` and the next run with the same ``out`` resumes there.
-    With ``storage`` (a database URL such as ``postgresql://...``) the study
-    ``study_name`` lives there instead, and ``work`` (``rewardscope worker``)
-    on any machine that can read the image file at the same path joins it.
-    ``out`` must be new, or hold an earlier rewardscope result (replaced only
-    with ``overwrite``; see ``outputs``). An interrupted run is resumed only
-    with the same image and options; ``restart`` starts it afresh instead.
+    Returns
+    -------
+    Analysis
+        The best result, every trial, the classes explained, and the provenance.
 
-    ``columns`` (``Columns.from_positions``) are used instead of finding them; ``image`` may then be
-    None (``pixel_size`` in pm then calibrates them), and the physical descriptors (polarization,
-    lattice) are searched, patches needing the image.
+    Raises
+    ------
+    RewardscopeError
+        On a bad plan or output folder (before any work), data without a lattice, or a failed gate
+        (low detection quality, B sublattice not resolved) unless the plan's ``force``.
 
-    ``weights`` change the named reward components' weights; the others keep
-    their defaults (``rewards.DEFAULT_WEIGHTS``; a weight of 0 drops one).
-    Below ``MIN_DETECTION_QUALITY`` the run stops with an error, unless
-    ``force``, which goes on and records a warning in the result.
-
-    ``reference`` (a class number of the chosen map, or a region (x0, x1, y0, y1) in px) is taken as
-    non-polar: its cells' mean polarization is subtracted from every cell's (as with a non-polar
-    substrate), and the classes are named from what is left; the report says so.
+    Examples
+    --------
+    >>> from rewardscope.synthetic import synthesize
+    >>> scene = synthesize("stripes", seed=0, size=160)
+    >>> analysis = analyze(scene.image, n_trials=3, descriptors=("polarization",), progress=False)
+    >>> analysis.config.descriptor, analysis.plan.n_trials
+    ('polarization', 3)
     """
-    from . import outputs, report
-    from .detection import tune_detector as tune_detector_by_quality
-    from .explain import explain_classes
-    from .optimize import (
-        DEFAULT_DESCRIPTORS,
-        STUDY_NAME,
-        SearchSpace,
-        best_params,
-        check_objectives,
-        open_storage,
-        open_study,
-        optimize,
-        startup_trials,
-        trial_records,
-    )
-
     start = time.perf_counter()
-    if image is None:
-        if columns is None:
-            raise RewardscopeError("give an image, or columns (Columns.from_positions) to analyze")
-        image = canvas(columns, pixel_size)
-    image = as_image(image)
-    blank = bool(image.meta.get("blank"))
-    if blank and descriptors is None:
-        descriptors = ("polarization", "lattice")
-    if blank and (any("patch" in d for d in descriptors) or any(learner != "gmm" for learner in learners)):
-        raise RewardscopeError(
-            "patch descriptors and VAE learners need the image: give it with the positions",
-            cli="patch descriptors and VAE learners need the image: give it with --image",
-        )
-    for radius in pooling:
-        if radius != int(radius):
-            raise RewardscopeError(
-                f"`pooling` radii are whole numbers of cells, got pooling={tuple(pooling)}"
-            )
-    pooling, smoothing = tuple(int(v) for v in pooling), tuple(float(v) for v in smoothing)
-    learning = {
-        "learner": learners[0],
-        "latent_dim": latent_dim[0],
-        "beta": betas[0],
-        "epochs": epochs,
-        "symmetry": symmetry,
-        "seed": seed,
-        "pooling": pooling[0],
-        "smoothing": smoothing[0],
-    }  # a dimension with one value is not searched: it is the base's
-    if descriptors is None and any(learner != "gmm" for learner in learners):
-        descriptors = ("patch",)  # a VAE encodes patches
-    base = Config(**learning) if base is None else replace(base, **learning)
-    if n_trials < 1:
-        raise RewardscopeError(f"`trials` must be >= 1, got trials={n_trials}")
-    objectives = check_objectives(objectives)
-    weights = rewards.with_defaults(weights)
-    descriptors = tuple(descriptors or DEFAULT_DESCRIPTORS)
-    # Check every choice before any work: names, and learners against descriptors.
-    for learner in learners:
-        replace(base, learner=learner, descriptor="patch")
-    for descriptor in descriptors:
-        replace(base, learner="gmm", descriptor=descriptor)
-    SearchSpace(
-        (6, 8),
-        tuple(n_classes),
-        descriptors,
-        tuple(learners),
-        tuple(latent_dim),
-        tuple(betas),
-        tuple(pooling),
-        tuple(smoothing),
-    )
-    for radius in pooling:
-        replace(base, pooling=radius)
-    for strength in smoothing:
-        replace(base, smoothing=strength)
-    check_reference(reference, n_classes, image.shape)
-    if any(learner != "gmm" for learner in learners):
-        require_torch()
+    plan = _plan_from(plan, options)
+    image, plan = _frame(image, columns, plan)
     if out is not None:
         given = (columns.decisions or {}).get("given") if columns is not None else None
-        out = outputs.check_output_folder(
-            out, overwrite=overwrite, inputs=image.files + ((given,) if given else ()), command="analyze"
-        )
-    shared = (
-        open_storage(storage) if storage is not None else None
-    )  # an unreachable database fails here, before any work
-    if shared is not None and not image.meta.get("read"):
-        raise RewardscopeError(
-            "a shared study needs the image as a file that its workers can read: pass read_image(path), not an array"
-        )
-    if shared is not None and columns is not None:
-        raise RewardscopeError(
-            "a shared study finds its columns in the image: its workers cannot share given positions"
-        )
-    if columns is not None and tune_detector:
-        raise RewardscopeError("the columns are given: there is no detector to tune")
-    detector = {"tuned_trials": tune_detector, "pareto_front": None}
-    if tune_detector:
-        params, _, front = tune_detector_by_quality(
-            image.data,
-            n_trials=tune_detector,
-            seed=seed,
-            refine=base.refine,
-            progress=progress,
-            contrast=base.contrast,
-            a_site=base.a_site,
-        )
-        base = replace(base, **params)
-        detector["pareto_front"] = front
-    pipeline = Pipeline(image, weights=weights, objectives=objectives, columns=columns)
-    logger.info(
-        "finding atom columns in a %d x %d image" if columns is None else "columns given; a %d x %d frame",
-        *image.shape,
-    )
-    found = pipeline.columns(base)  # fails early, before anything is written, on data without a lattice
-    logger.info("%(A)d A and %(B)d B columns", found.counts)
-    logger.info("lattice period %.2f px", found.period)
-    detector["decisions"] = found.decisions
-    detector["quality"], warnings = judge_detection(found, image.shape, force)
-    detector["b_sublattice"], unresolved = judge_b_sublattice(found, pipeline.lattice(base), force)
-    warnings += unresolved
-    pipeline.classified_rows(base)
-    space = SearchSpace.for_period(
-        found.period,
-        min(image.shape),
-        n_classes=n_classes,
-        descriptors=descriptors,
-        window=window,
-        learners=tuple(learners),
-        latent_dim=tuple(latent_dim),
-        betas=tuple(betas),
-        poolings=pooling,
-        smoothings=smoothing,
-    )
-
-    spec = study_spec(image, base, space, n_trials, weights, objectives, seed, columns)
-    study = None
-    if shared is not None:
-        study = open_study(
-            shared,
-            seed=seed,
-            n_startup=startup_trials(n_trials),
-            n_objectives=len(objectives or (None,)),
-            study_name=study_name or STUDY_NAME,
-        )
-        known = study.user_attrs.get("rewardscope")
-        if known is None:
-            study.set_user_attr("rewardscope", spec)
-        elif changed := spec_differences(known, spec):
-            raise RewardscopeError(
-                f"study {study.study_name!r} was begun with another {changed}; give another study name",
-                cli=f"study {study.study_name!r} was begun with another {changed}; give another --study name",
-            )
+        inputs = image.files + ((given,) if given else ())
+        out = outputs.check_output_folder(out, overwrite=overwrite, inputs=inputs, command="analyze")
+    shared = _shared_storage(storage, image, columns)
+    pipeline, plan, detector, warnings = find_and_judge(image, plan, columns, progress)
+    space = search_space(plan, pipeline.columns(plan.base).period, min(image.shape))
+    spec = study_spec(image, plan, columns)
+    study = None if shared is None else _shared_study(shared, spec, plan, study_name or STUDY_NAME)
     staging = None if out is None else resume_folder(out, spec, restart)
 
     def evaluate(config):
@@ -556,83 +429,212 @@ def analyze(
     journal = None if staging is None else staging / "study.journal"
     study = optimize(
         evaluate,
-        base,
+        plan.base,
         space,
-        n_trials=n_trials,
+        n_trials=plan.n_trials,
         storage=journal,
-        seed=seed,
+        seed=plan.seed,
         progress=progress,
-        objectives=objectives,
+        objectives=plan.objectives,
         study=study,
     )
-    chosen = best_params(study)
-    if "patch" not in chosen.get("descriptor", space.descriptors[0]):
-        chosen["window"] = None  # moot without patches: say so rather than report the trial's number
-    best = pipeline.run(replace(base, **chosen))
-    trials = trial_records(study)
-    for trial in trials:
-        trial["refused"] = (
-            (rewards.refusal(trial["components"]) or "one class present or no wall")
-            if trial["reward"] <= 0
-            else None
-        )
-    phases = phase_count(best, trials)
-    if best.reward <= 0:  # no map of two or more classes passed its gates: one phase
-        best = pipeline.run(
-            replace(base, **{**trials[0]["params"], "n_classes": 1})
-        )  # the first setting tried, one class
-    referenced = None
-    if reference is not None:
-        best, referenced = relative_to(best, reference, image.pixel_size)
-    geometry = (
-        pipeline.geometry(best.config) if referenced is None else cell_geometry(best.columns, best.lattice)
-    )
-    display_window = pipeline.window(best.config)
-    analysis = Analysis(
-        result=best,
-        trials=trials,
-        space=space,
-        timings=dict(pipeline.timings),
-        seed=seed,
-        n_trials=n_trials,
-        image=image,
-        seconds=time.perf_counter() - start,
-        detector=detector,
-        geometry=geometry,
-        weights=weights,
-        classes=explain_classes(
-            best, geometry, image.data, display_window, image.pixel_size, referenced=referenced is not None
-        ),
-        objectives=objectives,
-        model=pipeline.learner(best.config),
-        warnings=warnings,
-        phases=phases,
-        reference=referenced,
-    )
-    if out is not None:
+    analysis = conclude(pipeline, study, plan, space, detector=detector, warnings=warnings, start=start)
+    if staging is not None:
+        from . import report  # (matplotlib: imported only where a report is written)
+
         report.write(analysis, staging)
         outputs.move_into_place(staging, out, "analyze")
         logger.info("results written to %s", out)
     return analysis
 
 
-def check_reference(reference, n_classes: tuple[int, int], shape) -> None:
-    """A reference class within the classes searched, or a region (x0, x1, y0, y1) inside the frame; else one line."""
-    if reference is None:
-        return
-    if isinstance(reference, (int, np.integer)):
-        if not 0 <= reference < n_classes[1]:
-            raise RewardscopeError(
-                f"`reference` class {reference} is not among the classes searched (0 to {n_classes[1] - 1})",
-                cli=f"--reference {reference}: not among the classes searched (0 to {n_classes[1] - 1})",
-            )
-        return
-    x0, x1, y0, y1 = (float(v) for v in reference)
-    if not (0 <= x0 < x1 <= shape[1] and 0 <= y0 < y1 <= shape[0]):
+def _plan_from(plan: AnalysisPlan | None, options: dict) -> AnalysisPlan:
+    """The plan given, or the one its fields as keywords make; an unknown keyword in one line."""
+    known = {f.name for f in fields(AnalysisPlan)}
+    unknown = sorted(set(options) - known)
+    if unknown:
         raise RewardscopeError(
-            f"`reference` region x {x0:g}:{x1:g}, y {y0:g}:{y1:g} px is not a region of the {shape[1]} x {shape[0]} px frame",
-            cli=f"--reference-region {x0:g}:{x1:g},{y0:g}:{y1:g}: not a region of the {shape[1]} x {shape[0]} px frame",
+            f"analyze() got an unknown option {unknown[0]!r}; the plan's are {', '.join(known)}"
         )
+    if plan is not None and options:
+        raise RewardscopeError(f"give a plan or its options ({', '.join(options)}), not both")
+    return plan if plan is not None else AnalysisPlan(**options)
+
+
+def _frame(image, columns: Columns | None, plan: AnalysisPlan) -> tuple[Image, AnalysisPlan]:
+    """The image to analyze (a blank canvas under given positions without one) and the plan for it, checked
+    against the frame; torch imported now when a VAE is searched (a missing torch said before any work)."""
+    if image is None:
+        if columns is None:
+            raise RewardscopeError("give an image, or columns (Columns.from_positions) to analyze")
+        image = canvas(columns)
+    image = as_image(image)
+    plan = plan.resolved(blank=bool(image.meta.get("blank")))
+    plan.check_image(image.shape)
+    if plan.uses_vae:
+        require_torch()
+    if columns is not None and plan.tune_detector:
+        raise RewardscopeError("the columns are given: there is no detector to tune")
+    return image, plan
+
+
+def _shared_storage(storage: str | None, image: Image, columns: Columns | None):
+    """The shared study's storage, opened now (an unreachable database fails before any work), or None."""
+    if storage is None:
+        return None
+    shared = open_storage(storage)
+    if not image.meta.get("read"):
+        raise RewardscopeError(
+            "a shared study needs the image as a file that its workers can read: pass read_image(path), not"
+            " an array"
+        )
+    if columns is not None:
+        raise RewardscopeError(
+            "a shared study finds its columns in the image: its workers cannot share given positions"
+        )
+    return shared
+
+
+def _shared_study(storage, spec: dict, plan: AnalysisPlan, name: str):
+    """The shared study ``name``, holding ``spec`` (recorded when new; refused when it was begun
+    otherwise)."""
+    study = open_study(
+        storage,
+        seed=plan.seed,
+        n_startup=startup_trials(plan.n_trials),
+        n_objectives=len(plan.objectives or (None,)),
+        study_name=name,
+    )
+    known = study.user_attrs.get("rewardscope")
+    if known is None:
+        study.set_user_attr("rewardscope", spec)
+    elif changed := spec_differences(known, spec):
+        message = f"study {study.study_name!r} was begun with another {changed}; give another"
+        raise RewardscopeError(f"{message} study name", cli=f"{message} --study name")
+    return study
+
+
+def find_and_judge(
+    image: Image, plan: AnalysisPlan, columns: Columns | None = None, progress: bool = True
+) -> tuple[Pipeline, AnalysisPlan, dict, tuple]:
+    """Tune the detector (where the plan asks), find the columns and judge them.
+
+    Returns
+    -------
+    pipeline : Pipeline
+        The stages on ``image``, with the columns found (cached).
+    plan : AnalysisPlan
+        The plan, its base holding the tuned detector settings.
+    detector : dict
+        Tuning trials and Pareto front, the detector's decisions, the detection quality and the B
+        sublattice's figures.
+    warnings : tuple of str
+        The gates that failed and were let through by the plan's ``force``.
+    """
+    from .detection import tune_detector
+
+    detector: dict = {"tuned_trials": plan.tune_detector, "pareto_front": None}
+    if plan.tune_detector:
+        base = plan.base
+        params, _, front = tune_detector(
+            image.data,
+            n_trials=plan.tune_detector,
+            seed=plan.seed,
+            refine=base.refine,
+            progress=progress,
+            contrast=base.contrast,
+            a_site=base.a_site,
+        )
+        plan = replace(plan, base=replace(base, **params))
+        detector["pareto_front"] = front
+    pipeline = Pipeline(image, weights=plan.weights, objectives=plan.objectives, columns=columns)
+    message = (
+        "finding atom columns in a %d x %d image" if columns is None else "columns given; a %d x %d frame"
+    )
+    logger.info(message, *image.shape)
+    found = pipeline.columns(plan.base)  # fails early, before anything is written, on data without a lattice
+    logger.info("%(A)d A and %(B)d B columns", found.counts)
+    logger.info("lattice period %.2f px", found.period)
+    detector["decisions"] = found.decisions
+    detector["quality"], warnings = judge_detection(found, image.shape, plan.force)
+    detector["b_sublattice"], unresolved = judge_b_sublattice(found, pipeline.lattice(plan.base), plan.force)
+    pipeline.classified_rows(plan.base)  # too few cells to classify: said now
+    return pipeline, plan, detector, warnings + unresolved
+
+
+def search_space(plan: AnalysisPlan, period: float, image_side: int) -> SearchSpace:
+    """The search space of ``plan`` on a lattice of ``period`` px in a frame of ``image_side`` px."""
+    assert plan.descriptors is not None  # resolved for the frame (AnalysisPlan.resolved)
+    return SearchSpace.for_period(
+        period,
+        image_side,
+        n_classes_range=plan.n_classes_range,
+        descriptors=plan.descriptors,
+        window_range=plan.window_range,
+        learners=plan.learners,
+        latent_dim_range=plan.latent_dim_range,
+        betas=plan.betas,
+        poolings=plan.poolings,
+        smoothings=plan.smoothings,
+    )
+
+
+def conclude(
+    pipeline: Pipeline,
+    study,
+    plan: AnalysisPlan,
+    space: SearchSpace,
+    *,
+    detector: dict,
+    warnings: tuple,
+    start: float,
+) -> Analysis:
+    """The analysis of a finished study: the best setting rerun (one phase where no map passed its gates),
+    measured from the plan's reference, its classes explained."""
+    from .explain import explain_classes
+
+    chosen = best_params(study)
+    if not uses_patches(chosen.get("descriptor", space.descriptors[0])):
+        chosen["window"] = None  # moot without patches: say so rather than report the trial's number
+    best = pipeline.run(replace(plan.base, **chosen))
+    trials = trial_records(study)
+    for trial in trials:
+        refused = rewards.refusal(trial["components"]) or "one class present or no wall"
+        trial["refused"] = refused if trial["reward"] <= 0 else None
+    phases = phase_count(best, trials)
+    if (
+        best.reward <= 0
+    ):  # no map of two or more classes passed its gates: one phase (the first setting tried)
+        best = pipeline.run(replace(plan.base, **{**trials[0]["params"], "n_classes": 1}))
+    image, referenced = pipeline.image, None
+    if plan.reference is not None:
+        best, referenced = relative_to(best, plan.reference, image.pixel_size)
+    geometry = (
+        pipeline.geometry(best.config) if referenced is None else cell_geometry(best.columns, best.lattice)
+    )
+    window = pipeline.window(best.config)
+    return Analysis(
+        result=best,
+        trials=trials,
+        space=space,
+        timings=dict(pipeline.timings),
+        seed=plan.seed,
+        n_trials=plan.n_trials,
+        image=image,
+        seconds=time.perf_counter() - start,
+        detector=detector,
+        geometry=geometry,
+        weights=rewards.with_defaults(plan.weights),  # (the plan's, already whole: typed as a dict)
+        classes=explain_classes(
+            best, geometry, image.data, window, image.pixel_size, referenced=bool(referenced)
+        ),
+        objectives=plan.objectives,
+        model=pipeline.learner(best.config),
+        warnings=warnings,
+        phases=phases,
+        reference=referenced,
+        plan=plan,
+    )
 
 
 def relative_to(result: Result, reference, pixel_size: float | None) -> tuple[Result, dict]:
@@ -644,7 +646,10 @@ def relative_to(result: Result, reference, pixel_size: float | None) -> tuple[Re
     if isinstance(reference, (int, np.integer)):
         if reference >= result.config.n_classes:
             k = result.config.n_classes
-            has = f"the chosen map has {k} class{'es' if k != 1 else ''} ({'only 0' if k == 1 else f'0 to {k - 1}'})"
+            has = (
+                f"the chosen map has {k} class{'es' if k != 1 else ''}"
+                f" ({'only 0' if k == 1 else f'0 to {k - 1}'})"
+            )
             raise RewardscopeError(
                 f"`reference` class {reference}: {has}",
                 cli=f"--reference {reference}: {has}; the study is kept: rerun with another --reference",
@@ -683,7 +688,10 @@ def phase_count(best: Result, trials: list[dict]) -> dict:
             "one_phase": False,
             "split_evidence": best.components.get("split_evidence"),
             "coherence": best.components.get("coherence"),
-            "statement": f"{k} classes, {best.walls.n_segments} wall segment{'s' if best.walls.n_segments != 1 else ''}",
+            "statement": (
+                f"{k} classes, {best.walls.n_segments} wall"
+                f" segment{'s' if best.walls.n_segments != 1 else ''}"
+            ),
         }
     refused = [t for t in trials if t["params"].get("n_classes", 2) >= 2 and t["reward"] <= 0]
     kinds = Counter(t["refused"].split(":")[0] for t in refused)
@@ -700,12 +708,16 @@ def phase_count(best: Result, trials: list[dict]) -> dict:
         "refusals": dict(kinds),
         "split_evidence": strongest["components"].get("split_evidence") if strongest else None,
         "coherence": max((t["components"].get("coherence", 0.0) for t in refused), default=None),
-        "statement": f"one phase, no domain walls: none of the {len(refused)} maps of two or more classes passed the gates ({why})",
+        "statement": (
+            f"one phase, no domain walls: none of the {len(refused)} maps of two or more classes passed the"
+            f" gates ({why})"
+        ),
     }
 
 
 def canvas(columns: Columns, pixel_size: float | None = None) -> Image:
-    """A blank frame that holds the given columns, for their figures when no image comes with them (``pixel_size`` in pm)."""
+    """A blank frame that holds the given columns, for their figures when no image comes with them
+    (``pixel_size`` in pm)."""
     shape = tuple(int(np.ceil(v)) + 1 for v in columns.xy[:, ::-1].max(axis=0) + 0.5 * columns.period)
     source = (columns.decisions or {}).get("given", "positions")
     return Image(
@@ -717,7 +729,8 @@ def canvas(columns: Columns, pixel_size: float | None = None) -> Image:
 
 
 def judge_detection(columns: Columns, shape, force: bool) -> tuple[dict, tuple]:
-    """The LoG* detection quality, logged; below ``MIN_DETECTION_QUALITY`` an error, or with ``force`` a warning."""
+    """The LoG* detection quality, logged; below ``MIN_DETECTION_QUALITY`` an error, or with ``force`` a
+    warning."""
     from .detection import OBJECTIVES, detection_quality
 
     decided = columns.decisions or {}
@@ -733,8 +746,10 @@ def judge_detection(columns: Columns, shape, force: bool) -> tuple[dict, tuple]:
     if quality["quality"] >= MIN_DETECTION_QUALITY:
         return quality, ()
     message = (
-        f"detection quality {quality['quality']:.2f} is below {MIN_DETECTION_QUALITY} ({terms}): the columns found do not"
-        " form a clean lattice (dark-column contrast such as ABF, unresolved or very noisy data, or no crystal)"
+        f"detection quality {quality['quality']:.2f} is below {MIN_DETECTION_QUALITY} ({terms}): the columns"
+        " found do not"
+        " form a clean lattice (dark-column contrast such as ABF, unresolved or very noisy data, or no"
+        " crystal)"
     )
     return quality, (
         forced(
@@ -746,7 +761,8 @@ def judge_detection(columns: Columns, shape, force: bool) -> tuple[dict, tuple]:
 
 
 def forced(message: str, force: bool, warning: str) -> str:
-    """A gate's failure: an error naming ``message``, or with ``force`` a logged warning; returns the ``warning``
+    """A gate's failure: an error naming ``message``, or with ``force`` a logged warning; returns the
+    ``warning``
     that marks the result."""
     if not force:
         raise RewardscopeError(
@@ -758,7 +774,8 @@ def forced(message: str, force: bool, warning: str) -> str:
 
 def judge_b_sublattice(columns: Columns, lattice: Lattice, force: bool) -> tuple[dict, tuple]:
     """Whether the B sublattice is resolved: the median B displacement (in periods) and the share of failed B
-    fits against ``MAX_B_DISPLACEMENT`` and ``MAX_B_FITS_FAILED``; an error when not, or with ``force`` a warning."""
+    fits against ``MAX_B_DISPLACEMENT`` and ``MAX_B_FITS_FAILED``; an error when not, or with ``force`` a
+    warning."""
     b = columns.sublattice == "B"
     p = lattice.polarization[b]
     p = p[np.all(np.isfinite(p), axis=1)]
@@ -779,7 +796,8 @@ def judge_b_sublattice(columns: Columns, lattice: Lattice, force: bool) -> tuple
         else "no B displacement could be measured (no B with four measured A corners)"
     )
     message = (
-        f"the B sublattice is not resolved: {shift} (at most {100 * MAX_B_DISPLACEMENT:.0f}%: no perovskite's B is displaced"
+        f"the B sublattice is not resolved: {shift} (at most {100 * MAX_B_DISPLACEMENT:.0f}%: no"
+        " perovskite's B is displaced"
         f" that far) and {100 * failed:.0f}% of the B fits failed (at most {100 * MAX_B_FITS_FAILED:.0f}%)"
     )
     return figures, (
@@ -802,65 +820,40 @@ def image_digest(image: Image, columns: Columns | None = None) -> str:
     return digest.hexdigest()
 
 
-def study_spec(
-    image: Image,
-    base: Config,
-    space,
-    n_trials: int,
-    weights,
-    objectives,
-    seed: int,
-    columns: Columns | None = None,
-) -> dict:
-    """What defines a study (the data's digest, the base config, the search space, the budget, the reward),
-    and how a worker reads the image again (``read``, not compared), in JSON's terms."""
-    import json
-    from dataclasses import asdict
-
-    spec = {
-        "image": image_digest(image, columns),
-        "read": image.meta.get("read"),
-        "base": base.to_dict(),
-        "space": {k: list(v) for k, v in asdict(space).items()},
-        "n_trials": n_trials,
-        "weights": weights,
-        "objectives": list(objectives) if objectives else None,
-        "seed": seed,
-    }
-    return json.loads(json.dumps(spec))
+def study_spec(image: Image, plan: AnalysisPlan, columns: Columns | None = None) -> dict:
+    """What defines a study, in JSON's terms: the data's digest and the plan (``AnalysisPlan.to_dict``,
+    its base holding the tuned detector), and how a worker reads the image again (``read``, not compared)."""
+    return {"image": image_digest(image, columns), "read": image.meta.get("read"), "plan": plan.to_dict()}
 
 
-# Options added since studies were first recorded, at the values that change nothing: a study begun without
-# them is the same study.
-NEW_BASE_DEFAULTS = {"pooling": 0, "smoothing": 0.0}
-NEW_SPACE_DEFAULTS = {"poolings": [0], "smoothings": [0.0]}
+def _flat(values: dict, prefix: str = "") -> dict:
+    """Nested dicts as one level of dotted names: {'plan.base.threshold': 0.3, ...}."""
+    flat = {}
+    for name, value in values.items():
+        if isinstance(value, dict) and name != "weights":
+            flat.update(_flat(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
 
 
 def spec_differences(known: dict, spec: dict) -> str:
-    """What differs between two study specs, in words ('' when nothing): 'image', 'space.n_classes [2, 6]', ..."""
+    """What differs between two study specs, in words ('' when nothing).
+
+    Examples
+    --------
+    >>> spec = study_spec(as_image(np.eye(32)), AnalysisPlan())
+    >>> spec_differences(spec, {**spec, "plan": {**spec["plan"], "n_trials": 12}})
+    'plan.n_trials 30 (now 12)'
+    """
+    if "plan" not in known:
+        return "plan (it was begun by an older rewardscope)"
+    known, spec = _flat(known), _flat(spec)
     changed = []
-    known = (
-        {
-            **known,
-            "base": {**NEW_BASE_DEFAULTS, **(known.get("base") or {})},
-            "space": {**NEW_SPACE_DEFAULTS, **(known.get("space") or {})},
-        }
-        if isinstance(known.get("base"), dict)
-        else known
-    )
-    for key in spec:
-        if key == "read" or known.get(key) == spec[key]:
+    for key, value in spec.items():
+        if key == "read" or key.startswith("read.") or known.get(key) == value:
             continue
-        if key == "image":
-            changed.append("image")
-        elif isinstance(spec[key], dict) and isinstance(known.get(key), dict):
-            changed += [
-                f"{key}.{name} {known[key].get(name)!r} (now {value!r})"
-                for name, value in spec[key].items()
-                if known[key].get(name) != value
-            ]
-        else:
-            changed.append(f"{key} {known.get(key)!r} (now {spec[key]!r})")
+        changed.append("image" if key == "image" else f"{key} {known.get(key)!r} (now {value!r})")
     return ", ".join(changed)
 
 
@@ -872,8 +865,6 @@ def resume_folder(out, spec: dict, restart: bool):
     """
     import json
 
-    from . import outputs
-
     staging = outputs.staging_folder(out, "analyze", keep=not restart)
     journal, recorded = staging / "study.journal", staging / "study.json"
     if journal.exists():
@@ -882,7 +873,10 @@ def resume_folder(out, spec: dict, restart: bool):
         except (OSError, ValueError):  # missing, or cut short: nothing says what the journal holds
             changed = "unrecorded options"
         if changed:
-            message = f"{str(staging)!r} holds an interrupted run with another {changed}; rerun with the same options to resume it"
+            message = (
+                f"{str(staging)!r} holds an interrupted run with another {changed};"
+                " rerun with the same options to resume it"
+            )
             raise RewardscopeError(
                 f"{message}, or pass restart=True to start afresh",
                 cli=f"{message}, or add --restart to start afresh",
@@ -896,43 +890,46 @@ def resume_folder(out, spec: dict, restart: bool):
 def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     """Join the shared study ``study_name`` in ``storage`` and run its trials until its budget is spent.
 
-    Returns the number of settings this worker scored. The image is read again
-    from the path the study names, and must have the same sha256.
+    The image is read again from the path the study names, and must have the same sha256; the plan is
+    the one the study stores.
+
+    Parameters
+    ----------
+    storage : str
+        The study's PostgreSQL URL.
+    study_name : str
+        The study, begun by ``analyze(..., storage=...)`` (``rewardscope analyze --storage``).
+    progress : bool
+        A progress bar of the study's trials.
+
+    Returns
+    -------
+    int
+        The number of settings this worker scored.
+
+    Raises
+    ------
+    RewardscopeError
+        When the study does not exist or was not begun by rewardscope, or its image cannot be read
+        here or has changed.
     """
-    from pathlib import Path
-
-    from .io import read_image
-    from .optimize import SearchSpace, gp_sampler, open_storage, open_study, optimize, startup_trials
-
-    shared = open_storage(storage)
-    study = open_study(shared, seed=0, n_startup=3, study_name=study_name, create=False)
+    study = open_study(open_storage(storage), seed=0, n_startup=3, study_name=study_name, create=False)
     spec = study.user_attrs.get("rewardscope")
     if spec is None:
         raise RewardscopeError(
-            f"study {study_name!r} was not made by rewardscope analyze --storage (it has no rewardscope settings)"
+            f"study {study_name!r} was not made by rewardscope analyze --storage (it has no rewardscope"
+            " settings)"
         )
-    read = spec.get("read")
-    if not read:
-        raise RewardscopeError(
-            f"study {study_name!r} was begun by an older rewardscope that did not record how to read its image;"
-            " begin it again"
-        )
-    path = Path(read["path"])
-    if not path.is_file():
-        raise RewardscopeError(f"study {study_name!r} analyzes {str(path)!r}, which this machine cannot read")
-    image = read_image(path, **{name: value for name, value in read.items() if name != "path"})
-    if image_digest(image) != spec["image"]:
-        raise RewardscopeError(f"{str(path)!r} has changed since study {study_name!r} began (sha256 differs)")
-    seed, n_trials = spec["seed"], spec["n_trials"]
-    objectives = tuple(spec["objectives"]) if spec["objectives"] else None
-    # This worker's own sampler: seeded apart from the others', so that two idle workers do not propose alike.
-    study.sampler = gp_sampler(seed + 1 + os.getpid(), startup_trials(n_trials))
-    base = Config(**spec["base"])
-    space = SearchSpace(**{k: tuple(v) for k, v in spec["space"].items()})
-    if any(learner != "gmm" for learner in space.learners):
+    if not spec.get("read") or "plan" not in spec:
+        raise RewardscopeError(f"study {study_name!r} was begun by an older rewardscope; begin it again")
+    image = _image_of(spec, study_name)
+    plan = AnalysisPlan.from_dict(spec["plan"])
+    if plan.uses_vae:
         require_torch()
-    pipeline = Pipeline(image, weights=spec["weights"], objectives=objectives)
-    pipeline.columns(base)
+    # This worker's own sampler: seeded apart from the others', so that two idle workers do not propose alike.
+    study.sampler = gp_sampler(plan.seed + 1 + os.getpid(), startup_trials(plan.n_trials))
+    pipeline = Pipeline(image, weights=plan.weights, objectives=plan.objectives)
+    space = search_space(plan, pipeline.columns(plan.base).period, min(image.shape))
     count = 0
 
     def evaluate(config):
@@ -943,15 +940,31 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
 
     optimize(
         evaluate,
-        base,
+        plan.base,
         space,
-        n_trials=n_trials,
-        seed=seed,
+        n_trials=plan.n_trials,
+        seed=plan.seed,
         progress=progress,
-        objectives=objectives,
+        objectives=plan.objectives,
         study=study,
     )
     return count
+
+
+def _image_of(spec: dict, study_name: str) -> Image:
+    """The image a study analyzes, read again as it was read, and checked against its digest."""
+    from pathlib import Path
+
+    from .io import read_image
+
+    read = spec["read"]
+    path = Path(read["path"])
+    if not path.is_file():
+        raise RewardscopeError(f"study {study_name!r} analyzes {str(path)!r}, which this machine cannot read")
+    image = read_image(path, **{name: value for name, value in read.items() if name != "path"})
+    if image_digest(image) != spec["image"]:
+        raise RewardscopeError(f"{str(path)!r} has changed since study {study_name!r} began (sha256 differs)")
+    return image
 
 
 @dataclass(frozen=True)
@@ -984,7 +997,7 @@ def locate(
     ``overwrite`` as for ``analyze``; so is ``force``, for a low detection quality).
     ``contrast`` and ``a_site`` as for ``atoms.find_columns``.
     """
-    from . import outputs, report
+    from . import report
     from .detection import tune_detector
 
     start = time.perf_counter()
@@ -1017,12 +1030,7 @@ def locate(
         "quality": quality,
         "warnings": list(warnings),
         "pareto_front": front,
-        "lattice": {
-            "basis_px": lattice.basis.tolist(),
-            "period_px": columns.period,
-            "columns": columns.counts,
-            "fits_failed": report.fits_failed(columns),
-        },
+        "lattice": _lattice_summary(columns, lattice),
         "image": image.summary(),
         "seconds": time.perf_counter() - start,
         "seed": seed,
@@ -1032,3 +1040,15 @@ def locate(
         report.write_columns(image, columns, lattice, summary, staging)
         outputs.move_into_place(staging, out, "atoms")
     return Located(columns, lattice, summary)
+
+
+def _lattice_summary(columns: Columns, lattice: Lattice) -> dict:
+    """The lattice found, for summary.json: basis, period, column counts and failed fits."""
+    from .report import fits_failed
+
+    return {
+        "basis_px": lattice.basis.tolist(),
+        "period_px": columns.period,
+        "columns": columns.counts,
+        "fits_failed": fits_failed(columns),
+    }

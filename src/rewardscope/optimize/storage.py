@@ -180,7 +180,7 @@ def _open_database(url: str) -> Any:
 
 
 def masked(url: str) -> str:
-    """The URL with its password replaced by ***, fit to print.
+    """The URL with its password replaced by ``***``, fit to print.
 
     Parameters
     ----------
