@@ -25,7 +25,7 @@ A_SITES = (
 SYMMETRIES = (1, 2, 3, 4, 6)
 # Below this LoG* detection quality the columns found do not form a clean lattice (inverted contrast, noise,
 # a third sublattice taken for cations): measured 0.90-1.00 on synthetic scenes and on the clean real HAADF
-# images, 0.41 on the iDPC image, 0.08-0.19 on inverted-contrast images (README, "Detection quality").
+# images, 0.41 on the iDPC image, 0.08-0.19 on inverted-contrast images (docs/atoms.md, "Detection quality").
 MIN_DETECTION_QUALITY = 0.5
 # The B sublattice counts as resolved when the median B displacement stays within this fraction of the period
 # (perovskite polar displacements reach about 10%: beyond, the B found are not the B sublattice; measured:

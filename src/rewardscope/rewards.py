@@ -99,7 +99,7 @@ GATES = (
     "coherence",
 )  # figures of the gates, kept with the components
 EVIDENCE = ("bic", "icl", "bgmm")  # need mixtures of every k: computed only when weighted or asked for
-# Chosen by `rewardscope validate` (README): of the weightings tried, separation x3
+# Chosen by `rewardscope validate` (docs/how-it-works.md): of the weightings tried, separation x3
 # with the wall terms kept has the lowest regret (normal dose 0.000, low dose 0.009
 # against 0.151 with separation x2: the straightness prior misleads at low dose).
 DEFAULT_WEIGHTS = {"continuity": 1.0, "straightness": 1.0, "economy": 1.0, "separation": 3.0, "balance": 1.0}

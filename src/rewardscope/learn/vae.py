@@ -43,7 +43,7 @@ from ..config import VAE_LEARNERS as KINDS
 from ..errors import RewardscopeError
 
 # The angle's prior (rad) when the symmetry's turns are searched: wider priors (0.3, pi) let the
-# angle drift between turns instead (exploratory runs, see the README's VAE benchmark).
+# angle drift between turns instead (exploratory runs, see the VAE benchmark in docs/benchmarks.md).
 SYMMETRIC_ROTATION_PRIOR = 0.15
 TORCH_MISSING = (
     "the VAE learners need PyTorch; install the CPU build with "

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import RewardscopeError
 
-# Searched unless the user says otherwise; see the README's benchmark for why both.
+# Searched unless the user says otherwise; docs/benchmarks.md says why both.
 DEFAULT_DESCRIPTORS = ("patch", "polarization")
 
 
