@@ -89,3 +89,11 @@ def test_the_plan_round_trips_through_json_and_a_changed_plan_is_named():
     assert spec_differences({"image": spec["image"], "base": {}}, spec).startswith(
         "plan (it was begun by an older"
     )
+
+
+def test_a_single_descriptor_searched_is_the_one_every_trial_runs():
+    """A dimension with one value is not among a trial's parameters: the base must hold it (before the plan,
+    `--descriptors polarization` alone ran every trial on patches, the Config default)."""
+    assert AnalysisPlan(descriptors=("polarization",)).base.descriptor == "polarization"
+    assert AnalysisPlan().resolved(blank=True).base.descriptor == "polarization"
+    assert AnalysisPlan(descriptors=("lattice", "patch")).base.descriptor == "lattice"

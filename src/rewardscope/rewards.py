@@ -118,8 +118,8 @@ def continuity(walls: Walls) -> float:
 
     Parameters
     ----------
-        walls : Walls
-            The walls of the class map (``walls.find_walls``).
+    walls : Walls
+        The walls of the class map (``walls.find_walls``).
 
     Returns
     -------
@@ -157,8 +157,8 @@ def straightness(walls: Walls, scale: float = 2.0) -> float:
 
     Parameters
     ----------
-        walls : Walls
-            The walls of the class map (``walls.find_walls``).
+    walls : Walls
+        The walls of the class map (``walls.find_walls``).
     scale : float, default 2.0
         The structure tensor's Gaussian scale, in cells.
 
@@ -211,8 +211,8 @@ def chord_straightness(walls: Walls) -> float:
 
     Parameters
     ----------
-        walls : Walls
-            The walls of the class map (``walls.find_walls``).
+    walls : Walls
+        The walls of the class map (``walls.find_walls``).
 
     Returns
     -------
@@ -247,8 +247,8 @@ def orientation(walls: Walls, tolerance_deg: float = 15.0) -> float:
 
     Parameters
     ----------
-        walls : Walls
-            The walls of the class map (``walls.find_walls``).
+    walls : Walls
+        The walls of the class map (``walls.find_walls``).
     tolerance_deg : float, default 15.0
         The largest angle from a lattice direction that counts, in degrees.
 
@@ -339,8 +339,8 @@ def economy(walls: Walls) -> float:
 
     Parameters
     ----------
-        walls : Walls
-            The walls of the class map (``walls.find_walls``).
+    walls : Walls
+        The walls of the class map (``walls.find_walls``).
 
     Returns
     -------
@@ -452,8 +452,8 @@ def line_fit(walls: Walls) -> float:
 
     Parameters
     ----------
-        walls : Walls
-            The walls of the class map (``walls.find_walls``).
+    walls : Walls
+        The walls of the class map (``walls.find_walls``).
 
     Returns
     -------
@@ -484,8 +484,8 @@ def curvature(walls: Walls) -> float:
 
     Parameters
     ----------
-        walls : Walls
-            The walls of the class map (``walls.find_walls``).
+    walls : Walls
+        The walls of the class map (``walls.find_walls``).
 
     Returns
     -------
