@@ -269,6 +269,11 @@ class Pipeline:
 
         return self._cached("learn", config, compute)
 
+    def score(self, config: Config) -> tuple[float, dict]:
+        """The reward of ``config`` and its components: what the optimizer maximizes."""
+        result = self.run(config)
+        return result.reward, result.components
+
     def run(self, config: Config) -> Result:
         """Every stage for ``config``; walls and rewards are cheap and not cached."""
         # Stage by stage, so that each is computed (and timed) on its own, not inside the next.
@@ -421,14 +426,9 @@ def analyze(
     spec = study_spec(image, plan, columns)
     study = None if shared is None else _shared_study(shared, spec, plan, study_name or STUDY_NAME)
     staging = None if out is None else resume_folder(out, spec, restart)
-
-    def evaluate(config):
-        result = pipeline.run(config)
-        return result.reward, result.components
-
     journal = None if staging is None else staging / "study.journal"
     study = optimize(
-        evaluate,
+        pipeline.score,
         plan.base,
         space,
         n_trials=plan.n_trials,
@@ -932,14 +932,14 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     space = search_space(plan, pipeline.columns(plan.base).period, min(image.shape))
     count = 0
 
-    def evaluate(config):
+    def score(config):
         nonlocal count
-        result = pipeline.run(config)
+        scored = pipeline.score(config)
         count += 1
-        return result.reward, result.components
+        return scored
 
     optimize(
-        evaluate,
+        score,
         plan.base,
         space,
         n_trials=plan.n_trials,
