@@ -1,4 +1,4 @@
-"""Dataset fetchers against a real HTTP server on loopback serving small fakes: nothing leaves the machine."""
+"""Dataset fetchers (rewardscope.datasets) against a real HTTP server on loopback serving small fakes."""
 
 import functools
 import hashlib

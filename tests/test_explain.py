@@ -1,3 +1,5 @@
+"""Explained classes (rewardscope.explain): names, domains and polarization of each class."""
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,21 @@ def test_classes_alike_in_physics_say_what_tells_them_apart():
         ALIKE in c["name"]
         for c in explain_classes(result, pipeline.geometry(result.config), rough.image.data, 24)
     )
+
+
+def test_a_uniform_offset_is_named_so_not_polar():
+    from rewardscope.explain import explain_classes
+
+    scene = synthesize(
+        "paraelectric", seed=1, size=256, b_offset_pm=(0.0, 30.0)
+    )  # 30 pm along b: 7.6% of the period
+    pipeline = Pipeline(scene.image)
+    result = pipeline.run(Config(descriptor="polarization", n_classes=1))
+    (only,) = explain_classes(
+        result, pipeline.geometry(result.config), scene.image.data, 24, scene.image.pixel_size
+    )
+    assert only["name"].startswith("uniform offset of B along +b")
+    along_b = only["polarization_pm"] @ (result.lattice.basis[1] / np.linalg.norm(result.lattice.basis[1]))
+    assert along_b == pytest.approx(30.0, abs=2.0)
+    low, high = only["polarization_interval_pm"][1]
+    assert low < only["polarization_pm"][1] < high and only["polarization_error_pm"] < 1.0

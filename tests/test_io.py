@@ -1,11 +1,17 @@
-"""Reading files: formats, calibration, entries, frames, and their errors."""
+"""Reading files (rewardscope.io): formats, calibration, entries, frames, position tables, errors."""
+
+import csv
+import json
+import re
 
 import h5py
 import numpy as np
 import pytest
 
 from rewardscope import RewardscopeError
-from rewardscope.io import read_image, write_image
+from rewardscope.cli import main
+from rewardscope.io import read_image, read_positions, write_image
+from rewardscope.synthetic import synthesize
 
 
 @pytest.fixture
@@ -216,3 +222,108 @@ def test_an_image_says_where_it_came_from(tmp_path):
     assert synthesize("bubble", seed=3, size=128).image.source == "synthetic scene (bubble, seed 3)"
     np.save(tmp_path / "frame.npy", np.random.default_rng(0).random((64, 64)))
     assert read_image(tmp_path / "frame.npy").source == str(tmp_path / "frame.npy")
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """A rotated stripes scene whose truth is the positions table (not conftest's scene)."""
+    return synthesize("stripes", seed=1, size=320, rotation_deg=9.0)
+
+
+def write_table(path, rows, header=("x", "y", "sublattice", "intensity", "source")):
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def truth_table(tmp_path, scene):
+    t = scene.truth
+    return write_table(
+        tmp_path / "positions.csv",
+        [(x, y, s, k, "atomap") for (x, y), s, k in zip(t.xy, t.sublattice, range(len(t.xy)))],
+    )
+
+
+def test_analyze_a_table_from_the_command_line(tmp_path, scene):
+    table = truth_table(tmp_path, scene)
+    out = tmp_path / "out"
+    assert main(["analyze", str(table), "--out", str(out), "--trials", "6", "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert (
+        summary["config"]["descriptor"] in ("polarization", "lattice") and summary["config"]["n_classes"] == 2
+    )
+    header, *rows = (out / "atoms.csv").read_text().splitlines()
+    assert header.endswith(",fit_ok,intensity,source") and len(rows) == len(scene.truth.xy)
+    # With the image, patches are searched too; the table is an input: the output folder may not hold it.
+    image = tmp_path / "image.npy"
+    np.save(image, scene.image.data)
+    assert (
+        main(
+            [
+                "analyze",
+                str(table),
+                "--image",
+                str(image),
+                "--out",
+                str(tmp_path / "with_image"),
+                "--trials",
+                "4",
+                "--descriptors",
+                "patch",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["analyze", str(table), "--out", str(tmp_path / "no"), "--descriptors", "patch", "--quiet"]) == 1
+    )
+    assert main(["analyze", str(table), "--out", str(tmp_path), "--overwrite", "--quiet"]) == 1
+
+
+@pytest.mark.parametrize(
+    "rows, header, message",
+    [
+        ([(1, 2, "A")], ("x", "y"), "needs the columns x, y, sublattice; missing sublattice"),
+        ([(1, "nan?", "A")], ("x", "y", "sublattice"), r"row 2 has x='1', y='nan\?', not numbers"),
+        (
+            [(float("nan"), 2, "A")] + [(k, k, "B") for k in range(40)],
+            ("x", "y", "sublattice"),
+            "not finite numbers",
+        ),
+        (
+            [(k, 2 * k, "A") for k in range(40)],
+            ("x", "y", "sublattice"),
+            "at least 16 columns of each sublattice, got 40 A and 0 B",
+        ),
+        (
+            [(k % 7, k // 7, "A" if k % 2 else "C") for k in range(40)],
+            ("x", "y", "sublattice"),
+            "sublattice must be A, B or O .*, got 'C'",
+        ),
+    ],
+)
+def test_bad_tables_are_one_line(tmp_path, capsys, rows, header, message):
+    table = write_table(tmp_path / "bad.csv", rows, header)
+    assert main(["analyze", str(table), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rewardscope: error: ")
+    assert re.search(message, lines[0]), lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_read_positions_keeps_the_other_columns(tmp_path, scene):
+    xy, sublattice, extra = read_positions(truth_table(tmp_path, scene))
+    assert xy.shape == (len(scene.truth.xy), 2) and set(sublattice) == {"A", "B"}
+    assert extra["intensity"].dtype == float and set(extra["source"]) == {"atomap"}
+    with pytest.raises(RewardscopeError, match="no such file"):
+        read_positions(tmp_path / "missing.csv")
+    # A spreadsheet's "CSV UTF-8" starts with a byte-order mark; a header alone is no table.
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes(b"\xef\xbb\xbfx,y,sublattice\n1,2,A\n")
+    assert read_positions(bom)[0].tolist() == [[1.0, 2.0]]
+    (tmp_path / "empty.csv").write_text("x,y,sublattice\n")
+    with pytest.raises(RewardscopeError, match="a header but no rows"):
+        read_positions(tmp_path / "empty.csv")

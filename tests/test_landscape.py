@@ -1,9 +1,8 @@
-import json
+"""Reward landscapes (rewardscope.landscape): grids and scoring every point."""
 
 import pytest
 
 from rewardscope import RewardscopeError, rewards
-from rewardscope.cli import main
 from rewardscope.landscape import compute, parse_grid
 from rewardscope.rewards import COMPONENTS
 
@@ -46,59 +45,3 @@ def test_landscape_scores_every_point(stripes):
     assert min(r["reward"] for r in rows) > 0.5  # straight stripes: every point passes the gates
     best = max(rows, key=lambda r: r["reward"])
     assert best["n_classes"] == 2  # two stripe variants
-
-
-def test_landscape_command(tmp_path, stripes):
-    import numpy as np
-
-    image = tmp_path / "image.npy"
-    np.save(image, stripes.image.data)
-    out = tmp_path / "land"
-    assert (
-        main(
-            ["landscape", str(image), "--window", "12:16:4", "--classes", "2:3", "--out", str(out), "--quiet"]
-        )
-        == 0
-    )
-    assert len((out / "landscape.csv").read_text().splitlines()) == 1 + 4
-    assert json.loads((out / "landscape.json").read_text())["optimum"]["n_classes"] == 2
-    assert (out / "landscape.png").stat().st_size > 10_000
-    # The spelling of the last release still works, and a second run is refused without --overwrite.
-    assert (
-        main(
-            [
-                "landscape",
-                str(image),
-                "--grid",
-                "window=12:16:4",
-                "--grid",
-                "k=2:3",
-                "--descriptor",
-                "patch",
-                "--out",
-                str(out),
-                "--quiet",
-            ]
-        )
-        == 1
-    )
-    assert (
-        main(
-            [
-                "landscape",
-                str(image),
-                "--grid",
-                "window=12:16:4",
-                "--grid",
-                "k=2:3",
-                "--descriptor",
-                "patch",
-                "--out",
-                str(out),
-                "--quiet",
-                "--overwrite",
-            ]
-        )
-        == 0
-    )
-    assert len((out / "landscape.csv").read_text().splitlines()) == 1 + 4

@@ -8,7 +8,8 @@ import pytest
 from rewardscope import RewardscopeError
 from rewardscope.config import Config
 from rewardscope.plan import AnalysisPlan
-from rewardscope.workflow import spec_differences, study_spec
+from rewardscope.synthetic import synthesize
+from rewardscope.workflow import analyze, spec_differences, study_spec
 
 
 @pytest.mark.parametrize(
@@ -97,3 +98,39 @@ def test_a_single_descriptor_searched_is_the_one_every_trial_runs():
     assert AnalysisPlan(descriptors=("polarization",)).base.descriptor == "polarization"
     assert AnalysisPlan().resolved(blank=True).base.descriptor == "polarization"
     assert AnalysisPlan(descriptors=("lattice", "patch")).base.descriptor == "lattice"
+
+
+def test_vae_learners_refuse_physical_descriptors(stripes, tmp_path):
+    with pytest.raises(RewardscopeError, match="patch descriptor"):
+        analyze(
+            stripes.image,
+            out=tmp_path / "out",
+            learners=("rvae",),
+            descriptors=("polarization",),
+            progress=False,
+        )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "objectives, match",
+    [(("separation",), "two or more"), (("separation", "nope"), "unknown objective 'nope'")],
+)
+def test_bad_objectives_are_refused_before_any_work(stripes, objectives, match, tmp_path):
+    with pytest.raises(RewardscopeError, match=match):
+        analyze(stripes.image, out=tmp_path / "out", objectives=objectives, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "reference, message",
+    [
+        (7, "`reference` class 7 is not among the classes searched"),
+        ((0, 900, 0, 10), "is not a region of the 256 x 256 px frame"),
+    ],
+)
+def test_a_bad_reference_is_refused_before_any_work(reference, message, tmp_path):
+    scene = synthesize("paraelectric", seed=2, size=256)
+    with pytest.raises(RewardscopeError, match=message):
+        analyze(scene.image, out=tmp_path / "out", n_trials=4, progress=False, reference=reference)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()

@@ -1,8 +1,8 @@
-"""Scale-out on real engines: studies shared on PostgreSQL by several processes, batches on a Dask cluster.
+"""Scale-out on PostgreSQL: studies shared by several processes, and workers that die.
 
 The PostgreSQL tests need a database URL in REWARDSCOPE_TEST_POSTGRES (`.ci/run`
 installs PostgreSQL from Debian, starts it on loopback and sets it); they skip
-without one. The Dask tests start a real LocalCluster.
+without one.
 """
 
 import os
@@ -12,9 +12,9 @@ import sys
 import time
 import uuid
 import warnings
-from pathlib import Path
 
 import pytest
+from helpers import scored, setting, wait_for
 
 from rewardscope.cli import main
 from rewardscope.synthetic import synthesize, write_scene
@@ -56,27 +56,6 @@ def load(study_name):
 
 
 _storage = None
-
-
-def wait_for(condition, timeout=300.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def scored(study):
-    """The finished trials: one per setting scored (a repeat of a setting is pruned, never finished)."""
-    return [t for t in study.trials if t.state.name == "COMPLETE"]
-
-
-def setting(trial):
-    """What makes a setting distinct: its parameters, less the window where there are no patches."""
-    params = dict(trial.params)
-    if params.get("descriptor", "patch") != "patch":
-        params.pop("window")
-    return tuple(sorted(params.items()))
 
 
 def study_exists(name):
@@ -263,100 +242,6 @@ def test_worker_bad_input_is_one_clear_line(storage, study, message, capsys):
     assert "secret" not in err and "wrong-password" not in err  # passwords are masked
 
 
-@pytest.fixture
-def frames(tmp_path):
-    folder = tmp_path / "frames"
-    for seed in range(3):
-        scene = synthesize("stripes", seed=seed, size=256)
-        path = write_scene(scene, tmp_path / f"scene{seed}") / "image.tif"
-        (folder / f"f{seed}.tif").parent.mkdir(exist_ok=True)
-        path.rename(folder / f"f{seed}.tif")
-    (folder / "corrupt.tif").write_text("not an image")
-    return folder
-
-
-def test_batch_on_a_dask_cluster_lists_a_corrupt_frame_and_goes_on(frames, tmp_path, capsys):
-    import csv
-
-    out = tmp_path / "batch"
-    # The files one by one, as a shell expands an unquoted glob.
-    assert (
-        main(
-            [
-                "batch",
-                *sorted(map(str, frames.glob("*.tif"))),
-                "--out",
-                str(out),
-                "--workers",
-                "2",
-                "--trials",
-                "6",
-                "--quiet",
-            ]
-        )
-        == 1
-    )
-    rows = {Path(r["file"]).name: r for r in csv.DictReader(open(out / "batch.csv"))}
-    assert [rows[f"f{i}.tif"]["status"] for i in range(3)] == ["done"] * 3
-    assert rows["corrupt.tif"]["status"] == "failed" and "TIFF" in rows["corrupt.tif"]["reason"]
-    assert all(float(rows[f"f{i}.tif"]["reward"]) > 0 for i in range(3))
-    assert all((out / rows[f"f{i}.tif"]["report"]).is_file() for i in range(3))
-    assert "corrupt.tif" in (out / "index.html").read_text()
-    assert "failed: " in capsys.readouterr().err
-
-
-def test_a_killed_batch_restarts_with_the_unfinished_frames_only(frames, tmp_path):
-    (frames / "corrupt.tif").unlink()
-    out = tmp_path / "batch"
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rewardscope.cli",
-            "batch",
-            str(frames / "*.tif"),
-            "--out",
-            str(out),
-            "--workers",
-            "1",
-            "--trials",
-            "12",
-            "--quiet",
-        ],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def finished_frames():  # a frame's folder gets its final name only when it is finished
-        return {
-            p.parent.name: p.stat().st_mtime_ns
-            for p in out.glob("frames/*/summary.json")
-            if not p.parent.name.endswith(".partial")
-        }
-
-    wait_for(lambda: finished_frames(), what="a first finished frame")
-    os.killpg(run.pid, signal.SIGKILL)  # the batch and its Dask cluster
-    run.wait()
-    finished = finished_frames()
-    assert 1 <= len(finished) < 3
-    assert (
-        main(
-            ["batch", str(frames / "*.tif"), "--out", str(out), "--workers", "2", "--trials", "12", "--quiet"]
-        )
-        == 0
-    )
-    after = finished_frames()
-    assert set(after) == {"f0", "f1", "f2"}
-    assert all(after[name] == mtime for name, mtime in finished.items())  # finished frames were not redone
-
-
-def test_batch_bad_input(tmp_path, capsys):
-    assert main(["batch", str(tmp_path / "none" / "*.tif"), "--out", str(tmp_path / "out")]) == 1
-    assert "no files match" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
-
-
 @needs_postgres
 def test_a_shared_study_leaves_the_processes_warning_filters_alone():
     """Optuna's warnings about heartbeats are silenced within the optimizer's call, not for the process."""
@@ -376,57 +261,3 @@ def test_a_shared_study_leaves_the_processes_warning_filters_alone():
     )
     assert warnings.filters == filters
     assert len(scored(study)) == 3
-
-
-KILLED_RUN = """
-import sys, time
-from pathlib import Path
-from rewardscope.config import Config
-from rewardscope.optimize import SearchSpace, optimize
-
-def evaluate(config):
-    time.sleep(0.5)  # long enough to be killed in the middle of a trial
-    return config.window / 100 + config.n_classes / 10, {}
-
-space = SearchSpace(window_range=(8, 14), n_classes_range=(2, 3), descriptors=("patch",))  # 8 settings
-optimize(evaluate, Config(), space, n_trials=6, storage=Path(sys.argv[1]), progress=False)
-"""
-
-
-def test_a_killed_single_process_study_resumes_with_the_killed_setting(tmp_path):
-    import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    from rewardscope.config import Config
-    from rewardscope.optimize import SearchSpace, optimize
-
-    journal = tmp_path / "study.journal"
-    run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(journal)])
-
-    def running():
-        if not journal.exists():
-            return []
-        study = optuna.load_study(
-            study_name="rewardscope", storage=JournalStorage(JournalFileBackend(str(journal)))
-        )
-        done = [t for t in study.trials if t.state.name == "COMPLETE"]
-        return [t for t in study.trials if t.state.name == "RUNNING" and "n_classes" in t.params and done]
-
-    wait_for(running, timeout=120, what="a second trial to start")
-    run.kill()  # SIGKILL: the trial stays RUNNING in the journal
-    run.wait()
-    killed = running()[0]
-    space = SearchSpace(window_range=(8, 14), n_classes_range=(2, 3), descriptors=("patch",))  # 8 settings
-    study = optimize(
-        lambda config: (config.window / 100 + config.n_classes / 10, {}),
-        Config(),
-        space,
-        n_trials=6,
-        storage=journal,
-        progress=False,
-    )
-    assert study.trials[killed.number].state.name == "FAIL"
-    settings = [setting(t) for t in scored(study)]
-    assert len(settings) == len(set(settings)) == 6  # the budget, in distinct settings
-    assert setting(killed) in settings  # the killed trial's setting was scored on resume

@@ -1,3 +1,5 @@
+"""Synthetic scenes (rewardscope.synthetic): layouts, variants, contrast and truth."""
+
 import numpy as np
 import pytest
 
@@ -138,31 +140,3 @@ def test_bent_abf_and_offset_scenes():
     np.testing.assert_allclose(
         offset.truth.dxy[b], [[10.0 / offset.spec.pixel_size_pm, 0.0]] * int(b.sum()), atol=1e-9
     )
-
-
-def test_true_polarization_is_the_offset_from_the_corners_centroid():
-    from rewardscope.metrics import true_polarization
-
-    scene = synthesize("rough", seed=3, size=256)
-    truth = scene.truth
-    polarization = true_polarization(truth)
-    b = np.flatnonzero(truth.sublattice == "B")
-    known = b[np.all(np.isfinite(polarization[b]), axis=1)]
-    assert len(known) > 0.8 * len(b) and np.all(np.isnan(polarization[truth.sublattice == "A"]))
-    # One cell by hand: its B's position less the mean of its four A corners, less the same on the ideal
-    # lattice.
-    row = known[len(known) // 2]
-    i, j = truth.i[row], truth.j[row]
-    a = truth.sublattice == "A"
-    corners = [
-        np.flatnonzero(a & (truth.i == i + di) & (truth.j == j + dj))[0] for di in (0, 1) for dj in (0, 1)
-    ]
-    np.testing.assert_allclose(
-        polarization[row], truth.dxy[row] - truth.dxy[corners].mean(axis=0), atol=1e-12
-    )
-    # Far from any antipolar cell the corners sit on the lattice: P is the B's own displacement.
-    polar = known[truth.variant[known] == 0]
-    unshifted = [r for r in polar if np.allclose(polarization[r], truth.dxy[r])]
-    assert len(unshifted) > 0.5 * len(polar)
-    # Beside an antipolar region some corners shift: there the two differ.
-    assert not np.allclose(polarization[known], truth.dxy[known])

@@ -1,4 +1,4 @@
-"""The VAE learners: estimator contract, determinism, persistence, bad input, and classes on a small scene."""
+"""The VAE learners (rewardscope.learn.vae): contract, determinism, persistence, bad input, classes."""
 
 import sys
 
@@ -10,7 +10,7 @@ from rewardscope import RewardscopeError
 from rewardscope.config import Config
 from rewardscope.learn import PatchVAE, VAEClassifier
 from rewardscope.metrics import match
-from rewardscope.workflow import Pipeline, analyze
+from rewardscope.workflow import Pipeline
 
 TINY = {"epochs": 3, "hidden": 32, "batch_size": 64}
 
@@ -130,34 +130,6 @@ def test_vae_classes_are_fitted_on_whole_patches_and_given_to_all(stripe_patches
     assert model.labels_.shape == model.probabilities_.shape[:1] == (len(X),)
     with pytest.raises(RewardscopeError, match="boolean mask of the"):
         VAEClassifier(2, kind="rvae", vae=model.vae_).fit(X, whole=np.ones(3, bool))
-
-
-def test_analyze_with_a_vae_learner_writes_latent_figures(stripes, tmp_path):
-    analysis = analyze(
-        stripes.image, out=tmp_path / "out", n_trials=2, learners=("rvae",), epochs=5, progress=False
-    )
-    assert analysis.config.learner == "rvae" and analysis.config.descriptor == "patch"
-    assert (tmp_path / "out" / "latents.png").is_file() and (tmp_path / "out" / "traversal.png").is_file()
-    assert 'src="latents.png"' in (tmp_path / "out" / "report.html").read_text()
-
-
-def test_vae_learners_refuse_physical_descriptors(stripes, tmp_path):
-    with pytest.raises(RewardscopeError, match="patch descriptor"):
-        analyze(
-            stripes.image,
-            out=tmp_path / "out",
-            learners=("rvae",),
-            descriptors=("polarization",),
-            progress=False,
-        )
-    assert not (tmp_path / "out").exists()
-
-
-def test_a_vae_learner_without_torch_fails_before_any_work(stripes, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(RewardscopeError, match="pip install torch"):
-        analyze(stripes.image, out=tmp_path / "out", learners=("gmm", "rvae"), progress=False)
-    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
 
 
 def test_fitting_leaves_the_users_torch_random_state_alone(rng):

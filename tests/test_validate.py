@@ -1,3 +1,5 @@
+"""Validation of the rewards (rewardscope.validate): regret, correlation, trials to reach."""
+
 import numpy as np
 
 from rewardscope.optimize import SearchSpace

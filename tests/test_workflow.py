@@ -1,15 +1,54 @@
+"""The workflow (rewardscope.workflow): the Pipeline's stages and analyze end to end."""
+
 import json
-from dataclasses import replace
+import sys
 
 import numpy as np
 import pytest
 
 from rewardscope import RewardscopeError
+from rewardscope.atoms import find_columns
 from rewardscope.config import Config
+from rewardscope.lattice import index_columns
 from rewardscope.metrics import accuracy
-from rewardscope.optimize import SearchSpace, best_params, optimize, trial_records
 from rewardscope.synthetic import synthesize
 from rewardscope.workflow import Pipeline, analyze
+
+
+def test_the_b_sublattice_check_passes_resolved_scenes_and_refuses_unresolved_ones():
+    from rewardscope.workflow import judge_b_sublattice
+
+    for overrides in ({}, {"dose": 5.0, "size": 384, "polarization_pm": 15.0}):
+        columns = find_columns(synthesize("quadrants", seed=2, **overrides).image.data)
+        figures, warnings = judge_b_sublattice(columns, index_columns(columns), force=False)
+        assert figures["resolved"] and warnings == ()
+    # An ABF scene read as bright columns: the "B" found are the bright gaps between the columns.
+    columns = find_columns(synthesize("paraelectric", seed=4, contrast="abf").image.data, contrast="bright")
+    with pytest.raises(RewardscopeError, match="the B sublattice is not resolved"):
+        judge_b_sublattice(columns, index_columns(columns), force=False)
+    figures, warnings = judge_b_sublattice(columns, index_columns(columns), force=True)
+    assert not figures["resolved"] and warnings[0].startswith("B sublattice not resolved")
+
+
+def test_the_recorded_digest_is_the_one_a_worker_recomputes(data_folder, tmp_path):
+    # A worker reads the image again and compares this digest: it must be of the data, not of what was found
+    # in it.
+    from rewardscope import analyze
+    from rewardscope.io import read_image
+    from rewardscope.workflow import image_digest
+
+    image = read_image(data_folder / "copy.npy")
+    analyze(image, out=tmp_path / "results", n_trials=2, progress=False)
+    recorded = json.loads((tmp_path / "results" / "study.json").read_text())
+    assert recorded["image"] == image_digest(read_image(data_folder / "copy.npy"))
+    assert recorded["read"]["path"] == str((data_folder / "copy.npy").resolve())
+
+
+def test_a_vae_learner_without_torch_fails_before_any_work(stripes, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(RewardscopeError, match="pip install torch"):
+        analyze(stripes.image, out=tmp_path / "out", learners=("gmm", "rvae"), progress=False)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
 
 
 def test_changing_only_k_reuses_columns_and_patches(stripes):
@@ -57,99 +96,6 @@ def test_analyze_finds_the_variants_by_itself(layout):
     assert score.wall_f1 >= 0.8
 
 
-def test_interrupted_study_resumes(stripes, tmp_path):
-    pipeline = Pipeline(stripes.image)
-    space = SearchSpace.for_period(pipeline.columns(Config()).period, 256)
-    storage = tmp_path / "study.journal"
-    calls = []
-
-    def flaky(config):
-        calls.append(config)
-        if len(calls) == 4:
-            raise KeyboardInterrupt  # the user pressed Ctrl-C during the fourth trial
-        result = pipeline.run(config)
-        return result.reward, result.components
-
-    with pytest.raises(KeyboardInterrupt):
-        optimize(flaky, Config(), space, n_trials=6, storage=storage, seed=0, progress=False)
-    study = optimize(flaky, Config(), space, n_trials=6, storage=storage, seed=0, progress=False)
-    states = [t.state.name for t in study.trials]
-    assert len(trial_records(study)) == 6
-    assert states.count("FAIL") == 1  # the interrupted trial, closed on resume
-    assert len(calls) == 4 + 3  # three finished trials were not redone
-    assert len(calls) == len({(c.descriptor, c.window, c.n_classes) for c in calls}) + 1
-    assert calls.count(calls[3]) == 2  # only the interrupted one twice: it is tried again on resume
-
-
-def test_budget_buys_distinct_settings(stripes):
-    pipeline = Pipeline(stripes.image)
-    # 6 settings in all
-    space = SearchSpace(window_range=(12, 16), n_classes_range=(2, 3), descriptors=("patch",))
-    seen = []
-
-    def score(config):
-        seen.append((config.window, config.n_classes))
-        result = pipeline.run(config)
-        return result.reward, result.components
-
-    study = optimize(score, Config(), space, n_trials=50, storage=None, seed=1, progress=False)
-    assert sorted(seen) == sorted({(w, k) for w in (12, 14, 16) for k in (2, 3)})
-    assert study.best_value == max(t["reward"] for t in trial_records(study))
-
-
-def test_analyze_writes_the_output_contract(stripes, tmp_path):
-    out = tmp_path / "result"
-    analysis = analyze(stripes.image, out=out, n_trials=5, seed=2, progress=False)
-    assert not (tmp_path / "result.partial").exists()
-    lines = (out / "atoms.csv").read_text().splitlines()
-    assert lines[0].startswith("x,y,sublattice,i,j,label,px,py")
-    assert len(lines) == len(analysis.result.columns) + 1
-    rows = [line.split(",") for line in lines[1:]]
-    assert all(len(r) == len(lines[0].split(",")) for r in rows)
-    assert {r[2] for r in rows} == {"A", "B"}
-    assert all(r[5] == "-1" and float(r[6]) == 0 for r in rows if r[2] == "A")
-    summary = json.loads((out / "summary.json").read_text())
-    for key in ("config", "reward", "components", "trials", "timings_s", "versions", "seed"):
-        assert key in summary
-    assert len(summary["trials"]) == 5
-    assert {c["name"] for c in summary["classes"]} == {"polar, P along +a+b", "polar, P along -a+b"}
-    assert summary["seed"] == 2
-    html = (out / "report.html").read_text()
-    for figure in (
-        "columns.png",
-        "classes.png",
-        "walls.png",
-        "polarization.png",
-        "explained.png",
-        "cell_maps.png",
-        "trials.png",
-        "landscape.png",
-    ):
-        assert figure in html
-        assert (out / figure).stat().st_size > 1000
-
-
-def test_window_is_moot_without_patches():
-    space = SearchSpace(window_range=(12, 16), n_classes_range=(2, 3), descriptors=("patch", "polarization"))
-    assert space.size == 3 * 2 + 2
-    assert space.key({"window": 12, "n_classes": 2, "descriptor": "polarization"}) == space.key(
-        {"window": 16, "n_classes": 2, "descriptor": "polarization"}
-    )
-    assert space.key({"window": 12, "n_classes": 2, "descriptor": "patch"}) != space.key(
-        {"window": 16, "n_classes": 2, "descriptor": "patch"}
-    )
-
-
-def test_search_space_scales_with_period():
-    space = SearchSpace.for_period(16.0, 400)
-    assert space.window_range == (12, 40)
-    small = SearchSpace.for_period(16.0, 60)
-    assert small.window_range == (12, 20)
-    odd = SearchSpace.for_period(16.0, 81)  # a third of the side is 27 px: the top window stays even
-    assert odd.window_range == (12, 26)
-    assert replace(space, n_classes_range=(2, 3)).distributions()["n_classes"].high == 3
-
-
 def test_python_api_takes_a_plain_array(stripes):
     import rewardscope
 
@@ -158,54 +104,6 @@ def test_python_api_takes_a_plain_array(stripes):
     assert analysis.result.labels.shape == (len(analysis.result.columns),)
     with pytest.raises(rewardscope.RewardscopeError, match="non-finite"):
         rewardscope.analyze(np.full((64, 64), np.nan), n_trials=3, progress=False)
-
-
-def test_opening_scores_every_physical_setting_first():
-    space = SearchSpace(window_range=(12, 40), n_classes_range=(2, 6), descriptors=("patch", "polarization"))
-    opening = space.opening(20)
-    assert opening[0] == {"window": 26, "n_classes": 2, "descriptor": "patch"}
-    assert sorted(p["n_classes"] for p in opening if p["descriptor"] == "polarization") == [2, 3, 4, 5, 6]
-    assert SearchSpace(window_range=(12, 40), descriptors=("patch",)).opening(20) == [
-        {"window": 26, "n_classes": 2}
-    ]
-    assert len(space.opening(3)) == 3
-
-
-def test_several_objectives_give_a_pareto_front():
-    # A made-up trade-off on a grid, so the front is known: objective a grows with k, b falls with it,
-    # and the combined reward peaks at k = 4.
-    space = SearchSpace(window_range=(8, 12), n_classes_range=(2, 6), descriptors=("patch",))
-
-    def evaluate(config):
-        k, w = config.n_classes, config.window
-        components = {"separation": k / 6 - (w - 8) / 100, "straightness": 1 - k / 6 - (w - 8) / 100}
-        return 1 - abs(k - 4) / 4 - (w - 8) / 100, components
-
-    study = optimize(
-        evaluate,
-        Config(),
-        space,
-        n_trials=space.size,
-        storage=None,
-        seed=0,
-        progress=False,
-        objectives=("separation", "straightness"),
-    )
-    records = trial_records(study)
-    front = sorted(r["params"]["n_classes"] for r in records if r["pareto"])
-    assert front == [2, 3, 4, 5, 6]  # the window-8 setting of every k, nothing else
-    assert all(r["params"]["window"] == 8 for r in records if r["pareto"])
-    assert best_params(study) == {"window": 8, "n_classes": 4}
-
-
-@pytest.mark.parametrize(
-    "objectives, match",
-    [(("separation",), "two or more"), (("separation", "nope"), "unknown objective 'nope'")],
-)
-def test_bad_objectives_are_refused_before_any_work(stripes, objectives, match, tmp_path):
-    with pytest.raises(RewardscopeError, match=match):
-        analyze(stripes.image, out=tmp_path / "out", objectives=objectives, progress=False)
-    assert not (tmp_path / "out").exists()
 
 
 def test_analyze_with_objectives_records_the_front(stripes, tmp_path):
@@ -242,24 +140,6 @@ def test_one_phase_is_an_answer(tmp_path):
     assert all(t["refused"] for t in summary["trials"])
 
 
-def test_a_uniform_offset_is_named_so_not_polar():
-    from rewardscope.explain import explain_classes
-
-    scene = synthesize(
-        "paraelectric", seed=1, size=256, b_offset_pm=(0.0, 30.0)
-    )  # 30 pm along b: 7.6% of the period
-    pipeline = Pipeline(scene.image)
-    result = pipeline.run(Config(descriptor="polarization", n_classes=1))
-    (only,) = explain_classes(
-        result, pipeline.geometry(result.config), scene.image.data, 24, scene.image.pixel_size
-    )
-    assert only["name"].startswith("uniform offset of B along +b")
-    along_b = only["polarization_pm"] @ (result.lattice.basis[1] / np.linalg.norm(result.lattice.basis[1]))
-    assert along_b == pytest.approx(30.0, abs=2.0)
-    low, high = only["polarization_interval_pm"][1]
-    assert low < only["polarization_pm"][1] < high and only["polarization_error_pm"] < 1.0
-
-
 def test_a_reference_region_is_taken_as_non_polar(tmp_path):
     # A uniform offset over the whole frame, measured from a region of it: nothing polar is left.
     scene = synthesize("paraelectric", seed=2, size=256, b_offset_pm=(0.0, 30.0))
@@ -281,20 +161,6 @@ def test_a_reference_region_is_taken_as_non_polar(tmp_path):
         < 0.1
     )
     assert "Polarization is measured from the reference" in (tmp_path / "out" / "report.html").read_text()
-
-
-@pytest.mark.parametrize(
-    "reference, message",
-    [
-        (7, "`reference` class 7 is not among the classes searched"),
-        ((0, 900, 0, 10), "is not a region of the 256 x 256 px frame"),
-    ],
-)
-def test_a_bad_reference_is_refused_before_any_work(reference, message, tmp_path):
-    scene = synthesize("paraelectric", seed=2, size=256)
-    with pytest.raises(RewardscopeError, match=message):
-        analyze(scene.image, out=tmp_path / "out", n_trials=4, progress=False, reference=reference)
-    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
 
 
 def test_stripes_keep_two_classes_and_every_cell(stripes, tmp_path):
@@ -351,75 +217,3 @@ def test_a_single_spatial_value_is_used_not_dropped():
         analyze(scene.image, n_trials=1, poolings=(1.5,), progress=False)
     with pytest.raises(RewardscopeError, match="`smoothing` must be >= 0"):
         analyze(scene.image, n_trials=1, smoothings=(0.0, -1.0), progress=False)
-
-
-def test_writing_a_report_leaves_matplotlib_as_the_user_set_it(stripes, tmp_path):
-    """A notebook's backend and its pyplot figures are the user's: the report draws on Figures of its own."""
-    import matplotlib
-    import matplotlib.pyplot as plt
-
-    backend = matplotlib.get_backend()
-    matplotlib.use("svg")
-    try:
-        plt.figure()  # the user's own figure
-        before = plt.get_fignums()
-        analyze(stripes.image, out=tmp_path / "out", n_trials=2, progress=False)
-        assert matplotlib.get_backend() == "svg"
-        assert plt.get_fignums() == before
-        assert (tmp_path / "out" / "classes.png").stat().st_size > 0
-    finally:
-        plt.close("all")
-        matplotlib.use(backend)
-
-
-@pytest.mark.parametrize("unpooled, chosen", [(0.69, 0), (0.60, 1)])
-def test_a_spatial_prior_that_only_ties_is_not_chosen(unpooled, chosen):
-    """Within 2% of the best reward the least pooling wins; a clearly better pooled map is kept."""
-    space = SearchSpace(window_range=(8, 8), n_classes_range=(2, 2), descriptors=("patch",), poolings=(0, 1))
-
-    def evaluate(config):
-        return (0.70 if config.pooling else unpooled), {}
-
-    study = optimize(evaluate, Config(), space, n_trials=space.size, storage=None, seed=0, progress=False)
-    assert best_params(study)["pooling"] == chosen
-
-
-def test_an_analysis_shows_itself_in_jupyter(stripes):
-    analysis = analyze(stripes.image, n_trials=4, progress=False)
-    page = analysis._repr_html_()
-    assert page.startswith("<div>") and "data:image/png;base64," in page
-    assert analysis.phases["statement"] in page
-    for entry in analysis.classes:
-        assert entry["name"] in page
-    assert f"{analysis.config.n_classes} classes" in page
-
-
-def test_progress_bars_are_text_without_ipywidgets(monkeypatch):
-    from tqdm import auto, std
-
-    from rewardscope.progress import progress_bar
-
-    monkeypatch.setattr("rewardscope.progress.find_spec", lambda name: None)
-    bar = progress_bar(total=2, disable=True)
-    assert type(bar) is std.tqdm  # not tqdm.auto's choice, which warns in a notebook without ipywidgets
-    bar.close()
-    monkeypatch.setattr("rewardscope.progress.find_spec", lambda name: object())
-    bar = progress_bar(total=2, disable=True)
-    assert type(bar) is auto.tqdm
-    bar.close()
-
-
-def test_the_trials_table_shows_every_searched_setting(stripes, tmp_path):
-    analysis = analyze(
-        stripes.image,
-        out=tmp_path / "out",
-        n_trials=6,
-        progress=False,
-        descriptors=("patch", "polarization"),
-        poolings=(0, 1),
-        smoothings=(0.0, 1.0),
-    )
-    page = (tmp_path / "out" / "report.html").read_text()
-    assert "<th>pooling (cells)</th>" in page and "<th>Potts strength</th>" in page
-    polar = [t for t in analysis.trials if t["params"].get("descriptor") == "polarization"]
-    assert polar and "<td>polarization</td><td>&mdash;</td>" in page  # no window without patches

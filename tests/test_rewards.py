@@ -1,29 +1,15 @@
+"""The physics-based rewards (rewardscope.rewards): components, weights and gates."""
+
 import numpy as np
 import pytest
 
 from rewardscope import RewardscopeError, rewards
-from rewardscope.descriptors import patches
-from rewardscope.learn import PCAGaussianMixture, class_evidence
+from rewardscope.learn import PCAGaussianMixture
 from rewardscope.walls import find_walls
 
 
 def stripes_grid(n=24, width=6, k=2):
     return np.tile((np.arange(n) // width) % k, (n, 1))
-
-
-def test_walls_of_one_straight_boundary():
-    grid = np.zeros((10, 10), int)
-    grid[:, 5:] = 1
-    walls = find_walls(grid)
-    assert walls.n_segments == 1
-    assert walls.mask.sum() == 20  # both sides of the boundary, 10 rows each
-    assert walls.mask[:, 4].all() and walls.mask[:, 5].all()
-
-
-def test_unclassified_cells_make_no_walls():
-    grid = np.zeros((8, 8), int)
-    grid[:, :2] = -1
-    assert not find_walls(grid).mask.any()
 
 
 def test_straight_continuous_walls_score_high():
@@ -94,45 +80,6 @@ def test_bad_weights_rejected(weights, match):
 def test_combine_is_weighted_geometric_mean():
     components = {"continuity": 0.25, "straightness": 1.0, "economy": 1.0, "separation": 1.0, "balance": 1.0}
     assert rewards.combine(components, {"continuity": 1, "straightness": 1}) == pytest.approx(0.5)
-
-
-def test_patches_are_standardised_and_centred():
-    image = np.zeros((40, 40))
-    image[20, 20] = 1.0
-    X = patches(image, np.array([[20.0, 20.0], [10.0, 10.0]]), 9)
-    assert X.shape == (2, 81)
-    np.testing.assert_allclose(X[0].mean(), 0, atol=1e-12)
-    np.testing.assert_allclose(X[0].std(), 1)
-    assert np.argmax(X[0]) == 40  # the centre pixel of a 9 x 9 patch
-    with pytest.raises(RewardscopeError, match="window"):
-        patches(image, np.array([[20.0, 20.0]]), 64)
-
-
-def test_gmm_is_deterministic_and_finds_clusters(rng):
-    X = np.vstack([rng.normal(0, 1, (150, 10)), rng.normal(5, 1, (100, 10))])
-    a = PCAGaussianMixture(2, random_state=3).fit(X)
-    b = PCAGaussianMixture(2, random_state=3).fit(X)
-    np.testing.assert_array_equal(a.labels_, b.labels_)
-    assert np.bincount(a.labels_).tolist() == [150, 100]  # label 0 is the larger class
-    assert a.means_.shape == (2, 10)
-    with pytest.raises(RewardscopeError, match="n_classes"):
-        PCAGaussianMixture(0).fit(X)
-    with pytest.raises(RewardscopeError, match="NaN"):
-        PCAGaussianMixture(2).fit(np.full((5, 3), np.nan))
-    # New points get the fitted labels: the fitted data predicted again, and a point near each centre.
-    np.testing.assert_array_equal(a.predict(X), a.labels_)
-    assert a.predict(np.array([np.zeros(10), np.full(10, 5.0)])).tolist() == [0, 1]
-    with pytest.raises(RewardscopeError, match="not fitted"):
-        PCAGaussianMixture(2).predict(X)
-
-
-def test_patches_within_the_frame():
-    from rewardscope.descriptors import within_frame
-
-    centres = np.array([[5.5, 5.5], [5.4, 20.0], [20.0, 33.5], [20.0, 33.6]])
-    # A 12 px patch spans centre +- 5.5 px: inside a 40 x 50 (rows x columns) image up to column 49 and
-    # row 39.
-    assert within_frame(centres, 12, (40, 50)).tolist() == [True, False, True, False]
 
 
 def test_chord_straightness_straight_against_loop():
@@ -214,46 +161,6 @@ def test_model_weight_is_the_posterior_of_k():
     assert rewards.bgmm_agreement(2, 2) == 1.0 and rewards.bgmm_agreement(4, 2) == 0.5
 
 
-def test_class_evidence_finds_the_number_of_clusters(rng):
-    centres = np.array([[0, 0, 0], [8, 0, 0], [0, 8, 0]], float)
-    X = np.vstack([rng.normal(c, 1, (120, 3)) for c in centres])
-    evidence = class_evidence(X, k_max=6, random_state=0)
-    assert int(np.argmin(evidence.bic)) + 1 == 3
-    assert int(np.argmin(evidence.icl)) + 1 == 3
-    assert evidence.k_effective == 3
-    assert rewards.model_weight(evidence.bic, 3) > 0.9 > rewards.model_weight(evidence.bic, 2)
-
-
-def test_split_evidence_sees_two_clouds_not_one_of_any_shape(rng):
-    from rewardscope.learn import split_evidence
-
-    def evidence(X):
-        model = PCAGaussianMixture(2, random_state=0).fit(X)
-        return split_evidence(model.scores_, model.labels_)
-
-    n = 1500
-    assert (
-        evidence(rng.normal(size=(n, 6))) < rewards.SPLIT_EVIDENCE_MIN
-    )  # a Gaussian cloud, split in two by the mixture
-    assert evidence(rng.uniform(size=(n, 6))) < rewards.SPLIT_EVIDENCE_MIN  # a flat one (a gradient)
-    assert evidence(rng.exponential(size=(n, 6))) < rewards.SPLIT_EVIDENCE_MIN  # a skewed one
-    two = rng.normal(size=(n, 6))
-    two[: n // 3, 0] += 6.0
-    assert evidence(two) > 0.8
-
-
-def test_split_evidence_pools_neighbouring_cells_where_single_cells_cannot_tell(rng):
-    from rewardscope.learn import split_evidence
-
-    ij = np.indices((40, 40)).reshape(2, -1).T
-    truth = (ij[:, 0] // 10) % 2  # stripes 10 cells wide
-    scores = rng.normal(size=(len(ij), 2))
-    scores[:, 0] += 1.5 * truth  # 1.5 sigma apart: one cloud, cell by cell
-    labels = (scores[:, 0] > 0.75).astype(int)
-    assert split_evidence(scores, labels) < rewards.SPLIT_EVIDENCE_MIN
-    assert split_evidence(scores, labels, ij) > rewards.SPLIT_EVIDENCE_MIN  # 3 x 3 cells: 4.5 sigma apart
-
-
 def test_coherence_of_domains_and_of_scattered_cells(rng):
     assert rewards.coherence(stripes_grid()) > 0.8
     assert rewards.coherence(rng.integers(0, 2, (24, 24))) < 0.1
@@ -296,81 +203,3 @@ def test_artefact_classes_score_zero(case):
         split=1.0,
     )
     assert reward > 0 and rewards.refusal(components) is None
-
-
-def test_potts_prior_restores_domains_that_single_cells_cannot_tell(rng):
-    from rewardscope.learn import potts_mean_field
-
-    ij = np.indices((30, 30)).reshape(2, -1).T
-    truth = (ij[:, 0] // 10) % 2
-    right = 0.7  # each cell's own evidence: 70% for its true class
-    p = np.where(rng.random(len(ij)) < 0.75, right, 1 - right)  # and a quarter of the cells mislead
-    probabilities = np.column_stack([np.where(truth == 0, p, 1 - p), np.where(truth == 0, 1 - p, p)])
-    alone = np.mean(np.argmax(probabilities, axis=1) == truth)
-    smoothed = np.mean(np.argmax(potts_mean_field(probabilities, ij, 1.0), axis=1) == truth)
-    assert alone < 0.8 and smoothed > 0.97
-    np.testing.assert_array_equal(
-        potts_mean_field(probabilities, ij, 0.0), probabilities
-    )  # strength 0: as they were
-    with pytest.raises(RewardscopeError, match="must be >= 0"):
-        potts_mean_field(probabilities, ij, -1.0)
-
-
-def test_pooled_descriptors_average_each_cells_neighbourhood():
-    from rewardscope.descriptors import pooled
-
-    ij = np.array([[i, j] for j in range(4) for i in range(5)])
-    X = np.column_stack([ij[:, 0].astype(float), np.ones(len(ij))])
-    out = pooled(X, ij, 1)
-    centre = np.flatnonzero((ij[:, 0] == 2) & (ij[:, 1] == 1))[0]
-    corner = np.flatnonzero((ij[:, 0] == 0) & (ij[:, 1] == 0))[0]
-    assert out[centre, 0] == pytest.approx(2.0) and out[corner, 0] == pytest.approx(
-        0.5
-    )  # (0 + 1) / 2 over the cells present
-    np.testing.assert_allclose(out[:, 1], 1.0)
-    assert pooled(X, ij, 0) is X
-
-
-def test_pooled_along_a_line_of_cells():
-    from rewardscope.descriptors import pooled
-
-    ij = np.array([[i, j] for j in range(4) for i in range(5)])
-    X = np.column_stack([ij[:, 0].astype(float), ij[:, 1].astype(float)])
-    along_j = pooled(X, ij, (0, 1))  # each cell with the cells above and below it
-    np.testing.assert_allclose(along_j[:, 0], X[:, 0])  # i unchanged: nothing mixed across i
-    centre = np.flatnonzero((ij[:, 0] == 2) & (ij[:, 1] == 1))[0]
-    top = np.flatnonzero((ij[:, 0] == 2) & (ij[:, 1] == 0))[0]
-    assert along_j[centre, 1] == pytest.approx(1.0) and along_j[top, 1] == pytest.approx(0.5)
-
-
-def test_split_evidence_reads_weak_stripes_along_their_walls(rng):
-    """Stripes 8 cells wide, 1.5 sigma apart cell by cell: a 3 x 3 square mixes the cells next to each
-    wall into the valley, a line of 9 cells along the wall does not; white noise has no valley either way."""
-    from rewardscope.descriptors import pooled
-    from rewardscope.learn import split_evidence
-    from rewardscope.learn.gmm import LINE_WEIGHT, _valley
-
-    ij = np.indices((40, 40)).reshape(2, -1).T
-    truth = (ij[:, 0] // 8) % 2  # walls at constant i, running along j
-    noise = rng.normal(size=(len(ij), 2))
-    stripes = noise + np.column_stack([1.5 * truth, np.zeros(len(ij))])
-    square = _valley(pooled(stripes[:, :1], ij, 1)[:, 0], truth)
-    along = _valley(pooled(stripes[:, :1], ij, (0, 4))[:, 0], truth)
-    assert along > square + 0.1
-    assert split_evidence(stripes, truth, ij) == pytest.approx(max(square, LINE_WEIGHT * along), abs=0.05)
-    assert split_evidence(stripes, truth, ij) > rewards.SPLIT_EVIDENCE_MIN
-    halves = (noise[:, 0] > 0).astype(int)  # the best split of one cloud
-    assert split_evidence(noise, halves, ij) < 0.1
-
-
-def test_frame_edge_grows_with_the_pooling():
-    """A cell pooled with a cell whose patch the frame cuts inherits the cut: the frame-edge gate must
-    see it, or pooling dilutes an edge class below the gate (a 3-row edge class in SrTiO3, 38%)."""
-    from rewardscope.descriptors import frame_edge
-
-    ij = np.indices((10, 10)).reshape(2, -1).T
-    centres = 10.0 * ij + 5.0  # cells 10 px apart in a 100 x 100 frame
-    alone = frame_edge(centres, ij, 12, (100, 100))
-    assert alone.sum() == 36  # the outer ring: a 12 px patch about a centre 5 px from the border is cut
-    two = frame_edge(centres, ij, 12, (100, 100), pooling=2)
-    assert two.sum() == 100 - 4 * 4 and np.all(two[alone])  # two more rings
