@@ -80,7 +80,8 @@ def trials_per_second(
         finished(run)
     seconds = time.perf_counter() - start
     study = optuna.load_study(study_name=name, storage=url)
-    scored = [t for t in study.trials if t.state.name == "COMPLETE"]  # a repeated setting is pruned
+    # A repeat of a known setting is told back and marked repeat_of: not a setting scored.
+    scored = [t for t in study.trials if t.state.name == "COMPLETE" and "repeat_of" not in t.user_attrs]
     per_worker = {}
     for t in scored:
         per_worker[t.user_attrs["worker"]] = per_worker.get(t.user_attrs["worker"], 0) + 1

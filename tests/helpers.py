@@ -45,8 +45,8 @@ def wait_for(condition, timeout=300.0, what="condition"):
 
 
 def scored(study):
-    """The finished trials: one per setting scored (a repeat of a setting is pruned, never finished)."""
-    return [t for t in study.trials if t.state.name == "COMPLETE"]
+    """The finished trials that scored a setting (a repeat of a known setting is told back: repeat_of)."""
+    return [t for t in study.trials if t.state.name == "COMPLETE" and "repeat_of" not in t.user_attrs]
 
 
 def setting(trial):

@@ -69,8 +69,8 @@ def optimize(
 ) -> Any:
     """Run trials until the study holds ``n_trials`` distinct finished settings; return the study.
 
-    A new study opens with ``space.opening``; a setting finished or running elsewhere is pruned, an unseen
-    one queued instead; the trial of a dead worker, or interrupted in a resumed journal, is tried again.
+    A new study opens with ``space.opening``; a setting scored before is told back from its trial (one
+    running elsewhere is pruned) and an unseen one queued instead; the trial of a dead worker, or interrupted in a resumed journal, is tried again.
 
     Parameters
     ----------
@@ -123,7 +123,6 @@ def _run(study, objective: _Objective, budget: int, progress: bool) -> None:
 
     space = objective.space
     done = len(finished_settings(study, space))
-    stop = optuna.study.MaxTrialsCallback(budget, states=(optuna.trial.TrialState.COMPLETE,))
     with progress_bar(
         total=budget, initial=min(done, budget), desc="trials", unit="trial", disable=not progress
     ) as bar:
@@ -131,7 +130,7 @@ def _run(study, objective: _Objective, budget: int, progress: bool) -> None:
             try:
                 with warnings.catch_warnings():  # heartbeats are 'experimental': used on purpose
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    study.optimize(objective, n_trials=None, callbacks=[stop, _Progress(bar, space, budget)])
+                    study.optimize(objective, n_trials=None, callbacks=[_Budget(bar, space, budget)])
                 return
             except Exception:
                 if objective.lost is None:
@@ -141,7 +140,8 @@ def _run(study, objective: _Objective, budget: int, progress: bool) -> None:
 
 
 class _Objective:
-    """One trial: the sampler's setting scored, or pruned when it is finished or running elsewhere."""
+    """One trial: the sampler's setting scored; told back when it was scored before, pruned when it is
+    being scored elsewhere."""
 
     def __init__(self, evaluate, base: Config, space: SearchSpace, seed: int, objectives) -> None:
         self.evaluate, self.base, self.space, self.seed, self.objectives = (
@@ -167,7 +167,8 @@ class _Objective:
         key = self.space.key(trial.params)
         # Read after this trial's parameters are stored: of two workers given one setting at once, at least
         # one sees the other's, so it is never scored twice.
-        seen = set(finished_settings(trial.study, self.space)) | {
+        finished = finished_settings(trial.study, self.space)
+        seen = set(finished) | {
             self.space.key(t.params)
             for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
             if t.number != trial.number and "n_classes" in t.params  # (a newer trial may have none yet)
@@ -179,7 +180,9 @@ class _Objective:
                 trial.study.stop()
             else:
                 trial.study.enqueue_trial(unseen)
-            raise optuna.TrialPruned(f"setting {key} is scored already or by another worker")
+            if key in finished:  # the reward is deterministic: told back at no cost, so the sampler learns it
+                return self._repeat(trial, finished[key])
+            raise optuna.TrialPruned(f"setting {key} is being scored by another worker")
         trial.set_user_attr("worker", self.worker)
         start = time.perf_counter()
         reward, components = self.evaluate(replace(self.base, **trial.params))
@@ -199,9 +202,19 @@ class _Objective:
             raise
         return [components[name] for name in self.objectives] if self.objectives else reward
 
+    def _repeat(self, trial, known) -> float | list[float]:
+        """A setting scored before: its values and components, marked as a repeat (not a new setting)."""
+        for name in ("components", "reward"):
+            trial.set_user_attr(name, known.user_attrs.get(name))
+        trial.set_user_attr("seconds", 0.0)
+        trial.set_user_attr("repeat_of", known.number)
+        return list(known.values) if self.objectives else known.values[0]
 
-class _Progress:
-    """The progress bar's callback: distinct finished settings, and the best reward so far."""
+
+class _Budget:
+    """After each trial: the progress bar (distinct finished settings, the best reward so far), and the
+    study stopped once the budget of distinct settings is spent (a repeat of a known setting, told back,
+    counts as a finished trial to Optuna's MaxTrialsCallback, not as a setting)."""
 
     def __init__(self, bar, space: SearchSpace, budget: int) -> None:
         self.bar, self.space, self.budget = bar, space, budget
@@ -211,6 +224,8 @@ class _Progress:
         self.bar.update(min(len(finished), self.budget) - self.bar.n)
         if finished:
             self.bar.set_postfix(best=f"{max(map(combined_reward, finished.values())):.3f}")
+        if len(finished) >= self.budget:
+            study.stop()
 
 
 def _prepare(study, space: SearchSpace, n_trials: int, *, opening: bool, local: bool) -> None:
@@ -329,7 +344,8 @@ def finished_settings(study, space: SearchSpace) -> dict:
 
     finished: dict[tuple, Any] = {}
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-        finished.setdefault(space.key(trial.params), trial)
+        if "repeat_of" not in trial.user_attrs:
+            finished.setdefault(space.key(trial.params), trial)
     return finished
 
 
@@ -403,7 +419,7 @@ def trial_records(study) -> list[dict]:
     seen: set = set()
     records = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-        # (A study begun by an older rewardscope holds repeats of known settings: each is listed once.)
+        # (Repeats of known settings, told back to the sampler, are listed once.)
         if "repeat_of" in t.user_attrs or tuple(sorted(t.params.items())) in seen:
             continue
         seen.add(tuple(sorted(t.params.items())))
