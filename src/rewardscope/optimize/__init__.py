@@ -70,7 +70,8 @@ def optimize(
     """Run trials until the study holds ``n_trials`` distinct finished settings; return the study.
 
     A new study opens with ``space.opening``; a setting scored before is told back from its trial (one
-    running elsewhere is pruned) and an unseen one queued instead; the trial of a dead worker, or interrupted in a resumed journal, is tried again.
+    running elsewhere is pruned) and an unseen one queued instead; the trial of a dead worker, or one
+    interrupted in a resumed journal, is tried again.
 
     Parameters
     ----------
