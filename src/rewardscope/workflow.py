@@ -23,6 +23,7 @@ from .config import (
     MAX_B_FITS_FAILED,
     MIN_DETECTION_QUALITY,
     Config,
+    is_vae,
     stage_key,
     uses_patches,
 )
@@ -252,7 +253,7 @@ class Pipeline:
                 raise RewardscopeError(
                     f"`n_classes`={config.n_classes} exceeds the {len(X)} classified cells"
                 )
-            if config.learner == "gmm":
+            if not is_vae(config.learner):
                 return PCAGaussianMixture(
                     config.n_classes, pca_dim=config.pca_dim, random_state=config.seed
                 ).fit(X, self.reference(config))

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import is_vae, uses_patches
 from ..errors import RewardscopeError
 
 # Searched unless the user says otherwise; docs/benchmarks.md says why both.
@@ -66,7 +67,7 @@ class SearchSpace:
     smoothings: tuple[float, ...] = (0.0,)
 
     def __post_init__(self) -> None:
-        if any(learner != "gmm" for learner in self.learners) and any(d != "patch" for d in self.descriptors):
+        if any(map(is_vae, self.learners)) and any(d != "patch" for d in self.descriptors):
             raise RewardscopeError(
                 f"the VAE learners encode image patches: search them with the patch descriptor only,"
                 f" not {','.join(self.descriptors)}"
@@ -215,10 +216,10 @@ class SearchSpace:
         """
         descriptor = params.get("descriptor", self.descriptors[0])
         learner = params.get("learner", self.learners[0])
-        vae = learner != "gmm"
+        vae = is_vae(learner)
         return (
             descriptor,
-            params["window"] if "patch" in descriptor else None,
+            params["window"] if uses_patches(descriptor) else None,
             params["n_classes"],
             learner,
             params.get("latent_dim", self.latent_dim_range[0]) if vae else None,
@@ -260,7 +261,7 @@ class SearchSpace:
         }
         opening = []
         for descriptor in self.descriptors:
-            if "patch" in descriptor:
+            if uses_patches(descriptor):
                 opening += [
                     {**first, "descriptor": descriptor, "learner": learner} for learner in self.learners
                 ]
