@@ -32,6 +32,8 @@ from rewardscope.workflow import analyze, spec_differences, study_spec
         ({"objectives": ("continuity", "nope")}, "unknown objective 'nope'"),
         ({"reference": 6}, "`reference` class 6 is not among the classes searched (0 to 5)"),
         ({"tune_detector": -1}, "`tune_detector` must be >= 0"),
+        ({"poolings": ()}, "`poolings` must hold one value or more"),
+        ({"learners": ()}, "`learners` must hold one value or more"),
     ],
 )
 def test_a_bad_plan_is_refused_in_one_line_when_made(options, message):

@@ -102,6 +102,9 @@ class AnalysisPlan:
             raise RewardscopeError(f"`n_trials` must be >= 1, got n_trials={self.n_trials}")
         if self.tune_detector < 0:
             raise RewardscopeError(f"`tune_detector` must be >= 0, got tune_detector={self.tune_detector}")
+        for name in ("learners", "betas", "poolings", "smoothings", "descriptors"):
+            if getattr(self, name) is not None and not len(getattr(self, name)):
+                raise RewardscopeError(f"`{name}` must hold one value or more, got {name}=()")
         for radius in self.poolings:
             if radius != int(radius):
                 raise RewardscopeError(
