@@ -156,6 +156,9 @@ def test_a_killed_batch_restarts_with_the_unfinished_frames_only(frames, tmp_pat
     run.wait()
     finished = finished_frames()
     assert 1 <= len(finished) < 3
+    # As a kill while the table is rewritten leaves them (CI once killed the batch at that moment).
+    (out / "batch.csv.partial").write_text("file,status\n")
+    (out / "index.html.partial").write_text("<!doctype html>")
     assert (
         main(
             ["batch", str(frames / "*.tif"), "--out", str(out), "--workers", "2", "--trials", "12", "--quiet"]

@@ -35,6 +35,7 @@ TABLE = [
     "seconds",
     "report",
 ]
+TABLE_FILES = ("batch.csv", "index.html")  # rewritten whole as each frame finishes
 
 
 def frame_names(files: list[Path]) -> list[str]:
@@ -253,7 +254,8 @@ def _run_frames(
     if overwrite:  # an earlier batch is removed once the cluster is reached
         outputs.remove_result(out)
     (out / "frames").mkdir(parents=True, exist_ok=True)
-    outputs.write_marker(out, "batch", ["batch.csv", "index.html"])
+    # (The .partial files too: a batch killed while it rewrites the table leaves one, and is resumed.)
+    outputs.write_marker(out, "batch", [*TABLE_FILES, *(f"{name}.partial" for name in TABLE_FILES)])
     write_table(rows, targets, out)
     try:
         _analyze_frames(client, todo, targets, rows, out, options or {}, reading, progress)
@@ -325,15 +327,19 @@ def write_table(rows: dict, targets: dict, out: Path) -> None:
     out : pathlib.Path
         The batch's folder.
     """
-    ordered = [rows.get(path, {"file": path, "status": "to do"}) for path in targets]
-    partial = out / "batch.csv.partial"
-    with open(partial, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=TABLE, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(ordered)
-    partial.replace(out / "batch.csv")  # a reader never sees half a table
+    import io
+
     from .report import templates
 
+    ordered = [rows.get(path, {"file": path, "status": "to do"}) for path in targets]
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=TABLE, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(ordered)
     counts = {s: sum(r["status"] == s for r in ordered) for s in ("done", "failed", "to do")}
     page = templates().get_template("batch.html.j2").render(rows=ordered, columns=TABLE, counts=counts)
-    (out / "index.html").write_text(page)
+    for name, text in zip(TABLE_FILES, (table.getvalue(), page)):
+        partial = out / f"{name}.partial"
+        with open(partial, "w", newline="") as handle:
+            handle.write(text)
+        partial.replace(out / name)  # a reader never sees half a table or half a page
