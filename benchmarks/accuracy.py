@@ -26,7 +26,7 @@ from skimage.filters import threshold_otsu
 from rewardscope.atoms import centre_of_mass
 from rewardscope.descriptors import patches
 from rewardscope.learn import PCAGaussianMixture
-from rewardscope.metrics import accuracy, ideal_polarization
+from rewardscope.metrics import accuracy, ideal_polarization, result_accuracy
 from rewardscope.synthetic import synthesize
 from rewardscope.workflow import analyze
 
@@ -97,15 +97,7 @@ def run(seeds: int, trials: int, levels=tuple(LEVELS), layouts=LAYOUTS):
                 result = analyze(
                     scene.image, n_trials=trials, seed=seed, progress=False, **SPATIAL.get(level, {})
                 ).result
-                ours = accuracy(
-                    result.columns.xy,
-                    result.columns.sublattice,
-                    result.labels,
-                    result.lattice.polarization,
-                    scene.truth,
-                    scene.image.shape,
-                    result.columns.period,
-                ).to_dict()
+                ours = result_accuracy(result, scene).to_dict()
                 ours["seconds"] = time.perf_counter() - start
 
                 start = time.perf_counter()

@@ -99,7 +99,7 @@ def accuracy(seeds: int, epochs: int) -> list[dict]:
 
 
 def reward_choice(seeds: int, epochs: int) -> list[dict]:
-    from rewardscope.metrics import accuracy as scene_accuracy
+    from rewardscope.metrics import result_accuracy
     from rewardscope.workflow import analyze
 
     rows = []
@@ -117,15 +117,7 @@ def reward_choice(seeds: int, epochs: int) -> list[dict]:
                     progress=False,
                 )
                 r = analysis.result
-                score = scene_accuracy(
-                    r.columns.xy,
-                    r.columns.sublattice,
-                    r.labels,
-                    r.lattice.polarization,
-                    scene.truth,
-                    scene.image.shape,
-                    r.columns.period,
-                )
+                score = result_accuracy(r, scene)
                 row[name] = {
                     "ari": score.ari,
                     "learner": analysis.config.learner,

@@ -10,7 +10,7 @@ from rewardscope import RewardscopeError
 from rewardscope.atoms import find_columns
 from rewardscope.config import Config
 from rewardscope.lattice import index_columns
-from rewardscope.metrics import accuracy
+from rewardscope.metrics import result_accuracy
 from rewardscope.synthetic import synthesize
 from rewardscope.workflow import Pipeline, analyze
 
@@ -82,15 +82,7 @@ def test_analyze_finds_the_variants_by_itself(layout):
     scene = synthesize(layout, seed=11, size=320)
     analysis = analyze(scene.image, n_trials=16, seed=0, progress=False)
     result = analysis.result
-    score = accuracy(
-        result.columns.xy,
-        result.columns.sublattice,
-        result.labels,
-        result.lattice.polarization,
-        scene.truth,
-        scene.image.shape,
-        result.columns.period,
-    )
+    score = result_accuracy(result, scene)
     assert result.config.n_classes == scene.n_variants
     assert score.ari >= 0.9
     assert score.wall_f1 >= 0.8
@@ -166,15 +158,7 @@ def test_a_reference_region_is_taken_as_non_polar(tmp_path):
 def test_stripes_keep_two_classes_and_every_cell(stripes, tmp_path):
     analysis = analyze(stripes.image, out=tmp_path / "out", n_trials=10, progress=False)
     result = analysis.result
-    score = accuracy(
-        result.columns.xy,
-        result.columns.sublattice,
-        result.labels,
-        result.lattice.polarization,
-        stripes.truth,
-        stripes.image.shape,
-        result.columns.period,
-    )
+    score = result_accuracy(result, stripes)
     assert not analysis.phases["one_phase"] and analysis.config.n_classes == 2
     assert score.coverage >= 0.97 and score.ari >= 0.99
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())

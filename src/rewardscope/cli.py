@@ -852,7 +852,7 @@ def _atoms(args) -> int:
 
 
 def _demo(args) -> int:
-    from .metrics import accuracy
+    from .metrics import result_accuracy
     from .synthetic import synthesize
     from .workflow import analyze
 
@@ -864,15 +864,7 @@ def _demo(args) -> int:
         )
     analysis = analyze(scene.image, **_analysis_options(args))
     result = analysis.result
-    score = accuracy(
-        result.columns.xy,
-        result.columns.sublattice,
-        result.labels,
-        result.lattice.polarization,
-        scene.truth,
-        scene.image.shape,
-        result.columns.period,
-    )
+    score = result_accuracy(result, scene)
     _print_outcome(analysis, args.out, args.quiet)
     print(
         f"adjusted Rand index against the truth: {score.ari:.3f} ({score.n_classes_found} classes found,"

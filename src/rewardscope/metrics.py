@@ -370,6 +370,31 @@ def column_accuracy(xy, sublattice, truth: Truth, shape, period: float) -> tuple
     return recall, precision, rmse, matched_b
 
 
+def result_accuracy(result, scene: Scene) -> Accuracy:
+    """``accuracy`` of a workflow result (``workflow.Result``) against the synthetic scene it was found in.
+
+    Parameters
+    ----------
+    result : rewardscope.workflow.Result
+        Columns, lattice and per-column classes of one setting.
+    scene : Scene
+        The scene, with its truth.
+
+    Returns
+    -------
+    Accuracy
+    """
+    return accuracy(
+        result.columns.xy,
+        result.columns.sublattice,
+        result.labels,
+        result.lattice.polarization,
+        scene.truth,
+        scene.image.shape,
+        result.columns.period,
+    )
+
+
 def accuracy(xy, sublattice, labels, polarization, truth: Truth, shape, period: float) -> Accuracy:
     """Compare a per-column result with the truth; columns matched within 0.25 lattice periods.
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .config import Config
-from .metrics import accuracy
+from .metrics import result_accuracy
 from .optimize import SearchSpace, optimize
 from .rewards import COMPONENTS
 from .synthetic import synthesize
@@ -89,7 +89,7 @@ def score_scene(layout: str, level: str, seed: int, descriptors=("patch", "polar
     points: list[dict] = []
     for params in space.settings():
         result = pipeline.run(replace(base, **params))
-        truth = _accuracy(result, scene)
+        truth = result_accuracy(result, scene)
         points.append(
             {
                 "params": params,
@@ -101,7 +101,7 @@ def score_scene(layout: str, level: str, seed: int, descriptors=("patch", "polar
             }
         )
     one = pipeline.run(replace(base, **{**points[0]["params"], "n_classes": 1}))
-    one_phase = _accuracy(one, scene).ari
+    one_phase = result_accuracy(one, scene).ari
     return {
         "layout": layout,
         "level": level,
@@ -110,19 +110,6 @@ def score_scene(layout: str, level: str, seed: int, descriptors=("patch", "polar
         "points": points,
         "one_phase_ari": one_phase,
     }
-
-
-def _accuracy(result, scene):
-    """A pipeline result's accuracy against its synthetic scene's truth (``metrics.accuracy``)."""
-    return accuracy(
-        result.columns.xy,
-        result.columns.sublattice,
-        result.labels,
-        result.lattice.polarization,
-        scene.truth,
-        scene.image.shape,
-        result.columns.period,
-    )
 
 
 def reward_values(points: list[dict], reward: str) -> np.ndarray:
