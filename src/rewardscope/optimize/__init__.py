@@ -167,11 +167,14 @@ class _Objective:
                 trial.suggest_int(name, distribution.low, distribution.high, step=distribution.step)
         key = self.space.key(trial.params)
         # Read after this trial's parameters are stored: of two workers given one setting at once, at least
-        # one sees the other's, so it is never scored twice.
+        # one sees the other's, so it is never scored twice. Running trials are read before finished ones:
+        # a trial that finishes between the two reads is then in the second (read the other way round, it
+        # was in neither, and CI caught a setting scored twice).
+        running = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
         finished = finished_settings(trial.study, self.space)
         seen = set(finished) | {
             self.space.key(t.params)
-            for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            for t in running
             if t.number != trial.number and "n_classes" in t.params  # (a newer trial may have none yet)
         }
         if key in seen:
