@@ -24,6 +24,7 @@ LAYOUT_VARIANTS = [
     ("single", 1),
     ("superlattice", 2),
     ("paraelectric", 1),
+    ("mixed", 2),
 ]
 
 
@@ -96,6 +97,18 @@ def test_every_layout_listed_is_made_and_has_its_variants_tested():
         scene = synthesize(layout, seed=0, size=64)
         assert scene.spec.layout == layout and scene.image.data.shape == (64, 64)
     assert [layout for layout, _ in LAYOUT_VARIANTS] == list(LAYOUTS)
+
+
+def test_mixed_scenes_hold_an_antipolar_share_and_rough_walls():
+    half = synthesize("mixed", seed=0, size=256, antipolar_share=0.5)
+    variant = half.truth.variant[half.truth.sublattice == "B"]
+    assert set(variant) == {0, 1, ANTIPOLAR} and abs(np.mean(variant == ANTIPOLAR) - 0.5) < 0.1
+    # Straight walls lie along j: every row of cells has its walls at the same i; rough ones wander.
+    for roughness, straight in ((0.0, True), (1.5, False)):
+        t = synthesize("mixed", seed=0, size=256, wall_roughness=roughness).truth
+        b = t.sublattice == "B"
+        first_wall = [t.i[b & (t.j == j) & (t.variant == 1)].min() for j in np.unique(t.j[b])[1:-1]]
+        assert (len(set(first_wall)) == 1) == straight
 
 
 def test_superlattice_layers_differ_in_contrast_and_cell():

@@ -14,6 +14,13 @@ goes as Z**n (HAADF, 1.3 <= n <= 1.7). Each unit cell belongs to a *variant*:
   is brighter than A there, and the cell is ``layer_strain`` longer along b),
   which alternate every ``layer_cells`` cells with polar (PbTiO3-like) layers.
 
+The ``mixed`` layout is polar stripe domains (variants 0 and 1, ``stripe_cells``
+wide, their walls wandering by ``wall_roughness`` cells rms) beside an
+antipolar region that covers ``antipolar_share`` of the frame, entering from its
++a side. ``composition_spec`` turns an Sm content into such a scene, and
+``synthesize_series`` makes a composition series of them (0 to 20% Sm, as in
+Barakati et al.'s combinatorial Sm-doped BiFeO3 library).
+
 Options for images not like the defaults: ``bend_periods`` bends the lattice
 rows (a parabola, this many periods higher at the frame's sides than at its
 centre); ``contrast="abf"`` gives dark columns on a bright background with
@@ -40,7 +47,7 @@ from . import gaussians
 from .errors import RewardscopeError
 from .io import Image, write_image
 
-LAYOUTS = ("stripes", "quadrants", "bubble", "rough", "single", "superlattice", "paraelectric")
+LAYOUTS = ("stripes", "quadrants", "bubble", "rough", "single", "superlattice", "paraelectric", "mixed")
 CONTRASTS = ("haadf", "abf")
 ANTIPOLAR = 4
 PARAELECTRIC = 5
@@ -93,6 +100,10 @@ class SceneSpec:
         ``"haadf"``, or ``"abf"``: dark columns, O visible.
     b_offset_pm : (float, float), default (0.0, 0.0)
         Every B shifted by this (along a, b): mistilt, not polarization.
+    antipolar_share : float, default 0.0
+        Mixed: the share of the frame's width that is antipolar, from its +a side.
+    wall_roughness : float, default 0.0
+        Mixed: how far the walls wander, cells rms (a smooth random field of about 2 cells' correlation).
 
     Examples
     --------
@@ -125,6 +136,8 @@ class SceneSpec:
     contrast: str = "haadf"  # or "abf": dark columns, O visible
     # Every B shifted by this (along a, b): mistilt, not polarization.
     b_offset_pm: tuple[float, float] = (0.0, 0.0)
+    antipolar_share: float = 0.0  # mixed: the antipolar share of the frame's width, from its +a side
+    wall_roughness: float = 0.0  # mixed: how far the walls wander, cells rms
 
     def validate(self) -> SceneSpec:
         """Check every field's range.
@@ -167,6 +180,8 @@ class SceneSpec:
             ("jitter_px", lambda v: v >= 0, ">= 0"),
             ("layer_cells", lambda v: v >= 1, ">= 1"),
             ("layer_strain", lambda v: -0.2 < v < 0.2, "in (-0.2, 0.2)"),
+            ("antipolar_share", lambda v: 0 <= v <= 1, "in [0, 1]"),
+            ("wall_roughness", lambda v: v >= 0, ">= 0"),
         )
         for name, ok, bound in rules:
             value = getattr(self, name)
@@ -306,6 +321,8 @@ def variant_map(spec: SceneSpec, ii: np.ndarray, jj: np.ndarray, rng: np.random.
         return np.full_like(ii, PARAELECTRIC)
     if spec.layout == "superlattice":
         return np.where(nonpolar_layer(spec, jj), PARAELECTRIC, 0)
+    if spec.layout == "mixed":
+        return _mixed_variants(spec, x, y, rng)
     if spec.layout == "stripes":
         angle = np.deg2rad(spec.wall_angle_deg)
         along = x * np.cos(angle) + y * np.sin(angle)
@@ -329,6 +346,22 @@ def variant_map(spec: SceneSpec, ii: np.ndarray, jj: np.ndarray, rng: np.random.
         + wander[np.clip((y + extent).astype(int), 0, n - 1)]
     )
     return np.where(x > boundary, ANTIPOLAR, 0)
+
+
+def _mixed_variants(spec: SceneSpec, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Polar stripes 0 / 1 with wandering walls, and an antipolar region from the frame's +a side."""
+    # A smooth random field over the cells (correlation about 2 cells, rms 1) moves every wall.
+    i0, j0 = int(x.min()), int(y.min())
+    field = ndimage.gaussian_filter(rng.normal(size=(int(x.max()) - i0 + 1, int(y.max()) - j0 + 1)), 2.0)
+    field /= max(field.std(), 1e-12)
+    wander = spec.wall_roughness * field[x.astype(int) - i0, y.astype(int) - j0]
+    variants = np.where(np.floor((x + wander) / spec.stripe_cells).astype(int) % 2 == 0, 0, 1)
+    # The frame spans about +-half cells from the centre; the antipolar region fills its share of that.
+    half = spec.size * spec.pixel_size_pm / spec.lattice_pm / 2
+    if spec.antipolar_share <= 0:
+        return variants
+    boundary = half * (1 - 2 * spec.antipolar_share) if spec.antipolar_share < 1 else -np.inf
+    return np.where(x + wander > boundary, ANTIPOLAR, variants)
 
 
 def nonpolar_layer(spec: SceneSpec, jj: np.ndarray) -> np.ndarray:
@@ -602,6 +635,189 @@ def _smooth_field(shape, rng, *, scale: float) -> np.ndarray:
     transfer = np.exp(-2 * (np.pi * scale) ** 2 * (kx**2 + ky**2))
     field = np.fft.irfft2(np.fft.rfft2(rng.normal(size=shape)) * transfer, s=shape)
     return field / max(np.abs(field).max(), 1e-12)
+
+
+SERIES_COMPOSITIONS = (0.0, 7.0, 10.0, 13.0, 20.0)  # % Sm, the compositions of the Sm-doped BiFeO3 library
+SERIES_SIZE = 256  # px: a series frame's default side
+
+
+def composition_spec(composition: float, **overrides) -> SceneSpec:
+    """The ``mixed`` scene of an Sm-doped BiFeO3 film of ``composition`` % Sm.
+
+    Toward the morphotropic boundary (0 to 20% Sm): the polar stripe domains narrow (10 to 4 cells) and
+    their walls roughen (0 to 1.5 cells rms), an antipolar region appears above 8% and grows to 85% of the
+    frame at 20%, the polarization falls by a quarter (35 to 26 pm) and the pseudo-cubic period shrinks a
+    little (396 to 394 pm).
+
+    Parameters
+    ----------
+    composition : float
+        The Sm content, % (0 to 100; the trends are those of 0 to 20, held beyond).
+    **overrides
+        ``SceneSpec`` fields set instead (dose, size, ...).
+
+    Returns
+    -------
+    SceneSpec
+
+    Raises
+    ------
+    RewardscopeError
+        If ``composition`` is outside [0, 100] or a field is out of range.
+
+    Examples
+    --------
+    >>> spec = composition_spec(13.0)
+    >>> spec.layout, spec.stripe_cells, round(spec.antipolar_share, 2), spec.sm_fraction
+    ('mixed', 6, 0.35, 0.13)
+    """
+    if not 0 <= composition <= 100:
+        raise RewardscopeError(f"`composition` must be a % Sm in [0, 100], got composition={composition}")
+    t = min(composition / 20.0, 1.0)  # how far toward the 20% end of the series
+    trends = {
+        "layout": "mixed",
+        "size": SERIES_SIZE,
+        "sm_fraction": composition / 100.0,
+        "stripe_cells": int(round(10 - 6 * t)),
+        "wall_roughness": 1.5 * t**2,
+        "antipolar_share": 0.85 * float(np.clip((composition - 8.0) / 12.0, 0.0, 1.0)),
+        "polarization_pm": 35.0 * (1 - 0.25 * t),
+        "lattice_pm": 396.0 - 0.1 * min(composition, 20.0),
+    }
+    return replace(SceneSpec(), **{**trends, **overrides}).validate()
+
+
+@dataclass(frozen=True)
+class SeriesFrame:
+    """One frame of a synthetic composition series.
+
+    Parameters
+    ----------
+    name : str
+        ``Sm_<composition>_<index>``, as the frames of the Sm-doped BiFeO3 library are named.
+    composition : float
+        Its Sm content, %.
+    scene : Scene
+        The frame and its truth.
+    """
+
+    name: str
+    composition: float
+    scene: Scene
+
+    def truth_row(self) -> dict:
+        """The frame's truth in the series' terms: phase shares of its cells, |P|, period, domain width.
+
+        Returns
+        -------
+        dict
+            ``frame``, ``composition``, ``polar_share``, ``antipolar_share``, ``paraelectric_share`` (of the
+            B columns in the frame), ``mean_abs_p_pm`` (over every cell), ``polarization_pm`` (of a polar
+            cell), ``lattice_pm``, ``stripe_cells``, ``wall_roughness_cells``, ``seed``.
+        """
+        spec, truth = self.scene.spec, self.scene.truth
+        variant = truth.variant[truth.sublattice == "B"]
+        polar = float(np.mean(variant < ANTIPOLAR))
+        return {
+            "frame": self.name,
+            "composition": self.composition,
+            "polar_share": polar,
+            "antipolar_share": float(np.mean(variant == ANTIPOLAR)),
+            "paraelectric_share": float(np.mean(variant == PARAELECTRIC)),
+            "mean_abs_p_pm": spec.polarization_pm * polar,
+            "polarization_pm": spec.polarization_pm,
+            "lattice_pm": spec.lattice_pm,
+            "stripe_cells": spec.stripe_cells,
+            "wall_roughness_cells": spec.wall_roughness,
+            "seed": self.scene.seed,
+        }
+
+
+def synthesize_series(
+    compositions=SERIES_COMPOSITIONS, *, frames_per_composition: int = 2, seed: int = 0, **overrides
+) -> list[SeriesFrame]:
+    """A synthetic composition series: ``frames_per_composition`` frames of each composition.
+
+    Parameters
+    ----------
+    compositions : sequence of float, default ``SERIES_COMPOSITIONS``
+        The Sm contents, %.
+    frames_per_composition : int, default 2
+        Frames of each (other places in the film: other seeds).
+    seed : int, default 0
+        The series' seed: frame n is rendered with seed ``seed * 1000 + n``.
+    **overrides
+        ``SceneSpec`` fields for every frame (dose, size, ...).
+
+    Returns
+    -------
+    list of SeriesFrame
+        In the order of the compositions, then of the frames.
+
+    Raises
+    ------
+    RewardscopeError
+        On a composition or field out of range, or fewer than one frame per composition.
+
+    Examples
+    --------
+    >>> frames = synthesize_series((0, 20), frames_per_composition=1, size=96)
+    >>> [(f.name, f.scene.n_variants) for f in frames]
+    [('Sm_0_0', 2), ('Sm_20_0', 3)]
+    """
+    if frames_per_composition < 1:
+        raise RewardscopeError(f"`frames_per_composition` must be >= 1, got {frames_per_composition}")
+    frames: list[SeriesFrame] = []
+    for composition in compositions:
+        spec = composition_spec(float(composition), **overrides)
+        for index in range(frames_per_composition):
+            scene = render_scene(spec, seed=seed * 1000 + len(frames))
+            frames.append(SeriesFrame(f"Sm_{float(composition):g}_{index}", float(composition), scene))
+    return frames
+
+
+def write_series(frames: list[SeriesFrame], out_dir, *, overwrite: bool = False) -> Path:
+    """Write a series: ``NAME.tif`` per frame, ``compositions.csv``, ``series_truth.csv``, ``truth/NAME.csv``.
+
+    Parameters
+    ----------
+    frames : list of SeriesFrame
+        The series (``synthesize_series``).
+    out_dir : str or Path
+        The folder made (replaced, if an earlier rewardscope output, only with ``overwrite``).
+    overwrite : bool, default False
+        Replace an earlier rewardscope output in ``out_dir``.
+
+    Returns
+    -------
+    Path
+        The folder written.
+
+    Raises
+    ------
+    RewardscopeError
+        If ``out_dir`` exists and may not be replaced.
+    """
+    from . import outputs
+
+    out = outputs.check_output_folder(out_dir, overwrite=overwrite, command="synth")
+    staging = outputs.staging_folder(out, "synth")
+    (staging / "truth").mkdir()
+    for frame in frames:
+        image = frame.scene.image
+        write_image(staging / f"{frame.name}.tif", image.data, pixel_size_pm=frame.scene.spec.pixel_size_pm)
+        frame.scene.truth.to_csv(staging / "truth" / f"{frame.name}.csv")
+    rows = [frame.truth_row() for frame in frames]
+    with open(staging / "compositions.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["frame", "composition"])
+        writer.writerows([row["frame"], f"{row['composition']:g}"] for row in rows)
+    with open(staging / "series_truth.csv", "w", newline="") as handle:
+        table = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        table.writeheader()
+        table.writerows(rows)
+    outputs.move_into_place(staging, out, "synth")
+    return out
 
 
 def write_scene(scene: Scene, out_dir, *, overwrite: bool = False) -> Path:
