@@ -250,7 +250,7 @@ def _run_frames(
     """Reach the cluster, then (its folder made) analyze the frames to do on it."""
     from . import outputs
 
-    client, cluster = _connect(scheduler, n_workers)  # before writing anything: a wrong address leaves none
+    client, cluster = connect(scheduler, n_workers)  # before writing anything: a wrong address leaves none
     if overwrite:  # an earlier batch is removed once the cluster is reached
         outputs.remove_result(out)
     (out / "frames").mkdir(parents=True, exist_ok=True)
@@ -273,7 +273,7 @@ def _finished_rows(targets: dict) -> dict:
     }
 
 
-def _connect(scheduler: str | None, n_workers: int | None):
+def connect(scheduler: str | None, n_workers: int | None):
     """A Dask client of the scheduler at ``scheduler``, or of a local cluster started here (returned too)."""
     from dask.distributed import Client, LocalCluster
 

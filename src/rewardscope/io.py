@@ -248,6 +248,43 @@ def read_image(
     )
 
 
+def entry_names(path: str | Path, *, allow_pickle: bool = False) -> list[str]:
+    """The frames a multi-entry file holds: the entries of a pickled dict (``.npy``, with ``allow_pickle``)
+    or the arrays of an ``.npz``; [] for a file of one image.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    allow_pickle : bool, default False
+        Read a pickled ``.npy`` (it can run code: files you trust only).
+
+    Returns
+    -------
+    list of str
+        Sorted names, each a valid ``entry`` of ``read_image``; [] where the file holds one image.
+
+    Raises
+    ------
+    RewardscopeError
+        If the file cannot be read.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                names = sorted(archive.files)
+            return names if len(names) > 1 else []
+        if suffix == ".npy" and allow_pickle:
+            content = np.load(path, allow_pickle=True)
+            content = content.item() if content.dtype == object and content.shape == () else None
+            return sorted(map(str, content)) if isinstance(content, dict) else []
+    except (ValueError, OSError, EOFError) as exc:
+        raise RewardscopeError(f"cannot read {str(path)!r}: {exc}") from None
+    return []
+
+
 def _check_read_options(path: Path, pixel_size: float | None, frame: int | None, channel: str | None) -> None:
     """Refuse, in one line, a missing file, a folder, or a reading option out of range."""
     if not path.exists():

@@ -163,7 +163,10 @@ class Pipeline:
             )
         return rows
 
-    def descriptors(self, config: Config) -> np.ndarray:
+    def descriptor_blocks(self, config: Config) -> list[np.ndarray]:
+        """The descriptor's blocks of the classified cells (patches, P, lattice), before balancing and
+        pooling."""
+
         def compute():
             rows = self.classified_rows(config)
             columns = self.columns(config)
@@ -176,10 +179,17 @@ class Pipeline:
                     blocks.append(
                         physical(kind, self.lattice(config).polarization[rows], geometry, columns.period)
                     )
-            X = blocks[0] if len(blocks) == 1 else balanced(*blocks)
-            return pooled(X, self.lattice(config).ij[rows], config.pooling)
+            return blocks
 
         return self._cached("descriptors", config, compute)
+
+    def descriptors(self, config: Config) -> np.ndarray:
+        def compute():
+            blocks = self.descriptor_blocks(config)
+            X = blocks[0] if len(blocks) == 1 else balanced(*blocks)
+            return pooled(X, self.lattice(config).ij[self.classified_rows(config)], config.pooling)
+
+        return self._cached("descriptors", config, compute, name="pooling")
 
     def autoencoder(self, config: Config) -> PatchVAE | None:
         """The VAE of the patches for the vae and rvae learners (trained once for every number of classes)."""
@@ -247,28 +257,26 @@ class Pipeline:
         )
 
     def learner(self, config: Config) -> PCAGaussianMixture | VAEClassifier:
-        def compute():
-            X = self.descriptors(config)
-            if config.n_classes > len(X):
-                raise RewardscopeError(
-                    f"`n_classes`={config.n_classes} exceeds the {len(X)} classified cells"
-                )
-            if not is_vae(config.learner):
-                return PCAGaussianMixture(
-                    config.n_classes, pca_dim=config.pca_dim, random_state=config.seed
-                ).fit(X, self.reference(config))
-            return VAEClassifier(
-                config.n_classes,
-                kind=config.learner,
-                vae=self.autoencoder(config),
-                random_state=config.seed,
-                latent_dim=config.latent_dim,
-                beta=config.beta,
-                epochs=config.epochs,
-                symmetry=config.symmetry,
-            ).fit(X, self.whole_patches(config))
+        return self._cached(
+            "learn",
+            config,
+            lambda: fit_learner(
+                config,
+                self.descriptors(config),
+                self.reference(config),
+                self.whole_patches(config),
+                self.autoencoder(config),
+            ),
+        )
 
-        return self._cached("learn", config, compute)
+    def edge_cells(self, config: Config) -> np.ndarray:
+        """For each classified cell, whether it lies within half a window of the frame's border (its patch,
+        or its pooled neighbours', cut by the frame)."""
+        rows, columns, lattice = self.classified_rows(config), self.columns(config), self.lattice(config)
+        # Half a window from the border: the patch's, or without patches the default 1.5 periods (whatever the
+        # trial's moot window).
+        margin = self.window(config if uses_patches(config.descriptor) else replace(config, window=None))
+        return frame_edge(columns.xy[rows], lattice.ij[rows], margin, self.image.shape, config.pooling)
 
     def score(self, config: Config) -> tuple[float, dict]:
         """The reward of ``config`` and its components: what the optimizer maximizes."""
@@ -280,6 +288,7 @@ class Pipeline:
         # Stage by stage, so that each is computed (and timed) on its own, not inside the next.
         columns, lattice = self.columns(config), self.lattice(config)
         rows = self.classified_rows(config)
+        self.descriptor_blocks(config)
         self.descriptors(config)
         self.autoencoder(config)
         model = self.learner(config)
@@ -298,10 +307,7 @@ class Pipeline:
         evidence = self.evidence(config) if self.with_evidence else None  # timed as its own stage
         split = self.split(config) if config.n_classes >= 2 else None
         start = time.perf_counter()
-        # Half a window from the border: the patch's, or without patches the default 1.5 periods (whatever the
-        # trial's moot window).
-        margin = self.window(config if uses_patches(config.descriptor) else replace(config, window=None))
-        edge = frame_edge(columns.xy[rows], lattice.ij[rows], margin, self.image.shape, config.pooling)
+        edge = self.edge_cells(config)
         reward, components = rewards.evaluate(
             walls,
             cell_labels,
@@ -319,6 +325,52 @@ class Pipeline:
             to_grid(lattice.ij[rows], model.labels_, lattice.grid_shape) if config.smoothing > 0 else None
         )
         return Result(config, columns, lattice, labels, grid, walls, reward, components, unsmoothed)
+
+
+def fit_learner(
+    config: Config, X: np.ndarray, reference: np.ndarray, whole: np.ndarray, vae: PatchVAE | None = None
+) -> PCAGaussianMixture | VAEClassifier:
+    """The config's learner fitted on descriptors ``X``.
+
+    Parameters
+    ----------
+    config : Config
+        Gives the learner, the number of classes and their settings.
+    X : (n, d) array
+        The cells' descriptors.
+    reference : (n,) bool array
+        The cells a Gaussian mixture is fitted on (the others are assigned).
+    whole : (n,) bool array
+        The cells whose patch the frame does not cut (a VAE's mixture is fitted on them).
+    vae : PatchVAE, optional
+        A trained VAE of the patches to reuse.
+
+    Returns
+    -------
+    PCAGaussianMixture or VAEClassifier
+        Fitted: ``labels_``, ``probabilities_`` and ``scores_`` of every row of ``X``.
+
+    Raises
+    ------
+    RewardscopeError
+        If there are fewer cells than classes.
+    """
+    if config.n_classes > len(X):
+        raise RewardscopeError(f"`n_classes`={config.n_classes} exceeds the {len(X)} classified cells")
+    if not is_vae(config.learner):
+        return PCAGaussianMixture(config.n_classes, pca_dim=config.pca_dim, random_state=config.seed).fit(
+            X, reference
+        )
+    return VAEClassifier(
+        config.n_classes,
+        kind=config.learner,
+        vae=vae,
+        random_state=config.seed,
+        latent_dim=config.latent_dim,
+        beta=config.beta,
+        epochs=config.epochs,
+        symmetry=config.symmetry,
+    ).fit(X, whole)
 
 
 @dataclass(frozen=True)
@@ -425,7 +477,7 @@ def analyze(
     pipeline, plan, detector, warnings = find_and_judge(image, plan, columns, progress)
     space = search_space(plan, pipeline.columns(plan.base).period, min(image.shape))
     spec = study_spec(image, plan, columns)
-    study = None if shared is None else _shared_study(shared, spec, plan, study_name or STUDY_NAME)
+    study = None if shared is None else shared_study(shared, spec, plan, study_name or STUDY_NAME)
     staging = None if out is None else resume_folder(out, spec, restart)
     journal = None if staging is None else staging / "study.journal"
     study = optimize(
@@ -496,7 +548,7 @@ def _shared_storage(storage: str | None, image: Image, columns: Columns | None):
     return shared
 
 
-def _shared_study(storage, spec: dict, plan: AnalysisPlan, name: str):
+def shared_study(storage, spec: dict, plan: AnalysisPlan, name: str):
     """The shared study ``name``, holding ``spec`` (recorded when new; refused when it was begun
     otherwise)."""
     study = open_study(
@@ -858,7 +910,7 @@ def spec_differences(known: dict, spec: dict) -> str:
     return ", ".join(changed)
 
 
-def resume_folder(out, spec: dict, restart: bool):
+def resume_folder(out, spec: dict, restart: bool, command: str = "analyze"):
     """The staging folder of ``out``, holding the study to resume when it is the same study (``spec``).
 
     A study begun with another image or other options is refused in one line
@@ -866,7 +918,7 @@ def resume_folder(out, spec: dict, restart: bool):
     """
     import json
 
-    staging = outputs.staging_folder(out, "analyze", keep=not restart)
+    staging = outputs.staging_folder(out, command, keep=not restart)
     journal, recorded = staging / "study.journal", staging / "study.json"
     if journal.exists():
         try:
@@ -916,6 +968,11 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     """
     study = open_study(open_storage(storage), seed=0, n_startup=3, study_name=study_name, create=False)
     spec = study.user_attrs.get("rewardscope")
+    if spec is not None and "series" in spec:
+        raise RewardscopeError(
+            f"study {study_name!r} is a composition series: its trials are scored by `rewardscope series`"
+            " itself (rerun it with the same --storage to resume)"
+        )
     if spec is None:
         raise RewardscopeError(
             f"study {study_name!r} was not made by rewardscope analyze --storage (it has no rewardscope"
