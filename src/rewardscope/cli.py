@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo_command(commands, common)
     _add_fetch_command(commands, common)
     _add_batch_command(commands, common)
+    _add_series_command(commands, common)
     _add_worker_command(commands, common)
     _add_synth_command(commands, common)
     return parser
@@ -393,6 +394,58 @@ def _add_batch_command(commands, common) -> None:
     _add_analysis_options(batch, shared=False)
 
 
+def _add_series_command(commands, common) -> None:
+    series = commands.add_parser(
+        "series",
+        parents=[common],
+        help="analyze a composition series as one: shared classes, phase fractions against composition",
+        description="Analyze frames at several compositions with one setting and one set of classes (a"
+        " learner fitted on every frame's cells), search each frame's own optimum on Dask beside it, and"
+        " report phase shares, polarization, lattice, walls and reward against composition (series.html,"
+        " series.csv); rerun to resume.",
+    )
+    series.add_argument(
+        "frames",
+        nargs="*",
+        metavar="FRAME",
+        help="image files, folders of them, globs, or a multi-entry file (.npz, or with --allow-pickle the"
+        " Sm-BFO dict: every entry a frame)",
+    )
+    series.add_argument(
+        "--demo",
+        action="store_true",
+        help="analyze the embedded synthetic series (0 to 20%% Sm, two frames each), its truth beside",
+    )
+    series.add_argument(
+        "--composition",
+        metavar="CSV|REGEX",
+        help="a CSV of frame,composition rows, or a regular expression whose group is the composition"
+        " (default: compositions.csv in a folder given, else 'Sm_(\\d+(?:\\.\\d+)?)_')",
+    )
+    series.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="analyze frames whose pixel sizes or lattice periods differ by more than 10%%",
+    )
+    series.add_argument(
+        "--no-own", action="store_true", help="do not search each frame's own optimum (faster)"
+    )
+    _add_reading_options(series)
+    _add_output_options(
+        series, "series.html, series.csv, frames.csv, frames/NAME/", Path("rewardscope-series")
+    )
+    series.add_argument(
+        "--scheduler", metavar="ADDRESS", help="a running Dask scheduler (default: a local cluster)"
+    )
+    series.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="local cluster size (default: cores - 1, at least 1)",
+    )
+    _add_analysis_options(series)
+
+
 def _add_worker_command(commands, common) -> None:
     worker = commands.add_parser(
         "worker",
@@ -424,10 +477,23 @@ def _add_synth_command(commands, common) -> None:
             " truth (every column's position, sublattice, cell and variant), for tests and benchmarks."
         ),
     )
-    synth.add_argument("layout", choices=LAYOUTS, help="domain layout")
+    synth.add_argument(
+        "layout",
+        choices=(*LAYOUTS, "series"),
+        help="domain layout, or series: a composition series of mixed frames (0 to 20%% Sm)",
+    )
     _add_output_options(synth, "image.tif, image.npy, truth.csv")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    synth.add_argument("--size", type=int, default=384, help="image side in px (default 384)")
+    synth.add_argument(
+        "--size", type=int, default=None, help="image side in px (default 384; 256 for a series)"
+    )
+    synth.add_argument(
+        "--frames-per-composition",
+        type=_positive_int,
+        default=2,
+        metavar="N",
+        help="series: frames of each composition (default 2)",
+    )
     synth.add_argument("--dose", type=float, default=400.0, help="mean electrons per pixel (default 400)")
     synth.add_argument(
         "--polarization-pm", type=float, default=35.0, help="B-site displacement in pm (default 35)"
@@ -904,10 +970,12 @@ def _print_outcome(analysis, out: Path, quiet: bool) -> None:
 def _synth(args) -> int:
     from .synthetic import synthesize, write_scene
 
+    if args.layout == "series":
+        return _synth_series(args)
     scene = synthesize(
         args.layout,
         seed=args.seed,
-        size=args.size,
+        size=args.size or 384,
         dose=args.dose,
         polarization_pm=args.polarization_pm,
         antipolar_pm=args.antipolar_pm,
@@ -925,14 +993,97 @@ def _synth(args) -> int:
     return 0
 
 
+def _quiet_dask() -> None:
+    """Dask narrates its cluster's life at INFO, and its connections' shutdown at ERROR; our table is the
+    report. (Set here, by the command line: library code leaves other libraries' loggers to the user; after
+    the import, which sets Dask's own levels.)"""
+    import distributed  # noqa: F401
+
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+def _synth_series(args) -> int:
+    from .synthetic import SERIES_SIZE, synthesize_series, write_series
+
+    frames = synthesize_series(
+        frames_per_composition=args.frames_per_composition,
+        seed=args.seed,
+        size=args.size or SERIES_SIZE,
+        dose=args.dose,
+        pixel_size_pm=args.pixel_size,
+        rotation_deg=args.rotation_deg,
+    )
+    out = write_series(frames, args.out, overwrite=args.overwrite)
+    if not args.quiet:
+        print(f"wrote {len(frames)} frames, compositions.csv and series_truth.csv to {out}")
+    return 0
+
+
+def _series(args) -> int:
+    from .config import Config
+    from .plan import AnalysisPlan
+    from .series import SeriesRun, analyze_series, demo_inputs, read_series
+
+    _quiet_dask()
+    plan = AnalysisPlan(**_plan_options(args), base=Config(contrast=args.contrast, a_site=args.a_site))
+    if args.demo == bool(args.frames):
+        raise RewardscopeError("give the series' frames, or --demo for the synthetic series (not both)")
+    if args.demo:
+        inputs = demo_inputs(seed=args.seed)
+    else:
+        inputs = read_series(args.frames, composition=args.composition, reading=_reading(args))
+    run = SeriesRun(
+        per_frame=not args.no_own,
+        scheduler=args.scheduler,
+        n_workers=args.workers,
+        storage=args.storage,
+        study_name=args.study,
+    )
+    analysis = analyze_series(
+        inputs,
+        plan,
+        out=args.out,
+        run=run,
+        allow_mixed=args.allow_mixed,
+        overwrite=args.overwrite,
+        restart=args.restart,
+        progress=not args.quiet,
+    )
+    _print_series(analysis, args.out, args.quiet)
+    return 1 if analysis.failed else 0
+
+
+def _print_series(analysis, out: Path, quiet: bool) -> None:
+    config = analysis.config
+    if not quiet:
+        window = f", window {config.window} px" if config.window is not None else ""
+        print(
+            f"shared setting: {config.descriptor} descriptor{window}, {config.n_classes} classes, series"
+            f" reward {analysis.reward:.3f} ({len(analysis.frames)} frames, {analysis.seconds:.1f} s)"
+        )
+        for entry in analysis.classes:
+            print(f"  class {entry['label']}: {entry['name']}")
+        for row in analysis.compositions:
+            shares = ", ".join(
+                f"{phase} {row[f'{phase}_share_mean']:.2f}"
+                for phase in ("polar", "antipolar", "paraelectric")
+            )
+            print(f"  {row['composition']:g}% Sm ({row['frames']} frames): {shares}")
+        for drop in analysis.drops:
+            print(
+                f"reward drops at {drop['composition']:g}% Sm ({drop['reward']:.3f}, {drop['fall']:.0%} below"
+                " the highest): the straight-wall prior no longer holds there"
+            )
+    for row in analysis.failed:
+        print(f"failed: {row['frame']}: {row['reason']}", file=sys.stderr)
+    print(f"report: {out / 'series.html'}")
+
+
 def _batch(args) -> int:
     from .batch import run_batch
     from .config import Config
 
-    # Dask narrates its cluster's life at INFO, and its connections' shutdown at ERROR; the table is our
-    # report.
-    # (Set here, by the command line: library code leaves other libraries' loggers to the user.)
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    _quiet_dask()
     from .plan import AnalysisPlan
 
     AnalysisPlan(
@@ -1047,6 +1198,7 @@ COMMANDS = {
     "validate": _validate,
     "worker": _worker,
     "batch": _batch,
+    "series": _series,
 }
 
 

@@ -646,3 +646,99 @@ def report_figures(analysis) -> dict[str, Callable[[], Figure]]:
         drawers["latents.png"] = lambda: latents_figure(analysis)
         drawers["traversal.png"] = lambda: traversal_figure(analysis.model)
     return drawers
+
+
+# What the series figure plots against composition: (column of series.csv, truth column or None, axis label).
+SERIES_PANELS = (
+    (
+        "phase shares",
+        (
+            ("polar_share", "truth_polar_share"),
+            ("antipolar_share", "truth_antipolar_share"),
+            ("paraelectric_share", "truth_paraelectric_share"),
+        ),
+        "share of the cells",
+    ),
+    (
+        "mean |P|",
+        (("mean_abs_p_pm", "truth_mean_abs_p_pm"), ("polar_abs_p_pm", "truth_polarization_pm")),
+        "pm",
+    ),
+    ("lattice parameters", (("a_pm", "truth_lattice_pm"), ("b_pm", "truth_lattice_pm")), "pm"),
+    ("antipolar order", (("antipolar_order_pm", None),), "mean |staggered A displacement|, pm"),
+    ("walls", (("wall_density", None), ("straightness", None), ("continuity", None)), "per cell; 0 to 1"),
+    ("reward", (("reward", None), ("own_reward", None)), "reward"),
+)
+
+
+def series_figure(compositions: list[dict], drops: list[dict]) -> Figure:
+    """What a series shows against composition: each quantity's mean over a composition's frames with its
+    spread as error bars, the truth beside it (open markers, dashed) where known, the reward drops shaded.
+
+    Parameters
+    ----------
+    compositions : list of dict
+        ``series.by_composition`` rows (``NAME_mean``, ``NAME_sd``).
+    drops : list of dict
+        ``series.reward_drops``: shaded on every panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, axes = figure(2, 3, figsize=(13, 7), layout="constrained")
+    x = np.array([r["composition"] for r in compositions], float)
+    for ax, (title, curves, unit) in zip(axes.ravel(), SERIES_PANELS):
+        for n, (name, truth) in enumerate(curves):
+            mean = np.array([r.get(f"{name}_mean", np.nan) for r in compositions], float)
+            if not np.isfinite(mean).any():
+                continue
+            spread = np.array([r.get(f"{name}_sd", np.nan) for r in compositions], float)
+            colour = f"C{n}"
+            label = name.replace("_pm", "").replace("_", " ")
+            ax.errorbar(x, mean, yerr=np.nan_to_num(spread), marker="o", color=colour, capsize=3, label=label)
+            known = np.array([r.get(f"{truth}_mean", np.nan) for r in compositions], float) if truth else None
+            if known is not None and np.isfinite(known).any():
+                ax.plot(
+                    x, known, "--", marker="s", mfc="none", color=colour, alpha=0.7, label=f"{label} (truth)"
+                )
+        for drop in drops:
+            ax.axvspan(drop["composition"] - 0.8, drop["composition"] + 0.8, color="0.85", zorder=0)
+        ax.set(title=title, xlabel="composition (% Sm)", ylabel=unit)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    return fig
+
+
+def series_maps_figure(frames: list[dict], grids: list[np.ndarray], classes: list[dict]) -> Figure:
+    """Every frame's map of the shared classes on its (i, j) cell grid, with one legend for all.
+
+    Parameters
+    ----------
+    frames : list of dict
+        The frames' rows (``frame``, ``composition``), in the order of ``grids``.
+    grids : list of numpy.ndarray
+        Each frame's class per cell (-1: unclassified).
+    classes : list of dict
+        The shared classes (``label``, ``name``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.patches import Patch
+
+    k = len(classes)
+    ncols = min(5, len(grids))
+    nrows = int(np.ceil(len(grids) / ncols))
+    fig, axes = figure(
+        nrows, ncols, figsize=(2.6 * ncols, 2.6 * nrows + 0.6), layout="constrained", squeeze=False
+    )
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, row, grid in zip(axes.ravel(), frames, grids):
+        show_classes(ax, grid, k)
+        ax.set_title(f"{row['frame']} ({row['composition']:g}% Sm)", fontsize=8)
+    handles = [Patch(color=c, label=f"{e['label']}: {e['name']}") for c, e in zip(class_colours(k), classes)]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(k, 3), fontsize=8)
+    return fig

@@ -430,3 +430,75 @@ def render_html(summary: dict, figure_names=None) -> str:
             nan=float("nan"),
         )
     )
+
+
+SERIES_COLUMNS = (  # series.html's table: (series.csv column, heading, format)
+    ("polar_share", "polar", ".3f"),
+    ("antipolar_share", "antipolar", ".3f"),
+    ("paraelectric_share", "paraelectric", ".3f"),
+    ("mean_abs_p_pm", "mean |P| (pm)", ".1f"),
+    ("a_pm", "a (pm)", ".1f"),
+    ("b_pm", "b (pm)", ".1f"),
+    ("angle_deg", "angle (deg)", ".2f"),
+    ("antipolar_order_pm", "antipolar (pm)", ".1f"),
+    ("wall_density", "wall cells / cell", ".3f"),
+    ("straightness", "straightness", ".2f"),
+    ("continuity", "continuity", ".2f"),
+    ("reward", "reward (shared)", ".3f"),
+    ("own_reward", "reward (own optimum)", ".3f"),
+)
+
+
+def write_series_report(analysis, out_dir) -> None:
+    """Write a series' outputs: series.csv, frames.csv, series.json, series.png, series_maps.png and
+    series.html.
+
+    Parameters
+    ----------
+    analysis : rewardscope.series.SeriesAnalysis
+        The series analysis written.
+    out_dir : pathlib.Path
+        An existing folder (frames/NAME/ already in it where the frames' own optima were searched).
+    """
+    from dataclasses import asdict
+
+    from .figures import series_figure, series_maps_figure
+    from .series import REWARD_DROP
+
+    out = Path(out_dir)
+    _write_rows(out / "series.csv", analysis.compositions)
+    failed = [{"frame": f["frame"], "status": "failed", "reason": f["reason"]} for f in analysis.failed]
+    _write_rows(out / "frames.csv", analysis.frames + failed)
+    content = {
+        "config": asdict(analysis.config),
+        "reward": analysis.reward,
+        "classes": analysis.classes,
+        "drops": analysis.drops,
+        "compositions": analysis.compositions,
+        "frames": analysis.frames,
+        "failed": analysis.failed,
+        "trials": [{k: t[k] for k in ("number", "params", "reward")} for t in analysis.trials],
+        "seconds": analysis.seconds,
+        "versions": versions(),
+    }
+    write_json(out / "series.json", content)
+    _save(series_figure(analysis.compositions, analysis.drops), out / "series.png")
+    grids = [r.label_grid for r in analysis.results]
+    _save(series_maps_figure(analysis.frames, grids, analysis.classes), out / "series_maps.png")
+    reports = {f["frame"] for f in analysis.frames if (out / "frames" / f["frame"] / "report.html").is_file()}
+    page = (
+        templates()
+        .get_template("series.html.j2")
+        .render(analysis=analysis, columns=SERIES_COLUMNS, reports=reports, drop=REWARD_DROP)
+    )
+    (out / "series.html").write_text(page)
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    """A CSV of dict rows, every key of any row a column (in the order first seen); floats to 6 digits."""
+    names = list(dict.fromkeys(key for row in rows for key in row))
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=names)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
