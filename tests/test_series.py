@@ -232,3 +232,17 @@ def test_an_interrupted_series_resumes_its_study_and_its_frames(monkeypatch, tmp
     assert "resuming the study: 4 of 4 settings already scored" in caplog.text
     assert (tmp_path / "s" / "series.html").is_file() and not staging.exists()
     assert all(np.isfinite(row["own_reward"]) for row in analysis.frames)  # read back from frames/NAME
+
+
+def test_each_frame_names_its_phases_by_its_own_cells():
+    from rewardscope.series import frame_phases, phase_of, shared_classes
+
+    offset = "uniform offset of B along +b (one polar domain, or specimen mistilt or probe tails)"
+    explained = [[{"name": "paraelectric", "cells": 233}], [{"name": offset, "cells": 248}]]
+    (shared,) = shared_classes(explained)
+    assert shared["name"] == offset and shared["phase"] == "offset" and shared["cells"] == 481
+    # One class, two phases: the paraelectric frame stays paraelectric.
+    assert [frame_phases(entries, [shared]) for entries in explained] == [["paraelectric"], ["offset"]]
+    # A few stray cells of a class are no evidence: the series' name holds.
+    assert frame_phases([{"name": "paraelectric", "cells": 4}], [shared]) == ["offset"]
+    assert phase_of("unmeasured (incomplete cells)") == "other"

@@ -1054,21 +1054,29 @@ def _series(args) -> int:
 
 
 def _print_series(analysis, out: Path, quiet: bool) -> None:
+    from .series import PHASES
+
     config = analysis.config
     if not quiet:
         window = f", window {config.window} px" if config.window is not None else ""
+        classes = "1 class" if config.n_classes == 1 else f"{config.n_classes} classes"
+        frames = "1 frame" if len(analysis.frames) == 1 else f"{len(analysis.frames)} frames"
         print(
-            f"shared setting: {config.descriptor} descriptor{window}, {config.n_classes} classes, series"
-            f" reward {analysis.reward:.3f} ({len(analysis.frames)} frames, {analysis.seconds:.1f} s)"
+            f"shared setting: {config.descriptor} descriptor{window}, {classes}, series"
+            f" reward {analysis.reward:.3f} ({frames}, {analysis.seconds:.1f} s)"
         )
+        if config.n_classes == 1:
+            print("one phase: no map of two or more shared classes passed the gates in the series")
         for entry in analysis.classes:
             print(f"  class {entry['label']}: {entry['name']}")
         for row in analysis.compositions:
             shares = ", ".join(
                 f"{phase} {row[f'{phase}_share_mean']:.2f}"
-                for phase in ("polar", "antipolar", "paraelectric")
+                for phase in PHASES
+                if phase != "offset" or row["offset_share_mean"] > 0
             )
-            print(f"  {row['composition']:g}% Sm ({row['frames']} frames): {shares}")
+            counted = "1 frame" if row["frames"] == 1 else f"{row['frames']} frames"
+            print(f"  {row['composition']:g}% Sm ({counted}): {shares}")
         for drop in analysis.drops:
             print(
                 f"reward drops at {drop['composition']:g}% Sm ({drop['reward']:.3f}, {drop['fall']:.0%} below"

@@ -656,6 +656,7 @@ SERIES_PANELS = (
             ("polar_share", "truth_polar_share"),
             ("antipolar_share", "truth_antipolar_share"),
             ("paraelectric_share", "truth_paraelectric_share"),
+            ("offset_share", None),
         ),
         "share of the cells",
     ),
@@ -691,8 +692,8 @@ def series_figure(compositions: list[dict], drops: list[dict]) -> Figure:
     for ax, (title, curves, unit) in zip(axes.ravel(), SERIES_PANELS):
         for n, (name, truth) in enumerate(curves):
             mean = np.array([r.get(f"{name}_mean", np.nan) for r in compositions], float)
-            if not np.isfinite(mean).any():
-                continue
+            if not np.isfinite(mean).any() or (truth is None and not np.nanmax(np.abs(mean)) > 0):
+                continue  # nothing measured, or a share that is nowhere (no uniform offset)
             spread = np.array([r.get(f"{name}_sd", np.nan) for r in compositions], float)
             colour = f"C{n}"
             label = name.replace("_pm", "").replace("_", " ")

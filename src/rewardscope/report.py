@@ -436,6 +436,7 @@ SERIES_COLUMNS = (  # series.html's table: (series.csv column, heading, format)
     ("polar_share", "polar", ".3f"),
     ("antipolar_share", "antipolar", ".3f"),
     ("paraelectric_share", "paraelectric", ".3f"),
+    ("offset_share", "uniform offset", ".3f"),
     ("mean_abs_p_pm", "mean |P| (pm)", ".1f"),
     ("a_pm", "a (pm)", ".1f"),
     ("b_pm", "b (pm)", ".1f"),

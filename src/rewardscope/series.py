@@ -41,7 +41,9 @@ logger = logging.getLogger(__name__)
 COMPOSITION_PATTERN = r"Sm_(\d+(?:\.\d+)?)_"  # the Sm-doped BiFeO3 library's names: Sm_7_0 is 7% Sm
 MIXED_TOLERANCE = 0.10  # frames whose pixel sizes or periods differ more are refused (unless allow_mixed)
 REWARD_DROP = 0.1  # a composition whose best reward is this far below the series' highest is marked
-PHASES = ("polar", "antipolar", "paraelectric")
+# What the classes are, by the physics of their cells; "offset": one displacement shared by the whole frame
+# (one polar domain, or a mistilt: a frame cannot tell them apart).
+PHASES = ("polar", "antipolar", "paraelectric", "offset")
 TRUTH_FILE = "series_truth.csv"  # what ``synthetic.write_series`` writes beside the frames
 
 
@@ -729,40 +731,62 @@ def _own_optimum_unsaved(image: Image, out: None, plan: AnalysisPlan) -> dict:
 
 
 def phase_of(name: str) -> str:
-    """The phase a class's plain name (``explain.name_class``) says: polar, antipolar, paraelectric, other.
+    """The phase a class's plain name (``explain.name_class``) says: one of ``PHASES``, or other.
 
     Examples
     --------
     >>> phase_of("polar, P along +a+b"), phase_of("uniform offset of B along -b (...)"), phase_of("antipolar")
-    ('polar', 'polar', 'antipolar')
+    ('polar', 'offset', 'antipolar')
     """
-    if name.startswith(("polar", "uniform offset")):
-        return "polar"
-    for phase in ("antipolar", "paraelectric"):
+    if name.startswith("uniform offset"):
+        return "offset"
+    for phase in ("polar", "antipolar", "paraelectric"):
         if name.startswith(phase):
             return phase
     return "other"
 
 
-def shared_classes(
-    frames: list[SeriesFrame], results: list[Result], explained: list[list[dict]]
-) -> list[dict]:
-    """The shared classes named over the series: each the name most of its cells' frames give it."""
+def shared_classes(explained: list[list[dict]]) -> list[dict]:
+    """The shared classes named over the series: each the name most of its cells' frames give it.
+
+    Parameters
+    ----------
+    explained : list of list of dict
+        Per frame, ``explain.explain_classes`` of its map of the shared classes.
+
+    Returns
+    -------
+    list of dict
+        Per class: ``label``, ``name``, ``phase`` and ``cells`` (over all frames).
+    """
     classes = []
-    for k in range(results[0].config.n_classes):
+    for k in range(len(explained[0])):
         votes: dict[str, int] = {}
         for entries in explained:
-            entry = entries[k]
-            votes[entry["name"]] = votes.get(entry["name"], 0) + entry["cells"]
+            votes[entries[k]["name"]] = votes.get(entries[k]["name"], 0) + entries[k]["cells"]
         name = max(votes, key=lambda n: votes[n]) if any(votes.values()) else "empty"
         classes.append({"label": k, "name": name, "phase": phase_of(name), "cells": sum(votes.values())})
     return classes
 
 
-def frame_row(frame: SeriesFrame, result: Result, geometry, classes: list[dict]) -> dict:
+def frame_phases(entries: list[dict], classes: list[dict]) -> list[str]:
+    """The phase of each shared class in one frame: what the frame's own cells of it say, where it holds
+    ``rewards.MIN_CLASS_CELLS`` of them, else the series' name (a few stray cells are no evidence).
+
+    A class is named by the cells of each frame because one class may hold one phase here and another there:
+    a one-class series of a paraelectric frame and a frame with a uniform B offset is both.
+    """
+    return [
+        phase_of(entry["name"]) if entry["cells"] >= rewards.MIN_CLASS_CELLS else shared["phase"]
+        for entry, shared in zip(entries, classes)
+    ]
+
+
+def frame_row(frame: SeriesFrame, result: Result, geometry, classes: list[dict], phases: list[str]) -> dict:
     """What one frame shows with the shared classes: shares, |P|, lattice, antipolar order, walls, reward.
 
-    Lengths in pm where the frame is calibrated (NaN otherwise), and always in px.
+    ``phases`` are the classes' phases in this frame (``frame_phases``). Lengths in pm where the frame is
+    calibrated (NaN otherwise), and always in px.
     """
     rows = np.flatnonzero(result.labels >= 0)
     labels = result.labels[rows]
@@ -772,9 +796,9 @@ def frame_row(frame: SeriesFrame, result: Result, geometry, classes: list[dict])
     for entry in classes:
         row[f"class_{entry['label']}_share"] = float(np.mean(labels == entry["label"]))
     for phase in PHASES:
-        members = [c["label"] for c in classes if c["phase"] == phase]
+        members = [c["label"] for c, named in zip(classes, phases) if named == phase]
         row[f"{phase}_share"] = float(np.mean(np.isin(labels, members)))
-    polar = np.isin(labels, [c["label"] for c in classes if c["phase"] == "polar"])
+    polar = np.isin(labels, [c["label"] for c, named in zip(classes, phases) if named == "polar"])
     measures = {
         "mean_abs_p": _nan_stat(np.nanmean, p),
         "abs_p_spread": _nan_stat(np.nanstd, p),
@@ -820,11 +844,12 @@ def summarize(
         geometries.append(geometry)
         window = pipeline.window(config)
         explained.append(explain_classes(result, geometry, frame.image.data, window, frame.image.pixel_size))
-    classes = shared_classes(frames, results, explained)
+    classes = shared_classes(explained)
     rows = []
-    for frame, result, geometry in zip(frames, results, geometries):
-        row = frame_row(frame, result, geometry, classes)
-        row.update(_own_columns(own.get(frame.name), config))
+    for frame, result, geometry, entries in zip(frames, results, geometries, explained):
+        row = frame_row(frame, result, geometry, classes, frame_phases(entries, classes))
+        present = sum(row[f"class_{c['label']}_share"] >= rewards.MIN_SHARE for c in classes)
+        row.update(_own_columns(own.get(frame.name), config, present))
         row.update({f"truth_{k}": v for k, v in (truth or {}).get(frame.name, {}).items() if k != "frame"})
         rows.append(row)
     compositions = by_composition(rows)
@@ -834,13 +859,15 @@ def summarize(
     )
 
 
-def _own_columns(own: dict | None, config: Config) -> dict:
-    """A frame's own optimum beside the shared setting, and whether it prefers another."""
+def _own_columns(own: dict | None, config: Config, present: int) -> dict:
+    """A frame's own optimum beside the shared setting, and whether it prefers another: another descriptor
+    or window, or another number of classes than the ``present`` shared ones it holds (a frame at 0% Sm
+    holds two of three and is content with two)."""
     if own is None:
         return {"own_reward": float("nan"), "own_setting": "", "prefers_other": False}
     window = f", window {own['window']}" if own.get("window") not in (None, "") else ""
     setting = f"{own['descriptor']}{window}, {own['n_classes']} classes"
-    other = (own["descriptor"], own["n_classes"]) != (config.descriptor, config.n_classes) or (
+    other = (own["descriptor"], own["n_classes"]) != (config.descriptor, present) or (
         uses_patches(config.descriptor) and own.get("window") != config.window
     )
     return {"own_reward": float(own["reward"]), "own_setting": setting, "prefers_other": bool(other)}
