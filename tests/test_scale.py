@@ -261,3 +261,22 @@ def test_a_shared_study_leaves_the_processes_warning_filters_alone():
     )
     assert warnings.filters == filters
     assert len(scored(study)) == 3
+
+
+@needs_postgres
+def test_a_series_study_lives_in_postgresql_and_resumes_there(capsys, tmp_path):
+    from helpers import refused
+
+    from rewardscope.synthetic import synthesize_series, write_series
+
+    folder = write_series(synthesize_series((0, 20), frames_per_composition=1, size=160), tmp_path / "frames")
+    name = f"series-{uuid.uuid4().hex[:8]}"
+    argv = ["series", folder, "--storage", POSTGRES, "--study", name, "--trials", 3, "--no-own", "--quiet"]
+    assert main([*map(str, argv), "--out", str(tmp_path / "one")]) == 0
+    assert len(scored(load(name))) == 3
+    # A second run, elsewhere, finds the study done: nothing scored again.
+    assert main([*map(str, argv), "--out", str(tmp_path / "two")]) == 0
+    assert len(scored(load(name))) == 3
+    assert (tmp_path / "two" / "series.html").is_file()
+    capsys.readouterr()
+    refused(capsys, ["worker", "--storage", POSTGRES, "--study", name], "is a composition series")
