@@ -278,5 +278,33 @@ def test_a_series_study_lives_in_postgresql_and_resumes_there(capsys, tmp_path):
     assert main([*map(str, argv), "--out", str(tmp_path / "two")]) == 0
     assert len(scored(load(name))) == 3
     assert (tmp_path / "two" / "series.html").is_file()
-    capsys.readouterr()
-    refused(capsys, ["worker", "--storage", POSTGRES, "--study", name], "is a composition series")
+    # A worker joins a series study that another process begun, reads its frames and scores its trials.
+    name = f"series-{uuid.uuid4().hex[:8]}"
+    owner = rewardscope(
+        "series",
+        folder,
+        "--storage",
+        POSTGRES,
+        "--study",
+        name,
+        "--trials",
+        12,
+        "--no-own",
+        "--out",
+        tmp_path / "3",
+    )
+    wait_for(lambda: study_exists(name) and "rewardscope" in load(name).user_attrs, what="the series study")
+    worker = rewardscope("worker", "--storage", POSTGRES, "--study", name)
+    for process in (owner, worker):
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    trials = scored(load(name))
+    assert len({setting(t) for t in trials}) == len(trials) >= 12  # nothing scored twice, the budget spent
+    assert len({t.user_attrs["worker"] for t in trials}) == 2
+    assert (tmp_path / "3" / "series.html").is_file()
+    # The demo's frames are made in memory: a worker could not read them.
+    refused(
+        capsys,
+        ["series", "--demo", "--storage", POSTGRES, "--out", tmp_path / "4"],
+        "needs its frames as files",
+    )

@@ -452,8 +452,9 @@ def _add_worker_command(commands, common) -> None:
         parents=[common],
         help="join a shared study and run its trials until its budget is spent",
         description=(
-            "Run trials of a study that `rewardscope analyze --storage URL --study NAME` began, from any"
-            " machine that reaches the database and reads the image at the same path."
+            "Run trials of a study that `rewardscope analyze` (or `rewardscope series`) --storage URL --study"
+            " NAME began, from any machine that reaches the database and reads the image (the frames) at the"
+            " same path."
         ),
     )
     worker.add_argument(

@@ -420,7 +420,8 @@ class SeriesRun:
         The local cluster's workers (default: one fewer than the cores, at least one: this process
         runs the shared study meanwhile).
     storage, study_name : str, optional
-        A PostgreSQL URL for the shared study (scored by this process; a rerun resumes it there).
+        A PostgreSQL URL for the shared study: ``rewardscope worker`` processes join it (``work_series``),
+        a rerun resumes it there.
     """
 
     per_frame: bool = True
@@ -522,6 +523,11 @@ def analyze_series(
     series = SeriesPipeline([(f.image, c) for f, c in judged], weights=plan.weights)
     space = search_space(plan, series.period, min(min(f.image.shape) for f, _ in judged))
     spec = _series_spec(judged, plan)
+    if shared is not None and not all(spec["read"].values()):
+        raise RewardscopeError(
+            "a shared series study needs its frames as files its workers can read; write the synthetic"
+            " series with `rewardscope synth series` and give its folder"
+        )
     staging = None if out is None else resume_folder(out, spec, restart, command="series")
     study = (
         None if shared is None else shared_study(shared, spec, plan, run.study_name or "rewardscope-series")
@@ -626,7 +632,62 @@ def _series_spec(judged: list, plan: AnalysisPlan) -> dict:
     return {
         "series": {f.name: [image_digest(f.image), f.composition] for f, _ in judged},
         "plan": plan.to_dict(),
+        "read": {
+            f.name: f.image.meta.get("read") for f, _ in judged
+        },  # how a worker reads them (not compared)
     }
+
+
+def work_series(study, spec: dict, *, progress: bool = True) -> int:
+    """Score trials of a shared series study until its budget is spent (``rewardscope worker`` on a study
+    that ``rewardscope series --storage`` began).
+
+    Every frame is read again from the path the study names and checked against its digest; its columns are
+    found as the series found them, and the trials scored as ``SeriesPipeline.score`` scores them.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The shared study.
+    spec : dict
+        Its rewardscope attributes (``_series_spec``).
+    progress : bool
+        A progress bar of the study's trials.
+
+    Returns
+    -------
+    int
+        The number of settings this worker scored.
+
+    Raises
+    ------
+    RewardscopeError
+        When a frame cannot be read here, has changed, or fails its gates here.
+    """
+    import os
+
+    from .optimize import gp_sampler, optimize, startup_trials
+    from .workflow import find_and_judge, image_of, search_space
+
+    plan = AnalysisPlan.from_dict(spec["plan"])
+    frames = []
+    for name, (digest, _) in spec["series"].items():
+        image = image_of({"read": spec["read"][name], "image": digest}, study.study_name)
+        pipeline, frame_plan, _, _ = find_and_judge(image, plan, progress=False)
+        frames.append((image, pipeline.columns(frame_plan.base)))
+    series = SeriesPipeline(frames, weights=plan.weights)
+    space = search_space(plan, series.period, min(min(image.shape) for image, _ in frames))
+    # This worker's own sampler: seeded apart from the others', so that two idle workers do not propose alike.
+    study.sampler = gp_sampler(plan.seed + 1 + os.getpid(), startup_trials(plan.n_trials))
+    count = 0
+
+    def score(config: Config) -> tuple[float, dict]:
+        nonlocal count
+        count += 1
+        return series.score(config)
+
+    optimize(score, plan.base, space, n_trials=plan.n_trials, seed=plan.seed, progress=progress, study=study)
+    return count
 
 
 def own_optimum(image: Image, out: str, plan: AnalysisPlan) -> dict:

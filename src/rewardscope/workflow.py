@@ -944,7 +944,8 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     """Join the shared study ``study_name`` in ``storage`` and run its trials until its budget is spent.
 
     The image is read again from the path the study names, and must have the same sha256; the plan is
-    the one the study stores.
+    the one the study stores. A series study (``rewardscope series --storage``) is worked by
+    ``series.work_series``.
 
     Parameters
     ----------
@@ -969,10 +970,9 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     study = open_study(open_storage(storage), seed=0, n_startup=3, study_name=study_name, create=False)
     spec = study.user_attrs.get("rewardscope")
     if spec is not None and "series" in spec:
-        raise RewardscopeError(
-            f"study {study_name!r} is a composition series: its trials are scored by `rewardscope series`"
-            " itself (rerun it with the same --storage to resume)"
-        )
+        from .series import work_series
+
+        return work_series(study, spec, progress=progress)
     if spec is None:
         raise RewardscopeError(
             f"study {study_name!r} was not made by rewardscope analyze --storage (it has no rewardscope"
@@ -980,7 +980,7 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
         )
     if not spec.get("read") or "plan" not in spec:
         raise RewardscopeError(f"study {study_name!r} was begun by an older rewardscope; begin it again")
-    image = _image_of(spec, study_name)
+    image = image_of(spec, study_name)
     plan = AnalysisPlan.from_dict(spec["plan"])
     if plan.uses_vae:
         require_torch()
@@ -1009,8 +1009,9 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     return count
 
 
-def _image_of(spec: dict, study_name: str) -> Image:
-    """The image a study analyzes, read again as it was read, and checked against its digest."""
+def image_of(spec: dict, study_name: str) -> Image:
+    """The image a study analyzes (``spec``'s ``read`` and ``image`` digest), read again as it was read, and
+    checked against its digest."""
     from pathlib import Path
 
     from .io import read_image
