@@ -10,7 +10,7 @@ set beside the shared one: a frame that prefers another setting is a finding.
 
 What the series shows, per composition (mean and spread over its frames):
 the share of each phase (the shared classes named by their physics: polar,
-antipolar, paraelectric), mean |P|, the lattice parameters, the antipolar
+antipolar, paraelectric), mean ``|P|``, the lattice parameters, the antipolar
 order, the walls' density, straightness and continuity, and the reward.
 Where the best reward drops by more than ``REWARD_DROP`` from the series'
 highest, the straight-wall prior no longer holds there, and the report says so.
@@ -844,7 +844,7 @@ def frame_phases(entries: list[dict], classes: list[dict]) -> list[str]:
 
 
 def frame_row(frame: SeriesFrame, result: Result, geometry, classes: list[dict], phases: list[str]) -> dict:
-    """What one frame shows with the shared classes: shares, |P|, lattice, antipolar order, walls, reward.
+    """What one frame shows with the shared classes: shares, ``|P|``, lattice, antipolar order, walls, reward.
 
     ``phases`` are the classes' phases in this frame (``frame_phases``). Lengths in pm where the frame is
     calibrated (NaN otherwise), and always in px.

@@ -706,7 +706,7 @@ class SeriesFrame:
     scene: Scene
 
     def truth_row(self) -> dict:
-        """The frame's truth in the series' terms: phase shares of its cells, |P|, period, domain width.
+        """The frame's truth in the series' terms: phase shares of its cells, ``|P|``, period, domain width.
 
         Returns
         -------
