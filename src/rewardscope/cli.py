@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from .errors import RewardscopeError
+from .text import counted
 
 EXIT_ERROR = 1
 VALIDATE_LEVELS = (
@@ -934,8 +935,8 @@ def _demo(args) -> int:
     score = result_accuracy(result, scene)
     _print_outcome(analysis, args.out, args.quiet)
     print(
-        f"adjusted Rand index against the truth: {score.ari:.3f} ({score.n_classes_found} classes found,"
-        f" {score.n_classes_true} true)"
+        f"adjusted Rand index against the truth: {score.ari:.3f}"
+        f" ({counted(score.n_classes_found, 'class', 'classes')} found, {score.n_classes_true} true)"
     )
     return 0
 
@@ -951,7 +952,7 @@ def _print_outcome(analysis, out: Path, quiet: bool) -> None:
             if is_vae(config.learner)
             else ""
         )
-        classes = "1 class" if config.n_classes == 1 else f"{config.n_classes} classes"
+        classes = counted(config.n_classes, "class", "classes")
         print(
             f"chosen: {config.descriptor} descriptor{window}{learner}, {classes}, reward"
             f" {analysis.result.reward:.3f}"
@@ -1060,8 +1061,8 @@ def _print_series(analysis, out: Path, quiet: bool) -> None:
     config = analysis.config
     if not quiet:
         window = f", window {config.window} px" if config.window is not None else ""
-        classes = "1 class" if config.n_classes == 1 else f"{config.n_classes} classes"
-        frames = "1 frame" if len(analysis.frames) == 1 else f"{len(analysis.frames)} frames"
+        classes = counted(config.n_classes, "class", "classes")
+        frames = counted(len(analysis.frames), "frame")
         print(
             f"shared setting: {config.descriptor} descriptor{window}, {classes}, series"
             f" reward {analysis.reward:.3f} ({frames}, {analysis.seconds:.1f} s)"
@@ -1076,8 +1077,7 @@ def _print_series(analysis, out: Path, quiet: bool) -> None:
                 for phase in PHASES
                 if phase != "offset" or row["offset_share_mean"] > 0
             )
-            counted = "1 frame" if row["frames"] == 1 else f"{row['frames']} frames"
-            print(f"  {row['composition']:g}% Sm ({counted}): {shares}")
+            print(f"  {row['composition']:g}% Sm ({counted(row['frames'], 'frame')}): {shares}")
         for drop in analysis.drops:
             print(
                 f"reward drops at {drop['composition']:g}% Sm ({drop['reward']:.3f}, {drop['fall']:.0%} below"
@@ -1169,7 +1169,8 @@ def _landscape(args) -> int:
     best = max(rows, key=lambda r: r["reward"])
     if not args.quiet:
         print(
-            f"optimum: window {best['window']} px, {best['n_classes']} classes, reward {best['reward']:.3f}"
+            f"optimum: window {best['window']} px, {counted(best['n_classes'], 'class', 'classes')}, reward"
+            f" {best['reward']:.3f}"
         )
     print(f"landscape: {args.out / 'landscape.png'}")
     return 0

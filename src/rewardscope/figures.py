@@ -22,7 +22,8 @@ FIGURES = {
     "walls.png": "Domain walls: wall cells (black) on the class map; each wall segment is one connected"
     " component.",
     "polarization.png": "Polar displacement of each B column from the centroid of its four A neighbours"
-    " (arrows magnified; colour = direction).",
+    " (arrows magnified, the reference arrow's length given; colour = direction on the colour wheel shown,"
+    " the same wheel as cell_maps.png).",
     "explained.png": "Each class explained: its mean B-centred patch, its mean polar displacement (arrow,"
     " magnified) and its plain name.",
     "cell_maps.png": "Maps on the (i, j) cell grid: polarization (hue = direction, brightness = magnitude),"
@@ -30,10 +31,12 @@ FIGURES = {
     "trials.png": "Reward of every optimization trial, and the best so far.",
     "landscape.png": "Reward landscape over descriptor, patch window and number of classes (best reward of"
     " the trials in each cell; the chosen setting is circled).",
-    "latents.png": "VAE latents on the (i, j) cell grid (content latents; for the invariant VAEs also the"
-    " rotation angle and the shifts), and the rotation latent against the polarization angle.",
+    "latents.png": "VAE latents on the (i, j) cell grid, j downward as on every map (content latents; for the"
+    " invariant VAEs also the rotation angle and the shifts), and the rotation latent against the polarization"
+    " angle.",
     "traversal.png": "Latent traversal: patches the VAE's decoder draws across its first two content latents"
-    " (in its own frame: angle and shifts 0).",
+    " (in its own frame: angle and shifts 0), ticks in standard deviations; beside them, each less the centre"
+    " patch.",
 }
 VAE_FIGURES = ("latents.png", "traversal.png")
 
@@ -91,6 +94,150 @@ def class_colours(n: int) -> np.ndarray:
     return colormaps["tab10"](np.arange(n) % 10)
 
 
+def direction_colours(p: np.ndarray) -> np.ndarray:
+    """RGB of each displacement's direction on the one colour wheel every figure uses (``colour_wheel``).
+
+    Hue goes with the angle in image coordinates (x right, y down): +x red, +y (down) yellow-green, -x cyan,
+    -y (up) violet, whatever the figure.
+
+    Parameters
+    ----------
+    p : numpy.ndarray
+        Displacements, shape (..., 2), x and y.
+
+    Returns
+    -------
+    numpy.ndarray
+        RGB, shape (..., 3), at full brightness.
+
+    Examples
+    --------
+    >>> direction_colours(np.array([[1.0, 0.0], [-1.0, 0.0]])).round(2).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]
+    """
+    from matplotlib.colors import hsv_to_rgb
+
+    hue = (np.arctan2(p[..., 1], p[..., 0]) / (2 * np.pi)) % 1.0
+    hue = np.nan_to_num(hue)
+    return hsv_to_rgb(np.stack([hue, np.ones_like(hue), np.ones_like(hue)], axis=-1))
+
+
+def colour_wheel(ax, size: int = 64) -> None:
+    """Draw the direction colour wheel (``direction_colours``) in ``ax``: the legend of P's direction.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        An (inset) axes, drawn in image orientation (y down) as the maps are.
+    size : int
+        Its side in samples.
+    """
+    offsets = np.arange(size) - (size - 1) / 2
+    x, y = np.meshgrid(offsets, offsets)
+    rgba = np.concatenate([direction_colours(np.stack([x, y], axis=-1)), np.ones((size, size, 1))], axis=-1)
+    rgba[np.hypot(x, y) > size / 2, 3] = 0.0  # a disc
+    ax.imshow(rgba, interpolation="bilinear")
+    ax.set_axis_off()
+    ax.set_title("P direction", fontsize=7, pad=2)
+
+
+def add_colour_wheel(fig: Figure, ax, where=(1.02, 0.8, 0.18, 0.18)) -> None:
+    """Inset the direction colour wheel beside ``ax`` (axes fraction: x, y, width, height; default outside
+    its upper right corner, where it hides no data)."""
+    colour_wheel(ax.inset_axes(list(where)))
+
+
+def scale_bar(ax, pixel_size: float | None, width_px: float) -> None:
+    """A scale bar of a round length in nm, about a fifth of the image wide, at its lower left.
+
+    Nothing is drawn when the image is not calibrated (``pixel_size`` None: pm per px).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        An axes showing the image in pixel coordinates.
+    pixel_size : float or None
+        pm per px.
+    width_px : float
+        The image's width, px.
+
+    Examples
+    --------
+    >>> fig, ax = figure(figsize=(2, 2))
+    >>> _ = ax.imshow(np.zeros((100, 100)))
+    >>> scale_bar(ax, 25.0, 100)
+    >>> [t.get_text() for t in ax.texts]
+    ['0.5 nm']
+    """
+    if not pixel_size:
+        return
+    target_nm = 0.2 * width_px * pixel_size / 1000
+    length_nm = max(
+        v for v in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500) if v <= max(target_nm, 0.1)
+    )
+    length_px = length_nm * 1000 / pixel_size
+    x0, y0 = ax.get_xlim()[0], ax.get_ylim()[0]  # image orientation: ylim[0] is the bottom row
+    margin = 0.04 * width_px
+    ax.plot(
+        [x0 + margin, x0 + margin + length_px], [y0 - margin] * 2, color="white", lw=4, solid_capstyle="butt"
+    )
+    ax.plot(
+        [x0 + margin, x0 + margin + length_px],
+        [y0 - margin] * 2,
+        color="black",
+        lw=1.5,
+        solid_capstyle="butt",
+    )
+    ax.text(
+        x0 + margin + length_px / 2,
+        y0 - 1.6 * margin,
+        f"{length_nm:g} nm",
+        color="white",
+        ha="center",
+        va="bottom",
+        fontsize=9,
+        fontweight="bold",
+        path_effects=_outline(),
+    )
+
+
+def _outline():
+    from matplotlib import patheffects
+
+    return [patheffects.withStroke(linewidth=2, foreground="black")]
+
+
+def class_legend(ax, classes: list[dict] | None, k: int, **legend) -> None:
+    """A legend of the class colours: each class's number, name and share where known.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Where the legend goes.
+    classes : list of dict or None
+        The classes explained (``label``, ``name``, ``share``); None: numbers only.
+    k : int
+        The number of classes.
+    **legend
+        Further arguments of ``Axes.legend``.
+    """
+    from matplotlib.patches import Patch
+
+    entries = classes or [{"label": n} for n in range(k)]
+    handles = [
+        Patch(
+            color=colour,
+            label=(
+                f"{e['label']}: {textwrap.shorten(e['name'], 48)} ({100 * e['share']:.0f}%)"
+                if "name" in e
+                else f"class {e['label']}"
+            ),
+        )
+        for colour, e in zip(class_colours(k), entries)
+    ]
+    ax.legend(handles=handles, fontsize=8, **{"loc": "upper right", "framealpha": 0.85, **legend})
+
+
 def show_classes(ax, grid: np.ndarray, k: int, **imshow) -> None:
     """Draw a class map on the (i, j) cell grid in the classes' colours (-1: unclassified, left blank).
 
@@ -144,8 +291,8 @@ def class_map_figure(grid: np.ndarray, k: int, size: float = 3.2) -> Figure:
     return fig
 
 
-def columns_figure(data: np.ndarray, columns) -> Figure:
-    """The image with its atom columns marked by sublattice (O only where there are any).
+def columns_figure(data: np.ndarray, columns, pixel_size: float | None = None) -> Figure:
+    """The image with its atom columns marked by sublattice (O only where there are any), and a scale bar.
 
     Parameters
     ----------
@@ -153,6 +300,8 @@ def columns_figure(data: np.ndarray, columns) -> Figure:
         The image, 2-D.
     columns : rewardscope.atoms.Columns
         The columns: ``xy`` (n, 2) and ``sublattice`` (n,).
+    pixel_size : float, optional
+        pm per px: a scale bar in nm.
 
     Returns
     -------
@@ -168,6 +317,7 @@ def columns_figure(data: np.ndarray, columns) -> Figure:
             continue
         ax.scatter(xy[:, 0], xy[:, 1], s=6, c=colour, label=f"{site} ({len(xy)})")
     ax.legend(loc="upper right", fontsize=8)
+    scale_bar(ax, pixel_size, data.shape[1])
     return fig
 
 
@@ -194,6 +344,7 @@ def classes_figure(analysis) -> Figure:
     left.scatter(*result.columns.xy[rows].T, c=colours[result.labels[rows]], s=10)
     left.set_title(f"{k} class{'es' if k != 1 else ''} on the image")
     left.set_axis_off()
+    scale_bar(left, analysis.image.pixel_size, analysis.image.shape[1])
     if smoothed:  # the learner's own classes beside the regularized ones: what the prior changed
         show_classes(axes[1], result.unsmoothed_grid, k)
         axes[1].set_title("cell by cell (the learner's own classes)")
@@ -207,6 +358,7 @@ def classes_figure(analysis) -> Figure:
     )
     right.set_xlabel("i")
     right.set_ylabel("j")
+    class_legend(right, analysis.classes, k, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig
 
 
@@ -232,18 +384,20 @@ def walls_figure(analysis) -> Figure:
         cmap=ListedColormap(["black"]),
         interpolation="nearest",
     )
-    c = result.components
+    c, n = result.components, result.walls.n_segments
     ax.set_title(
-        f"{result.walls.n_segments} wall segments; continuity {c['continuity']:.2f},"
+        f"{n} wall segment{'s' if n != 1 else ''}; continuity {c['continuity']:.2f},"
         f" straightness {c['straightness']:.2f}"
     )
+    class_legend(ax, analysis.classes, result.config.n_classes, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     ax.set_xlabel("i")
     ax.set_ylabel("j")
     return fig
 
 
 def polarization_figure(analysis) -> Figure:
-    """Arrows of the polar displacement of each B column on the image (magnified; colour = direction).
+    """Arrows of the polar displacement of each B column on the image (magnified, coloured by direction on
+    the colour wheel drawn in the corner), a reference arrow in pm (px where uncalibrated), a scale bar.
 
     Parameters
     ----------
@@ -254,29 +408,48 @@ def polarization_figure(analysis) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    result = analysis.result
+    result, pixel_size = analysis.result, analysis.image.pixel_size
     rows = (result.columns.sublattice == "B") & np.all(np.isfinite(result.lattice.polarization), axis=1)
     xy, p = result.columns.xy[rows], result.lattice.polarization[rows]
-    fig, ax = figure(figsize=(7, 7))
+    period = result.columns.period
+    fig, ax = figure(figsize=(7.5, 7.5), layout="constrained")
     ax.imshow(analysis.image.data, cmap="gray")
-    ax.set_title("polar displacement (B - centroid of 4 A)")
+    ax.set_title("polar displacement of B from the centroid of its 4 A (magnified)")
     ax.set_axis_off()
     if len(p):
-        angle = np.arctan2(p[:, 1], p[:, 0])
-        scale = 0.45 * result.columns.period / max(np.median(np.hypot(*p.T)), 1e-9)
-        ax.quiver(
+        # The 90th-percentile arrow is 0.8 periods long; heads a fifth of a period: a shaft is always seen.
+        reference = max(float(np.percentile(np.hypot(*p.T), 90)), 1e-9)
+        scale = 0.8 * period / reference
+        arrows = ax.quiver(
             xy[:, 0],
             xy[:, 1],
             p[:, 0] * scale,
             p[:, 1] * scale,
-            angle,
-            cmap="hsv",
-            clim=(-np.pi, np.pi),
+            color=direction_colours(p),
             angles="xy",
             scale_units="xy",
             scale=1,
-            width=0.004,
+            units="xy",
+            width=0.07 * period,
+            headwidth=3,
+            headlength=3,
+            headaxislength=2.6,
+            pivot="middle",
         )
+        shown = reference * pixel_size if pixel_size else reference
+        unit = "pm" if pixel_size else "px"
+        ax.quiverkey(
+            arrows,
+            0.85,
+            -0.03,
+            reference * scale,
+            f"{shown:.3g} {unit}",
+            labelpos="E",
+            coordinates="axes",
+            color="black",
+        )
+    add_colour_wheel(fig, ax)
+    scale_bar(ax, pixel_size, analysis.image.shape[1])
     return fig
 
 
@@ -314,7 +487,8 @@ def explained_figure(classes: list[dict], period: float) -> Figure:
 
 
 def polarization_colours(p: np.ndarray) -> np.ndarray:
-    """RGB per cell from a polarization grid: hue = direction, value = magnitude / its 98th percentile.
+    """RGB per cell from a polarization grid: hue = direction (``direction_colours``), value = magnitude / its
+    98th percentile.
 
     Parameters
     ----------
@@ -331,17 +505,11 @@ def polarization_colours(p: np.ndarray) -> np.ndarray:
     >>> polarization_colours(np.array([[1.0, 0.0], [np.nan, np.nan]])).round(2).tolist()
     [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]]
     """
-    from matplotlib.colors import hsv_to_rgb
-
     magnitude = np.hypot(p[..., 0], p[..., 1])
     finite = np.isfinite(magnitude)
     top = np.percentile(magnitude[finite], 98) if finite.any() else 1.0
-    hue = (np.arctan2(p[..., 1], p[..., 0]) / (2 * np.pi)) % 1.0
-    hsv = np.stack(
-        [np.nan_to_num(hue), np.ones_like(hue), np.clip(np.nan_to_num(magnitude) / max(top, 1e-9), 0, 1)],
-        axis=-1,
-    )
-    rgb = hsv_to_rgb(hsv)
+    value = np.clip(np.nan_to_num(magnitude) / max(top, 1e-9), 0, 1)
+    rgb = direction_colours(p) * value[..., None]  # the colour wheel's hue, darker where P is small
     rgb[~finite] = 1.0
     return rgb
 
@@ -363,16 +531,18 @@ def cell_maps_figure(analysis) -> Figure:
     result, geometry = analysis.result, analysis.geometry
     rows = np.flatnonzero((result.columns.sublattice == "B") & (result.lattice.ij[:, 0] >= 0))
     ij, shape = result.lattice.ij[rows], result.lattice.grid_shape
-    fig, axes = figure(2, 2, figsize=(11, 10))
+    scale, unit = (analysis.image.pixel_size, "pm") if analysis.image.pixel_size else (1.0, "px")
+    fig, axes = figure(2, 2, figsize=(10, 9), layout="constrained")
     axes[0, 0].imshow(
         polarization_colours(to_grid(ij, result.lattice.polarization[rows], shape, fill=np.nan)),
         interpolation="nearest",
     )
-    axes[0, 0].set_title("polarization (hue = direction)")
+    axes[0, 0].set_title("polarization (hue = direction, brightness = |P|)")
+    add_colour_wheel(fig, axes[0, 0], where=(1.02, 0.7, 0.28, 0.28))
     maps = [
-        ("|P| (px)", geometry.p_magnitude, "magma", axes[0, 1]),
+        (f"|P| ({unit})", geometry.p_magnitude * scale, "magma", axes[0, 1]),
         ("strain along a", geometry.strain_a, "coolwarm", axes[1, 0]),
-        ("antipolar A displacement (px)", geometry.antipolar, "coolwarm", axes[1, 1]),
+        (f"antipolar A displacement ({unit})", geometry.antipolar * scale, "coolwarm", axes[1, 1]),
     ]
     for title, values, cmap, ax in maps:
         grid = to_grid(ij, values[rows], shape, fill=np.nan)
@@ -556,12 +726,16 @@ def latents_figure(analysis) -> Figure:
     if invariant:
         values[:, n_content] = np.rad2deg(np.angle(np.exp(1j * latent[:, n_content])))
     panels = len(names) + (1 if invariant else 0)
-    fig, axes = figure(1, panels, figsize=(4 * panels, 4), squeeze=False)
-    for ax, d, name in zip(axes[0], range(len(names)), names):
+    ncols = min(panels, 3)  # readable panels on a grid, not a strip
+    nrows = int(np.ceil(panels / ncols))
+    fig, axes = figure(nrows, ncols, figsize=(4.2 * ncols, 3.8 * nrows), squeeze=False, layout="constrained")
+    for ax in axes.ravel()[panels:]:
+        ax.set_axis_off()
+    for ax, d, name in zip(axes.ravel(), range(len(names)), names):
         grid = to_grid(result.lattice.ij[rows], values[:, d], result.lattice.grid_shape, fill=np.nan)
-        shown = ax.imshow(
+        shown = ax.imshow(  # j downward, as on every cell grid of the report
             grid,
-            origin="lower",
+            interpolation="nearest",
             cmap="twilight" if name.startswith("angle") else "viridis",
             **({"vmin": -180, "vmax": 180} if name.startswith("angle") else {}),
         )
@@ -570,14 +744,13 @@ def latents_figure(analysis) -> Figure:
         ax.set_ylabel("j")
         fig.colorbar(shown, ax=ax, shrink=0.8)
     if invariant:
-        ax = axes[0, -1]
+        ax = axes.ravel()[panels - 1]
         ax.scatter(
             analysis.geometry.p_angle[rows], values[:, n_content], c=result.labels[rows], s=6, cmap="tab10"
         )
         ax.set_xlabel("polarization angle (deg)")
         ax.set_ylabel("rotation latent (deg)")
         ax.set_title("rotation latent vs polarization")
-    fig.tight_layout()
     return fig
 
 
@@ -607,14 +780,46 @@ def traversal_figure(model, steps: int = 7) -> Figure:
     classes = np.zeros(len(z), int) if model.conditional else None  # the largest class
     side = model.patch_side
     patches = model.decode(z, classes).reshape(grid_x.shape + (side, side))
-    mosaic = np.block([[patches[r, c] for c in range(grid_x.shape[1])] for r in range(grid_x.shape[0])])
-    fig, ax = figure(figsize=(6, 6 * grid_x.shape[0] / grid_x.shape[1] + 0.5))
-    ax.imshow(mosaic, cmap="gray", origin="lower")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_xlabel("z0: -2 to +2 standard deviations")
-    ax.set_ylabel("z1" if n_content > 1 else "")
+    rows, cols = grid_x.shape
+    # Beside the decoded patches, each one less the centre's: what the latents change, on a scale of its own
+    # (the patches alone look alike where the change is a few per cent of the contrast).
+    change = patches - patches[rows // 2, cols // 2]
+    limit = max(float(np.abs(change).max()), 1e-12)
+    fig, axes = figure(1, 2, figsize=(12, 6 * rows / cols + 0.8), layout="constrained")
+    for ax, shown, title, style in (
+        (axes[0], patches, "decoded patches", {"cmap": "gray"}),
+        (axes[1], change, "less the centre patch", {"cmap": "coolwarm", "vmin": -limit, "vmax": limit}),
+    ):
+        image = ax.imshow(np.ma.masked_invalid(_mosaic(shown)), origin="lower", **style)
+        _traversal_ticks(ax, ticks, side, n_content > 1)
+        ax.set_title(title)
+    fig.colorbar(image, ax=axes[1], shrink=0.8)
     return fig
+
+
+def _mosaic(patches: np.ndarray) -> np.ndarray:
+    """(rows, cols, side, side) patches as one image, a gap of NaN (drawn blank) between them."""
+    rows, cols, side, _ = patches.shape
+    gap = max(1, side // 8)  # patches apart, so that each reads as one
+    mosaic = np.full((rows * (side + gap) - gap, cols * (side + gap) - gap), np.nan)
+    for r in range(rows):
+        for c in range(cols):
+            mosaic[r * (side + gap) : r * (side + gap) + side, c * (side + gap) : c * (side + gap) + side] = (
+                patches[r, c]
+            )
+    return mosaic
+
+
+def _traversal_ticks(ax, ticks: np.ndarray, side: int, two: bool) -> None:
+    """Each patch's latent values, in standard deviations, as the axes' ticks."""
+    centres = np.arange(len(ticks)) * (side + max(1, side // 8)) + (side - 1) / 2
+    ax.set_xticks(centres, [f"{v:+.1f}" for v in ticks])
+    ax.set_xlabel("z0 (standard deviations from its mean)")
+    if two:
+        ax.set_yticks(centres, [f"{v:+.1f}" for v in ticks])
+        ax.set_ylabel("z1 (standard deviations)")
+    else:
+        ax.set_yticks([])
 
 
 def report_figures(analysis) -> dict[str, Callable[[], Figure]]:
@@ -633,7 +838,7 @@ def report_figures(analysis) -> dict[str, Callable[[], Figure]]:
     """
     result = analysis.result
     drawers: dict[str, Callable[[], Figure]] = {
-        "columns.png": lambda: columns_figure(analysis.image.data, result.columns),
+        "columns.png": lambda: columns_figure(analysis.image.data, result.columns, analysis.image.pixel_size),
         "classes.png": lambda: classes_figure(analysis),
         "walls.png": lambda: walls_figure(analysis),
         "polarization.png": lambda: polarization_figure(analysis),

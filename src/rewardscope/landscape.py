@@ -18,6 +18,7 @@ import numpy as np
 from .config import Config, uses_patches
 from .errors import RewardscopeError
 from .rewards import COMPONENTS, GATES
+from .text import counted
 
 GRID_NAMES = {"window": "window", "classes": "n_classes", "k": "n_classes", "n_classes": "n_classes"}
 
@@ -237,7 +238,7 @@ def write(rows: list[dict], out: Path, descriptor: str) -> None:
         names,
         out / "landscape.png",
         f"reward landscape ({descriptor} descriptor); circle: each panel's maximum; the reward's optimum:"
-        f" window {best['window']} px, {best['n_classes']} classes",
+        f" window {best['window']} px, {counted(best['n_classes'], 'class', 'classes')}",
     )
 
 

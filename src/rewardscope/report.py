@@ -113,7 +113,7 @@ def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
                     int(columns.usable[row]),
                 ]
             )
-    _save(columns_figure(image.data, columns), out / "columns.png")
+    _save(columns_figure(image.data, columns, image.pixel_size), out / "columns.png")
     write_json(out / "summary.json", {**summary, "versions": versions()})
 
 

@@ -35,6 +35,7 @@ from .errors import RewardscopeError
 from .io import Image
 from .learn import PCAGaussianMixture, VAEClassifier
 from .plan import AnalysisPlan
+from .text import counted
 from .workflow import Pipeline, Result, fit_learner
 
 logger = logging.getLogger(__name__)
@@ -927,7 +928,7 @@ def _own_columns(own: dict | None, config: Config, present: int) -> dict:
     if own is None:
         return {"own_reward": float("nan"), "own_setting": "", "prefers_other": False}
     window = f", window {own['window']}" if own.get("window") not in (None, "") else ""
-    setting = f"{own['descriptor']}{window}, {own['n_classes']} classes"
+    setting = f"{own['descriptor']}{window}, {counted(int(own['n_classes']), 'class', 'classes')}"
     other = (own["descriptor"], own["n_classes"]) != (config.descriptor, present) or (
         uses_patches(config.descriptor) and own.get("window") != config.window
     )
