@@ -32,8 +32,8 @@ FIGURES = {
     "landscape.png": "Reward landscape over descriptor, patch window and number of classes (best reward of"
     " the trials in each cell; the chosen setting is circled).",
     "latents.png": "VAE latents on the (i, j) cell grid, j downward as on every map (content latents; for the"
-    " invariant VAEs also the rotation angle and the shifts), and the rotation latent against the polarization"
-    " angle.",
+    " invariant VAEs also the rotation angle and the shifts), and the rotation latent against the"
+    " polarization angle.",
     "traversal.png": "Latent traversal: patches the VAE's decoder draws across its first two content latents"
     " (in its own frame: angle and shifts 0), ticks in standard deviations; beside them, each less the centre"
     " patch.",
