@@ -126,9 +126,10 @@ def tune_detector(
     RewardscopeError
         For ``n_trials < 1``, or where no setting finds any atom columns.
     """
-    import optuna
-
+    from .progress import load_optuna
     from .progress import progress_bar as tqdm
+
+    optuna = load_optuna()
 
     if n_trials < 1:
         raise RewardscopeError(f"`tune` trials must be >= 1, got {n_trials}")

@@ -948,3 +948,75 @@ def series_maps_figure(frames: list[dict], grids: list[np.ndarray], classes: lis
     handles = [Patch(color=c, label=f"{e['label']}: {e['name']}") for c, e in zip(class_colours(k), classes)]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(k, 3), fontsize=8)
     return fig
+
+
+class AnalysisPlots:
+    """The report's figures of one analysis, each a method returning a matplotlib ``Figure``
+    (``analysis.plot.classes()``): to show in a notebook, arrange, or save as you like.
+
+    Parameters
+    ----------
+    analysis : rewardscope.workflow.Analysis
+        The analysis drawn.
+
+    Examples
+    --------
+    >>> from rewardscope import analyze, synthesize
+    >>> analysis = analyze(synthesize("stripes", size=128).image, n_trials=2, progress=False)
+    >>> type(analysis.plot.classes()).__name__, "latents" in analysis.plot.available()
+    ('Figure', False)
+    """
+
+    def __init__(self, analysis) -> None:
+        self._drawers = report_figures(analysis)
+
+    def available(self) -> list[str]:
+        """The figures this analysis has (the VAE's only where its learner is one)."""
+        return [name.removesuffix(".png") for name in self._drawers]
+
+    def _draw(self, name: str) -> Figure:
+        if f"{name}.png" not in self._drawers:
+            from .errors import RewardscopeError
+
+            raise RewardscopeError(f"no {name} figure: this analysis has {', '.join(self.available())}")
+        return self._drawers[f"{name}.png"]()
+
+    def columns(self) -> Figure:
+        """The atom columns on the image, by sublattice."""
+        return self._draw("columns")
+
+    def classes(self) -> Figure:
+        """The classes on the image and on the cell grid, with their names."""
+        return self._draw("classes")
+
+    def walls(self) -> Figure:
+        """The wall cells on the class map."""
+        return self._draw("walls")
+
+    def polarization(self) -> Figure:
+        """The polar displacements as arrows on the image, coloured on the direction wheel."""
+        return self._draw("polarization")
+
+    def explained(self) -> Figure:
+        """Each class's mean patch, mean displacement and name."""
+        return self._draw("explained")
+
+    def cell_maps(self) -> Figure:
+        """Polarization, ``|P|``, strain and antipolar order on the cell grid."""
+        return self._draw("cell_maps")
+
+    def trials(self) -> Figure:
+        """The reward of every trial and the best so far."""
+        return self._draw("trials")
+
+    def landscape(self) -> Figure:
+        """The reward landscape over the searched settings."""
+        return self._draw("landscape")
+
+    def latents(self) -> Figure:
+        """A VAE's latents on the cell grid."""
+        return self._draw("latents")
+
+    def traversal(self) -> Figure:
+        """A VAE's latent traversal."""
+        return self._draw("traversal")

@@ -1,4 +1,5 @@
-"""Progress bars: tqdm's notebook widget where it can be drawn, its text bar everywhere else."""
+"""Progress bars: tqdm's notebook widget where it can be drawn, its text bar everywhere else; Optuna
+imported without the warning its own use of ``tqdm.auto`` gives in a notebook without ipywidgets."""
 
 from __future__ import annotations
 
@@ -30,3 +31,25 @@ def progress_bar(*args, **kwargs):
     else:
         from tqdm import tqdm
     return tqdm(*args, **kwargs)
+
+
+def load_optuna():
+    """``import optuna``, without the "IProgress not found" warning its import gives in a notebook without
+    ipywidgets (Optuna imports ``tqdm.auto`` for a progress bar rewardscope does not use).
+
+    Returns
+    -------
+    module
+        optuna.
+
+    Examples
+    --------
+    >>> load_optuna().__name__
+    'optuna'
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import optuna
+    return optuna

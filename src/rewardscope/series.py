@@ -523,12 +523,7 @@ def analyze_series(
     judged, failed = _judge_frames(inputs, plan, find_and_judge, allow_mixed)
     series = SeriesPipeline([(f.image, c) for f, c in judged], weights=plan.weights)
     space = search_space(plan, series.period, min(min(f.image.shape) for f, _ in judged))
-    spec = _series_spec(judged, plan)
-    if shared is not None and not all(spec["read"].values()):
-        raise RewardscopeError(
-            "a shared series study needs its frames as files its workers can read; write the synthetic"
-            " series with `rewardscope synth series` and give its folder"
-        )
+    spec = _series_spec(judged, plan, shared=shared is not None)
     staging = None if out is None else resume_folder(out, spec, restart, command="series")
     study = (
         None if shared is None else shared_study(shared, spec, plan, run.study_name or "rewardscope-series")
@@ -626,10 +621,16 @@ def _judge_frames(
     return judged, failed
 
 
-def _series_spec(judged: list, plan: AnalysisPlan) -> dict:
-    """What defines a series study: each frame's digest and composition, and the plan."""
+def _series_spec(judged: list, plan: AnalysisPlan, shared: bool = False) -> dict:
+    """What defines a series study: each frame's digest and composition, and the plan; and how a worker
+    reads the frames again (a shared study's frames must be files)."""
     from .workflow import image_digest
 
+    if shared and not all(f.image.meta.get("read") for f, _ in judged):
+        raise RewardscopeError(
+            "a shared series study needs its frames as files its workers can read; write the synthetic"
+            " series with `rewardscope synth series` and give its folder"
+        )
     return {
         "series": {f.name: [image_digest(f.image), f.composition] for f, _ in judged},
         "plan": plan.to_dict(),

@@ -402,6 +402,14 @@ class Analysis:
     def config(self) -> Config:
         return self.result.config
 
+    @property
+    def plot(self):
+        """The report's figures as methods returning matplotlib Figures (``analysis.plot.classes()``,
+        ``.walls()``, ``.polarization()``, ...: ``figures.AnalysisPlots``)."""
+        from .figures import AnalysisPlots
+
+        return AnalysisPlots(self)
+
     def _repr_html_(self) -> str:
         """Jupyter's view: the answer, the setting, the classes and the class map
         (``report.notebook_html``)."""

@@ -118,9 +118,9 @@ def optimize(
 
 def _run(study, objective: _Objective, budget: int, progress: bool) -> None:
     """Optuna's loop until the study holds ``budget`` distinct finished settings (or none is left to try)."""
-    import optuna
+    from ..progress import load_optuna, progress_bar
 
-    from ..progress import progress_bar
+    optuna = load_optuna()
 
     space = objective.space
     done = len(finished_settings(study, space))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RewardscopeError
+from ..progress import load_optuna
 
 STUDY_NAME = "rewardscope"
 HEARTBEAT_S = 5  # defaults of REWARDSCOPE_HEARTBEAT_S and REWARDSCOPE_GRACE_S
@@ -130,6 +131,7 @@ def open_storage(storage: str | Path | None) -> Any:
     ...     type(open_storage(Path(folder) / "study.journal")).__name__
     'JournalStorage'
     """
+    load_optuna()  # (Optuna's first import, where a notebook would warn about its tqdm.auto)
     if storage is None:
         return None
     if isinstance(storage, Path):
@@ -274,8 +276,7 @@ def open_study(
     >>> open_study(None, seed=0, n_startup=3).directions
     [<StudyDirection.MAXIMIZE: 2>]
     """
-    import optuna
-
+    optuna = load_optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if storage is None or isinstance(storage, (str, Path)):
         storage = open_storage(storage)
