@@ -74,7 +74,9 @@ def write(analysis, out_dir) -> None:
     drawers = report_figures(analysis)
     for name, draw in drawers.items():
         _save(draw(), out / name)
-    (out / "report.html").write_text(render_html(summary, list(drawers)))
+    from .interactive import views_html
+
+    (out / "report.html").write_text(render_html(summary, list(drawers), views_html(analysis)))
 
 
 def write_columns(image, columns, lattice, summary: dict, out_dir) -> None:
@@ -401,8 +403,8 @@ def notebook_html(analysis) -> str:
     )
 
 
-def render_html(summary: dict, figure_names=None) -> str:
-    """report.html: the summary's tables, the figures with their captions, the trials.
+def render_html(summary: dict, figure_names=None, interactive: str = "") -> str:
+    """report.html: the summary's tables, the interactive views, the figures with their captions, the trials.
 
     Parameters
     ----------
@@ -410,6 +412,8 @@ def render_html(summary: dict, figure_names=None) -> str:
         As ``summarize`` gives it.
     figure_names : list of str, optional
         The figures shown (keys of ``FIGURES``); default all.
+    interactive : str, optional
+        The interactive views' HTML (``interactive.views_html``), shown before the figures.
 
     Returns
     -------
@@ -418,6 +422,8 @@ def render_html(summary: dict, figure_names=None) -> str:
     """
     # The searched dimensions beyond descriptor, window and classes get a column each (spatial priors,
     # VAE settings).
+    from markupsafe import Markup  # (jinja2's: the views are our own HTML, not text to escape)
+
     searched = [name for name in SEARCHED_COLUMNS if any(name in t["params"] for t in summary["trials"])]
     names = list(FIGURES) if figure_names is None else list(figure_names)
     return (
@@ -428,6 +434,7 @@ def render_html(summary: dict, figure_names=None) -> str:
             figures=[(name, FIGURES[name]) for name in names],
             searched=[(name, SEARCHED_COLUMNS[name]) for name in searched],
             nan=float("nan"),
+            interactive=Markup(interactive),
         )
     )
 
