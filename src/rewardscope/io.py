@@ -170,12 +170,18 @@ def validate_image_data(data, *, source: str = "image") -> np.ndarray:
     return array
 
 
+# Lengths a HyperSpy axis may be calibrated in, as pm.
+UNITS_PM = {"pm": 1.0, "Å": 100.0, "A": 100.0, "angstrom": 100.0, "nm": 1000.0, "µm": 1e6, "um": 1e6}
+
+
 def as_image(image) -> Image:
-    """An ``Image`` as it is, or an array validated and wrapped (uncalibrated).
+    """An ``Image`` as it is, a HyperSpy ``Signal2D`` with its calibration, or an array validated and
+    wrapped (uncalibrated).
 
     Parameters
     ----------
-    image : Image or array_like
+    image : Image, hyperspy.signals.Signal2D or array_like
+        A signal's pixel size comes from its signal axes (nm, Å or pm; square pixels).
 
     Returns
     -------
@@ -184,11 +190,34 @@ def as_image(image) -> Image:
     Raises
     ------
     RewardscopeError
-        For an array `validate_image_data` refuses.
+        For an array `validate_image_data` refuses, or a signal that is a stack or whose axes differ.
     """
     if isinstance(image, Image):
         return image
+    if hasattr(image, "axes_manager") and hasattr(image, "data"):  # a HyperSpy signal (not imported here)
+        return _from_signal(image)
     return Image(validate_image_data(image, source="array"))
+
+
+def _from_signal(signal) -> Image:
+    """A HyperSpy Signal2D as an Image: its data, its signal axes' pixel size in pm, its title."""
+    title = str(signal.metadata.get_item("General.title", "") or "untitled")
+    axes = signal.axes_manager
+    if axes.navigation_dimension or len(axes.signal_axes) != 2:
+        raise RewardscopeError(
+            f"signal {title!r} is not one 2-D image (navigation shape {axes.navigation_shape}, signal shape"
+            f" {axes.signal_shape}); pick one with signal.inav[...]"
+        )
+    units = [str(axis.units or "").strip() for axis in axes.signal_axes]
+    pixel_size = None
+    if all(unit in UNITS_PM for unit in units):  # calibrated in lengths; otherwise left in px
+        x, y = (float(axis.scale) * UNITS_PM[unit] for axis, unit in zip(axes.signal_axes, units))
+        if abs(x - y) > 1e-6 * x:
+            raise RewardscopeError(f"signal {title!r} has non-square pixels ({x:g} x {y:g} pm)")
+        pixel_size = x
+    data = validate_image_data(np.asarray(signal.data), source=f"signal {title!r}")
+    meta = {"source": f"HyperSpy signal {title!r}"}
+    return Image(data, pixel_size=pixel_size, unit="pm" if pixel_size else "px", meta=meta)
 
 
 def read_image(

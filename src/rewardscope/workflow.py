@@ -410,6 +410,13 @@ class Analysis:
 
         return AnalysisPlots(self)
 
+    def to_hyperspy(self) -> dict:
+        """The image with its columns as markers, the class map and P as HyperSpy signals
+        (``signals.to_hyperspy``; needs the ``hyperspy`` extra)."""
+        from .signals import to_hyperspy
+
+        return to_hyperspy(self)
+
     def _repr_html_(self) -> str:
         """Jupyter's view: the answer, the setting, the classes and the class map
         (``report.notebook_html``)."""
@@ -435,8 +442,9 @@ def analyze(
 
     Parameters
     ----------
-    image : Image, array or None
-        The frame (``io.read_image``, or an array). None with ``columns``: positions alone.
+    image : Image, array, hyperspy.signals.Signal2D or None
+        The frame (``io.read_image``, an array, or a HyperSpy signal with its calibration). None with
+        ``columns``: positions alone.
     plan : AnalysisPlan, optional
         What to search and how (budget, reward, ranges, learners, spatial priors, reference). Its fields
         may instead be given as keywords (``n_trials=12, n_classes_range=(2, 4)``, ...), not both.
