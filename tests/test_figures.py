@@ -16,7 +16,13 @@ def analysis(request):
 
 def test_analyze_with_a_vae_learner_writes_latent_figures(stripes, tmp_path):
     analysis = analyze(
-        stripes.image, out=tmp_path / "out", n_trials=2, learners=("rvae",), epochs=5, progress=False
+        stripes.image,
+        out=tmp_path / "out",
+        n_trials=2,
+        learners=("rvae",),
+        descriptors=("patch",),
+        epochs=5,
+        progress=False,
     )
     assert analysis.config.learner == "rvae" and analysis.config.descriptor == "patch"
     assert (tmp_path / "out" / "latents.png").is_file() and (tmp_path / "out" / "traversal.png").is_file()

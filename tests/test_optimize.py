@@ -177,3 +177,30 @@ def test_a_spatial_prior_that_only_ties_is_not_chosen(unpooled, chosen):
 
     study = optimize(evaluate, Config(), space, n_trials=space.size, storage=None, seed=0, progress=False)
     assert best_params(study)["pooling"] == chosen
+
+
+def test_naming_a_vae_keeps_the_cheap_descriptors_with_the_gmm_learner():
+    from rewardscope import RewardscopeError
+    from rewardscope.optimize import SearchSpace
+
+    space = SearchSpace((12, 14), (2, 3), ("patch", "polarization"), learners=("rvae",), betas=(1.0, 2.0))
+    settings = [space.applied(p) for p in space.settings()]
+    physical = [p for p in settings if p["descriptor"] == "polarization"]
+    # The polarization's trials: the gmm learner, once per number of classes (beta and latent moot).
+    assert len(physical) == 2 and {p["learner"] for p in physical} == {"gmm"}
+    assert all("beta" not in p for p in physical)
+    assert {p.get("learner", "rvae") for p in settings if p["descriptor"] == "patch"} == {"rvae"}
+    assert len(settings) == 2 * 2 * 2 + 2  # patch: 2 windows x 2 classes x 2 betas; polarization: 2
+    rvae = {"descriptor": "polarization", "learner": "rvae", "beta": 2.0, "window": 12, "n_classes": 2}
+    assert space.key(rvae) == space.key({**rvae, "learner": "gmm", "beta": 1.0})
+    with pytest.raises(RewardscopeError, match="search them with the patch descriptor"):
+        SearchSpace((12, 14), (2, 3), ("polarization",), learners=("rvae",))
+
+
+def test_a_vae_searched_analysis_tries_the_polarization_with_the_gmm_learner(stripes):
+    from rewardscope.workflow import analyze
+
+    analysis = analyze(stripes.image, n_trials=4, learners=("rvae",), epochs=2, progress=False)
+    tried = {(t["params"]["descriptor"], t["params"].get("learner", "rvae")) for t in analysis.trials}
+    assert ("polarization", "gmm") in tried and ("patch", "rvae") in tried
+    assert analysis.config.learner == ("rvae" if analysis.config.descriptor == "patch" else "gmm")

@@ -101,7 +101,18 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_study_goes_on(scene_fil
 
     name = f"test-{uuid.uuid4().hex[:8]}"
     # VAE trials take a second or so, so that a process can be caught in the middle of one.
-    slow = ("--learner", "rvae", "--epochs", 20, "--window", "12:16", "--trials", 10)
+    slow = (
+        "--learner",
+        "rvae",
+        "--descriptors",
+        "patch",
+        "--epochs",
+        20,
+        "--window",
+        "12:16",
+        "--trials",
+        10,
+    )
     owner = rewardscope(
         "analyze", scene_file, "--storage", POSTGRES, "--study", name, *slow, "--out", tmp_path / "out"
     )

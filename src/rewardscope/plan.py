@@ -68,7 +68,7 @@ class AnalysisPlan:
     --------
     >>> plan = AnalysisPlan(n_trials=12, n_classes_range=(2, 4), learners=("gmm", "rvae"))
     >>> plan.descriptors_for(blank=False), plan.base.learner
-    (('patch',), 'gmm')
+    (('patch', 'polarization'), 'gmm')
     >>> AnalysisPlan(weights={"wiggle": 1})
     Traceback (most recent call last):
     ...
@@ -185,13 +185,12 @@ class AnalysisPlan:
         return any(map(is_vae, self.learners))
 
     def descriptors_for(self, blank: bool) -> tuple[str, ...]:
-        """The descriptors searched: those asked for, or the defaults for the data (patch and polarization;
-        patch only where a VAE is searched; the physical ones on a ``blank`` frame, positions alone)."""
+        """The descriptors searched: those asked for, or the defaults for the data (patch and polarization,
+        with a VAE too: its trials take the patches, the polarization's the gmm learner; the physical ones
+        on a ``blank`` frame, positions alone)."""
         if self.descriptors is not None:
             return self.descriptors
-        if blank:
-            return BLANK_DESCRIPTORS
-        return ("patch",) if self.uses_vae else DEFAULT_DESCRIPTORS
+        return BLANK_DESCRIPTORS if blank else DEFAULT_DESCRIPTORS
 
     def resolved(self, blank: bool) -> AnalysisPlan:
         """The plan with its descriptors decided for the data (``descriptors_for``).

@@ -562,9 +562,9 @@ def analyze_series(
 
 def _chosen(study, plan: AnalysisPlan, space, best_params) -> Config:
     """The shared setting: the study's best, or one phase (one class) where no setting scored above 0."""
-    chosen = best_params(study)
+    chosen = space.applied(best_params(study))
     if study.best_value is not None and study.best_value <= 0:  # no map of the series passed its gates
-        chosen = {**study.trials[0].params, "n_classes": 1}
+        chosen = {**space.applied(study.trials[0].params), "n_classes": 1}
     if not uses_patches(chosen.get("descriptor", space.descriptors[0])):
         chosen["window"] = None  # moot without patches
     return replace(plan.base, **chosen)

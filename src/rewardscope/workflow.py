@@ -662,12 +662,13 @@ def conclude(
     measured from the plan's reference, its classes explained."""
     from .explain import explain_classes
 
-    chosen = best_params(study)
+    chosen = space.applied(best_params(study))
     if not uses_patches(chosen.get("descriptor", space.descriptors[0])):
         chosen["window"] = None  # moot without patches: say so rather than report the trial's number
     best = pipeline.run(replace(plan.base, **chosen))
     trials = trial_records(study)
     for trial in trials:
+        trial["params"] = space.applied(trial["params"])  # as it was run (a VAE named with P: gmm)
         refused = rewards.refusal(trial["components"]) or "one class present or no wall"
         trial["refused"] = refused if trial["reward"] <= 0 else None
     phases = phase_count(best, trials)

@@ -189,7 +189,7 @@ class _Objective:
             raise optuna.TrialPruned(f"setting {key} is being scored by another worker")
         trial.set_user_attr("worker", self.worker)
         start = time.perf_counter()
-        reward, components = self.evaluate(replace(self.base, **trial.params))
+        reward, components = self.evaluate(replace(self.base, **self.space.applied(trial.params)))
         try:
             trial.set_user_attr("components", components)
             trial.set_user_attr("seconds", time.perf_counter() - start)

@@ -24,7 +24,9 @@ class SearchSpace:
     """What is searched: patch window in px (even steps), number of classes, descriptors and learners.
 
     The learners are gmm or VAEs, with the VAEs' latent sizes and KL weights. A
-    dimension with one value is fixed.
+    dimension with one value is fixed. A VAE encodes image patches: a setting that pairs it with another
+    descriptor (polarization, lattice) is that descriptor with the gmm learner (``applied``), so that
+    naming a VAE keeps the cheap descriptors in the search.
 
     Parameters
     ----------
@@ -48,7 +50,7 @@ class SearchSpace:
     Raises
     ------
     RewardscopeError
-        When a VAE learner is searched with a descriptor other than patch.
+        When a VAE learner is searched without the patch descriptor.
 
     Examples
     --------
@@ -67,11 +69,37 @@ class SearchSpace:
     smoothings: tuple[float, ...] = (0.0,)
 
     def __post_init__(self) -> None:
-        if any(map(is_vae, self.learners)) and any(d != "patch" for d in self.descriptors):
+        if any(map(is_vae, self.learners)) and "patch" not in self.descriptors:
             raise RewardscopeError(
-                f"the VAE learners encode image patches: search them with the patch descriptor only,"
-                f" not {','.join(self.descriptors)}"
+                f"the VAE learners encode image patches: search them with the patch descriptor (among"
+                f" {','.join(self.descriptors)})"
             )
+
+    def applied(self, params: dict) -> dict:
+        """The setting as it is run: a VAE named with a descriptor other than patch is the gmm learner
+        (its latent size and beta moot).
+
+        Parameters
+        ----------
+        params : dict
+            A setting.
+
+        Returns
+        -------
+        dict
+            The same, or with ``learner`` "gmm" (and no ``latent_dim`` or ``beta``).
+
+        Examples
+        --------
+        >>> space = SearchSpace((12, 12), descriptors=("patch", "polarization"), learners=("rvae",))
+        >>> space.applied({"descriptor": "polarization", "learner": "rvae", "beta": 2.0, "n_classes": 2})
+        {'descriptor': 'polarization', 'learner': 'gmm', 'n_classes': 2}
+        """
+        descriptor = params.get("descriptor", self.descriptors[0])
+        if descriptor == "patch" or not is_vae(params.get("learner", self.learners[0])):
+            return dict(params)
+        moot = ("latent_dim", "beta")
+        return {**{k: v for k, v in params.items() if k not in moot}, "learner": "gmm"}
 
     @classmethod
     def for_period(
@@ -215,7 +243,7 @@ class SearchSpace:
         ('polarization', None, 2, 'gmm', None, None, 0, 0.0)
         """
         descriptor = params.get("descriptor", self.descriptors[0])
-        learner = params.get("learner", self.learners[0])
+        learner = self.applied(params).get("learner", self.learners[0])
         vae = is_vae(learner)
         return (
             descriptor,
@@ -267,7 +295,7 @@ class SearchSpace:
                 ]
             else:
                 opening += [
-                    {**first, "descriptor": descriptor, "n_classes": k}
+                    self.applied({**first, "descriptor": descriptor, "n_classes": k})
                     for k in range(self.n_classes_range[0], self.n_classes_range[1] + 1)
                 ]
         searched = {"window": True, "n_classes": True, **self.searched}
