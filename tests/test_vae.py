@@ -143,3 +143,21 @@ def test_fitting_leaves_the_users_torch_random_state_alone(rng):
     assert torch.equal(torch.rand(3), expected)  # as if no VAE had been trained in between
     torch.manual_seed(99)  # another user state: the seeded fit is the same
     np.testing.assert_allclose(PatchVAE("vae", epochs=2, random_state=0).fit(X).transform(X), first)
+
+
+def test_the_device_is_chosen_where_cuda_is_and_refused_in_one_line_where_it_is_not(stripes):
+    import torch
+
+    from rewardscope import RewardscopeError
+    from rewardscope.learn.vae import torch_device
+    from rewardscope.plan import AnalysisPlan
+    from rewardscope.workflow import analyze
+
+    assert torch_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert torch_device("cpu") == "cpu"
+    with pytest.raises(RewardscopeError, match="`device` must be one of auto, cpu, cuda"):
+        AnalysisPlan(device="tpu")
+    assert "device" not in AnalysisPlan(device="cpu").to_dict()  # each worker's own, not the study's
+    if not torch.cuda.is_available():
+        with pytest.raises(RewardscopeError, match="--device cuda: torch sees no CUDA device"):
+            analyze(stripes.image, learners=("rvae",), device="cuda", progress=False)

@@ -754,6 +754,12 @@ def _add_learner_options(parser) -> None:
         help="rotations of the lattice the invariant VAEs search (4 for a square lattice): their angle"
         " latent then tells the polar variants apart (default 1: none)",
     )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where the VAEs train: auto (CUDA when torch sees a GPU, else the CPU; default), cpu, cuda",
+    )
 
 
 def _add_spatial_options(parser) -> None:
@@ -858,6 +864,7 @@ def _plan_options(args) -> dict:
         "smoothings": args.smoothing,
         "force": args.force,
         "reference": getattr(args, "reference", None),
+        "device": args.device,
     }
 
 

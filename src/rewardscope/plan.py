@@ -20,6 +20,7 @@ from .optimize.space import DEFAULT_DESCRIPTORS, SearchSpace
 
 # Without an image (positions only) the physical descriptors are all there is to search.
 BLANK_DESCRIPTORS = ("polarization", "lattice")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,13 @@ class AnalysisPlan:
     window_range : (int, int), optional
         Patch windows searched, in px (None: from the lattice period, see ``SearchSpace.for_period``).
     descriptors : tuple of str, optional
-        Descriptors searched (None: patch and polarization; patch only for the VAE learners; the
-        physical ones without an image).
+        Descriptors searched (None: patch and polarization, with the VAE learners too; the physical ones
+        without an image).
     learners, latent_dim_range, betas, epochs, symmetry
         Learners searched (``gmm`` and the VAEs of ``learn.vae``) and the VAEs' settings.
+    device : str
+        Where the VAEs train: ``auto`` (CUDA when torch sees it, else the CPU), ``cpu`` or ``cuda``.
+        Where a study runs, not what it computes: not stored with a shared study (each worker decides).
     poolings, smoothings : tuple
         Radii (cells) of the descriptors' averaging over neighbouring cells, and strengths of the Potts
         prior on the cell grid, searched (0: none).
@@ -93,6 +97,7 @@ class AnalysisPlan:
     objectives: tuple[str, ...] | None = None
     reference: int | tuple[float, float, float, float] | None = None
     force: bool = False
+    device: str = "auto"
 
     def __post_init__(self):
         from . import rewards
@@ -100,6 +105,10 @@ class AnalysisPlan:
 
         if self.n_trials < 1:
             raise RewardscopeError(f"`n_trials` must be >= 1, got n_trials={self.n_trials}")
+        if self.device not in DEVICES:
+            raise RewardscopeError(
+                f"`device` must be one of {', '.join(DEVICES)}, got device={self.device!r}"
+            )
         if self.tune_detector < 0:
             raise RewardscopeError(f"`tune_detector` must be >= 0, got tune_detector={self.tune_detector}")
         for name in ("learners", "betas", "poolings", "smoothings", "descriptors"):
@@ -235,7 +244,10 @@ class AnalysisPlan:
         """The plan in JSON's terms (lists for tuples), as a shared study stores it."""
         import json
 
-        return json.loads(json.dumps({**asdict(self), "base": self.base.to_dict()}))
+        values = {
+            name: value for name, value in asdict(self).items() if name != "device"
+        }  # each worker's own
+        return json.loads(json.dumps({**values, "base": self.base.to_dict()}))
 
     @classmethod
     def from_dict(cls, values: dict) -> AnalysisPlan:

@@ -246,7 +246,7 @@ class FramePipeline(Pipeline):
     """A frame of a series: its own columns and cells, the series' descriptors' scaling and classes."""
 
     def __init__(self, image: Image, columns: Columns, series: SeriesPipeline, index: int, weights=None):
-        super().__init__(image, weights=weights, columns=columns)
+        super().__init__(image, weights=weights, columns=columns, device=series.device)
         self.series = series
         self.index = index
 
@@ -275,10 +275,14 @@ class SeriesPipeline:
         Each frame and its columns (found and judged: ``workflow.find_and_judge``).
     weights : dict, optional
         The reward's component weights.
+    device : str, default "auto"
+        Where a VAE learner trains (``learn.vae.torch_device``).
     """
 
-    def __init__(self, frames: list[tuple[Image, Columns]], weights: dict | None = None):
-        self.weights = weights
+    def __init__(
+        self, frames: list[tuple[Image, Columns]], weights: dict | None = None, device: str = "auto"
+    ):
+        self.weights, self.device = weights, device
         self.frames = [
             FramePipeline(image, columns, self, i, weights) for i, (image, columns) in enumerate(frames)
         ]
@@ -308,7 +312,7 @@ class SeriesPipeline:
             X = np.vstack([frame.descriptors(config) for frame in self.frames])
             reference = np.concatenate([frame.reference(config) for frame in self.frames])
             whole = np.concatenate([frame.whole_patches(config) for frame in self.frames])
-            self._cache[key] = fit_learner(config, X, reference, whole)
+            self._cache[key] = fit_learner(config, X, reference, whole, device=self.device)
         return self._cache[key]  # type: ignore[return-value]
 
     def frame_model(self, config: Config, index: int) -> FrameModel:
@@ -521,7 +525,7 @@ def analyze_series(
         out = outputs.check_output_folder(out, overwrite=overwrite, inputs=files, command="series")
     shared = None if run.storage is None else open_storage(run.storage)
     judged, failed = _judge_frames(inputs, plan, find_and_judge, allow_mixed)
-    series = SeriesPipeline([(f.image, c) for f, c in judged], weights=plan.weights)
+    series = SeriesPipeline([(f.image, c) for f, c in judged], weights=plan.weights, device=plan.device)
     space = search_space(plan, series.period, min(min(f.image.shape) for f, _ in judged))
     spec = _series_spec(judged, plan, shared=shared is not None)
     staging = None if out is None else resume_folder(out, spec, restart, command="series")

@@ -40,7 +40,7 @@ from .learn import (
     potts_mean_field,
     split_evidence,
 )
-from .learn.vae import require_torch
+from .learn.vae import require_torch, torch_device
 from .optimize import (
     STUDY_NAME,
     SearchSpace,
@@ -88,8 +88,10 @@ class Pipeline:
         objectives=None,
         all_components: bool = False,
         columns: Columns | None = None,
+        device: str = "auto",
     ):
         self.image = image
+        self.device = device  # where a VAE trains (``learn.vae.torch_device``), resolved when one does
         # Columns brought from elsewhere (positions): used as they are, whatever the detector settings.
         self.given = columns
         self.weights = weights
@@ -205,6 +207,7 @@ class Pipeline:
                 epochs=config.epochs,
                 symmetry=config.symmetry,
                 random_state=config.seed,
+                device=torch_device(self.device),
             ).fit(self.descriptors(config)),
         )
 
@@ -266,6 +269,7 @@ class Pipeline:
                 self.reference(config),
                 self.whole_patches(config),
                 self.autoencoder(config),
+                device=self.device,
             ),
         )
 
@@ -328,7 +332,12 @@ class Pipeline:
 
 
 def fit_learner(
-    config: Config, X: np.ndarray, reference: np.ndarray, whole: np.ndarray, vae: PatchVAE | None = None
+    config: Config,
+    X: np.ndarray,
+    reference: np.ndarray,
+    whole: np.ndarray,
+    vae: PatchVAE | None = None,
+    device: str = "auto",
 ) -> PCAGaussianMixture | VAEClassifier:
     """The config's learner fitted on descriptors ``X``.
 
@@ -344,6 +353,8 @@ def fit_learner(
         The cells whose patch the frame does not cut (a VAE's mixture is fitted on them).
     vae : PatchVAE, optional
         A trained VAE of the patches to reuse.
+    device : str, default "auto"
+        Where a VAE trains (``learn.vae.torch_device``).
 
     Returns
     -------
@@ -370,6 +381,7 @@ def fit_learner(
         beta=config.beta,
         epochs=config.epochs,
         symmetry=config.symmetry,
+        device=torch_device(device),
     ).fit(X, whole)
 
 
@@ -542,6 +554,7 @@ def _frame(image, columns: Columns | None, plan: AnalysisPlan) -> tuple[Image, A
     plan.check_image(image.shape)
     if plan.uses_vae:
         require_torch()
+        torch_device(plan.device)  # --device cuda without CUDA: said before any work
     if columns is not None and plan.tune_detector:
         raise RewardscopeError("the columns are given: there is no detector to tune")
     return image, plan
@@ -616,7 +629,9 @@ def find_and_judge(
         )
         plan = replace(plan, base=replace(base, **params))
         detector["pareto_front"] = front
-    pipeline = Pipeline(image, weights=plan.weights, objectives=plan.objectives, columns=columns)
+    pipeline = Pipeline(
+        image, weights=plan.weights, objectives=plan.objectives, columns=columns, device=plan.device
+    )
     message = (
         "finding atom columns in a %d x %d image" if columns is None else "columns given; a %d x %d frame"
     )

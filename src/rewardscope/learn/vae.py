@@ -59,6 +59,39 @@ def _torch():
     return torch
 
 
+def torch_device(name: str = "auto") -> str:
+    """The torch device a VAE trains on: ``auto`` is CUDA when torch sees a GPU, else the CPU.
+
+    Parameters
+    ----------
+    name : str
+        ``auto``, ``cpu`` or ``cuda``.
+
+    Returns
+    -------
+    str
+        ``cpu`` or ``cuda``.
+
+    Raises
+    ------
+    RewardscopeError
+        For ``cuda`` where torch sees no CUDA device.
+
+    Examples
+    --------
+    >>> torch_device("cpu")
+    'cpu'
+    """
+    if name == "cpu":
+        return "cpu"
+    available = _torch().cuda.is_available()
+    if name == "cuda" and not available:
+        raise RewardscopeError(
+            "--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)"
+        )
+    return "cuda" if available else "cpu"
+
+
 def require_torch() -> None:
     """Import torch now: a missing torch is said before any work, and its import (about 2 s) is not
     counted in the first VAE trial.
