@@ -161,3 +161,19 @@ def test_the_device_is_chosen_where_cuda_is_and_refused_in_one_line_where_it_is_
     if not torch.cuda.is_available():
         with pytest.raises(RewardscopeError, match="--device cuda: torch sees no CUDA device"):
             analyze(stripes.image, learners=("rvae",), device="cuda", progress=False)
+
+
+def test_early_stopping_holds_out_a_tenth_and_keeps_the_best_epoch():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 64)).astype(np.float32)  # noise: nothing to learn past the first epochs
+    settings = {"hidden": 32, "batch_size": 64, "epochs": 60, "patience": 3, "random_state": 0}
+    model = PatchVAE("vae", **settings).fit(X)
+    assert 4 <= len(model.history_) < 60 and len(model.validation_history_) == len(model.history_)
+    best = int(np.argmin(model.validation_history_))
+    assert len(model.history_) == best + 1 + 3  # stopped three epochs without improvement after the best
+    again = PatchVAE("vae", **settings).fit(X)
+    np.testing.assert_array_equal(model.transform(X), again.transform(X))  # the same seed, the same model
+    capped = PatchVAE("vae", hidden=32, epochs=2, max_train=50, random_state=0).fit(X)
+    assert capped.transform(X).shape == (200, 2)  # trained on 50, every patch encoded
+    with pytest.raises(RewardscopeError, match="`patience` must be >= 1"):
+        PatchVAE("vae", patience=0).fit(X)

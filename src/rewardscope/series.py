@@ -670,10 +670,7 @@ def work_series(study, spec: dict, *, progress: bool = True) -> int:
     RewardscopeError
         When a frame cannot be read here, has changed, or fails its gates here.
     """
-    import os
-
-    from .optimize import gp_sampler, optimize, startup_trials
-    from .workflow import find_and_judge, image_of, search_space
+    from .workflow import find_and_judge, image_of, score_shared, search_space
 
     plan = AnalysisPlan.from_dict(spec["plan"])
     frames = []
@@ -681,19 +678,9 @@ def work_series(study, spec: dict, *, progress: bool = True) -> int:
         image = image_of({"read": spec["read"][name], "image": digest}, study.study_name)
         pipeline, frame_plan, _, _ = find_and_judge(image, plan, progress=False)
         frames.append((image, pipeline.columns(frame_plan.base)))
-    series = SeriesPipeline(frames, weights=plan.weights)
+    series = SeriesPipeline(frames, weights=plan.weights, device=plan.device)
     space = search_space(plan, series.period, min(min(image.shape) for image, _ in frames))
-    # This worker's own sampler: seeded apart from the others', so that two idle workers do not propose alike.
-    study.sampler = gp_sampler(plan.seed + 1 + os.getpid(), startup_trials(plan.n_trials))
-    count = 0
-
-    def score(config: Config) -> tuple[float, dict]:
-        nonlocal count
-        count += 1
-        return series.score(config)
-
-    optimize(score, plan.base, space, n_trials=plan.n_trials, seed=plan.seed, progress=progress, study=study)
-    return count
+    return score_shared(study, plan, space, series.score, progress)
 
 
 def own_optimum(image: Image, out: str, plan: AnalysisPlan) -> dict:

@@ -58,6 +58,9 @@ from .walls import Walls, find_walls
 logger = logging.getLogger(__name__)
 # The class-evidence rewards compare k with every count from 1 to this (k beyond it scores 0).
 EVIDENCE_K_MAX = 8
+# A VAE in the search trains on at most this many cells (every cell is encoded) and stops once the held-out
+# tenth's loss has not fallen for this many epochs (``learn.vae.PatchVAE``): see docs/vae.md for the times.
+VAE_TRAINING = {"max_train": 3000, "patience": 5}
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,7 @@ class Pipeline:
                 symmetry=config.symmetry,
                 random_state=config.seed,
                 device=torch_device(self.device),
+                **VAE_TRAINING,
             ).fit(self.descriptors(config)),
         )
 
@@ -382,6 +386,7 @@ def fit_learner(
         epochs=config.epochs,
         symmetry=config.symmetry,
         device=torch_device(device),
+        **VAE_TRAINING,
     ).fit(X, whole)
 
 
@@ -1016,20 +1021,43 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     plan = AnalysisPlan.from_dict(spec["plan"])
     if plan.uses_vae:
         require_torch()
-    # This worker's own sampler: seeded apart from the others', so that two idle workers do not propose alike.
-    study.sampler = gp_sampler(plan.seed + 1 + os.getpid(), startup_trials(plan.n_trials))
     pipeline = Pipeline(image, weights=plan.weights, objectives=plan.objectives)
     space = search_space(plan, pipeline.columns(plan.base).period, min(image.shape))
+    return score_shared(study, plan, space, pipeline.score, progress)
+
+
+def score_shared(study, plan: AnalysisPlan, space: SearchSpace, score, progress: bool = True) -> int:
+    """Run a shared study's trials in this worker until its budget is spent; the settings it scored.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The shared study (its sampler is replaced by this worker's own, seeded apart from the others', so
+        that two idle workers do not propose alike).
+    plan : AnalysisPlan
+        The plan the study stores.
+    space : SearchSpace
+        Its search space.
+    score : callable
+        ``score(config) -> (reward, components)``.
+    progress : bool
+        A progress bar of the study's trials.
+
+    Returns
+    -------
+    int
+        The number of settings this worker scored.
+    """
+    study.sampler = gp_sampler(plan.seed + 1 + os.getpid(), startup_trials(plan.n_trials))
     count = 0
 
-    def score(config):
+    def counted(config):
         nonlocal count
-        scored = pipeline.score(config)
         count += 1
-        return scored
+        return score(config)
 
     optimize(
-        score,
+        counted,
         plan.base,
         space,
         n_trials=plan.n_trials,

@@ -137,6 +137,11 @@ class PatchVAE:
         Torch device (default the CPU).
     random_state : int, optional
         Seed of the weights, the shuffling and the sampling noise (default 0).
+    max_train : int, optional
+        Train on at most this many patches, drawn from the seed (every patch is still encoded).
+    patience : int, optional
+        Stop early: hold out a tenth of the patches, and stop when their loss (the negative ELBO) has not
+        improved for this many epochs, keeping the best epoch's weights (``validation_history_``).
     """
 
     def __init__(
@@ -155,6 +160,8 @@ class PatchVAE:
         symmetry: int = 1,
         device: str | None = None,
         random_state=None,
+        max_train: int | None = None,
+        patience: int | None = None,
     ):
         self.kind = kind
         self.latent_dim = latent_dim
@@ -169,6 +176,8 @@ class PatchVAE:
         self.symmetry = symmetry
         self.device = device
         self.random_state = random_state
+        self.max_train = max_train
+        self.patience = patience
 
     # -- the estimator contract -------------------------------------------------------------
     def fit(self, X, y=None) -> PatchVAE:
@@ -209,14 +218,30 @@ class PatchVAE:
         noise = torch.Generator(device=device).manual_seed(seed)
         shuffle = noise if device.type == "cpu" else torch.Generator(device="cpu").manual_seed(seed)
         self.history_: list[float] = []
-        self._train(data, cond, shuffle, noise)
+        self.validation_history_: list[float] = []
+        rows = [torch.as_tensor(part, device=device) for part in self._split(len(X), seed)]
+        train, held = ((data[r], None if cond is None else cond[r]) for r in rows)
+        self._train(*train, shuffle, noise, held)
         self.net_.eval()
         return self
 
-    def _train(self, data, cond, shuffle, noise) -> None:
+    def _split(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """The patches trained on and those held out for early stopping (none without ``patience``)."""
+        rows = np.arange(n)
+        if self.max_train is None and self.patience is None:
+            return rows, rows[:0]
+        rows = np.random.default_rng(seed).permutation(n)
+        held = max(1, n // 10) if self.patience is not None and n >= 10 else 0
+        train = rows[held:]
+        if self.max_train is not None:
+            train = train[: max(2, int(self.max_train))]
+        return np.sort(train), np.sort(rows[:held])
+
+    def _train(self, data, cond, shuffle, noise, held=(None, None)) -> None:
         torch = _torch()
         optimizer = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate)
         self.net_.train()
+        best, since, kept = float("inf"), 0, None
         for epoch in range(self.epochs):
             order = torch.randperm(len(data), generator=shuffle).to(data.device)
             total = 0.0
@@ -232,6 +257,20 @@ class PatchVAE:
                 optimizer.step()
                 total += loss.item() * len(batch)
             self.history_.append(total / len(data))
+            if held[0] is None or not len(held[0]):
+                continue
+            with torch.no_grad():  # the held-out tenth's negative ELBO: stop when it stops falling
+                value = float(self.net_.loss(held[0], held[1], self.beta, temperature, noise))
+            self.validation_history_.append(value)
+            if not np.isfinite(best) or value < best - 1e-4 * abs(best):
+                best, since = value, 0
+                kept = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
+            else:
+                since += 1
+                if since >= int(self.patience or 0):
+                    break
+        if kept is not None:
+            self.net_.load_state_dict(kept)
 
     def transform(self, X, y=None) -> np.ndarray:
         """The latent means of the patches.
@@ -502,6 +541,9 @@ class PatchVAE:
             raise RewardscopeError(f"`beta` must be >= 0, got beta={self.beta}")
         if int(self.epochs) < 1:
             raise RewardscopeError(f"`epochs` must be >= 1, got epochs={self.epochs}")
+        for name in ("max_train", "patience"):
+            if getattr(self, name) is not None and int(getattr(self, name)) < 1:
+                raise RewardscopeError(f"`{name}` must be >= 1 or None, got {name}={getattr(self, name)}")
         if int(self.symmetry) < 1:
             raise RewardscopeError(
                 "`symmetry` must be >= 1 (the order of the lattice's rotations),"
