@@ -10,9 +10,12 @@ window and class count searched as well, where the runs try different
 settings (a larger window trains a larger VAE) and a process reuses its VAE
 across class counts. Frames: 6
 synthetic frames, `rewardscope batch --workers 1` and `--workers 2`. Every
-process single-threaded (OMP_NUM_THREADS=1), so 2 workers use the 2 cores.
+process single-threaded (OMP_NUM_THREADS=1), so 2 workers use the 2 cores;
+`--threads 2` gives each process 2 threads instead (torch's default on 2 cores:
+two workers then ask for 4 threads on 2 cores).
 
-    REWARDSCOPE_BENCH_POSTGRES=postgresql://user:password@127.0.0.1:5432/db python benchmarks/scale.py
+    REWARDSCOPE_BENCH_POSTGRES=postgresql://user:password@127.0.0.1:5432/db python benchmarks/scale.py \
+        [--threads 1]
 """
 
 from __future__ import annotations
@@ -117,7 +120,9 @@ def main():
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--frames", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=1, help="OMP and MKL threads of every process")
     args = parser.parse_args()
+    ENV.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -246,3 +246,15 @@ def test_each_frame_names_its_phases_by_its_own_cells():
     # A few stray cells of a class are no evidence: the series' name holds.
     assert frame_phases([{"name": "paraelectric", "cells": 4}], [shared]) == ["offset"]
     assert phase_of("unmeasured (incomplete cells)") == "other"
+
+
+def test_a_frames_own_optimum_without_an_output_folder_gives_its_setting_and_reward(small_series):
+    from rewardscope.series import own_optimum
+
+    frames, _ = small_series
+    plan = AnalysisPlan(n_trials=3, descriptors=("polarization",))
+    row = own_optimum(frames[0].scene.image, None, plan)
+    assert row["status"] == "done" and row["descriptor"] == "polarization" and np.isfinite(row["reward"])
+    assert row["n_classes"] >= 1
+    failed = own_optimum(np.zeros((96, 96)), None, plan)  # a blank frame: no lattice to analyze
+    assert failed["status"] == "failed" and failed["reason"]

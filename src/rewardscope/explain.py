@@ -232,9 +232,28 @@ def _measured(result, classified: np.ndarray, referenced: bool) -> tuple[list, l
     return measured, stats, shared
 
 
-def _nan_mean(values: np.ndarray) -> float:
-    """The mean of the finite values, NaN where none is (without numpy's warning)."""
-    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+def finite_stat(values, statistic=np.nanmean) -> float:
+    """``statistic`` (a NaN-ignoring reduction) of the finite values, NaN where none is, without numpy's
+    warning.
+
+    Parameters
+    ----------
+    values : array-like
+        Numbers, NaN where unmeasured.
+    statistic : callable, default numpy.nanmean
+        ``np.nanmean``, ``np.nanstd``, ``np.nanmedian``...
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> finite_stat([1.0, float("nan"), 3.0]), finite_stat([float("nan")])
+    (2.0, nan)
+    """
+    values = np.asarray(values, float)
+    return float(statistic(values)) if np.isfinite(values).any() else float("nan")
 
 
 def _class_entry(result, geometry, k, rows, p, stats, shared: bool, mean_patch: np.ndarray) -> dict:
@@ -260,9 +279,9 @@ def _class_entry(result, geometry, k, rows, p, stats, shared: bool, mean_patch: 
         else float("nan"),
         "polarization_magnitude_over_period": float(np.hypot(*mean_p) / period),
         "antipolar_px": antipolar,
-        "a_px": _nan_mean(geometry.a[rows]),
-        "b_px": _nan_mean(geometry.b[rows]),
-        "angle_deg": _nan_mean(geometry.angle[rows]),
+        "a_px": finite_stat(geometry.a[rows]),
+        "b_px": finite_stat(geometry.b[rows]),
+        "angle_deg": finite_stat(geometry.angle[rows]),
         "mean_patch": mean_patch,
     }
 

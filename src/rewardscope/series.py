@@ -32,6 +32,7 @@ from .atoms import Columns
 from .config import Config, stage_key, uses_patches
 from .descriptors import balanced, pooled
 from .errors import RewardscopeError
+from .explain import finite_stat
 from .io import Image
 from .learn import PCAGaussianMixture, VAEClassifier
 from .plan import AnalysisPlan
@@ -683,23 +684,34 @@ def work_series(study, spec: dict, *, progress: bool = True) -> int:
     return score_shared(study, plan, space, series.score, progress)
 
 
-def own_optimum(image: Image, out: str, plan: AnalysisPlan) -> dict:
+def own_optimum(image: Image, out: str | None, plan: AnalysisPlan) -> dict:
     """A frame's own optimum, analyzed into ``out`` as ``rewardscope analyze`` would (a Dask task).
 
     Returns
     -------
     dict
-        ``batch.finished_row`` of the frame, or ``status`` failed and its ``reason``.
+        ``batch.finished_row`` of the frame (without ``out``: its setting and reward), or ``status``
+        failed and its ``reason``.
     """
     from .batch import finished_row
     from .workflow import analyze
 
     start = time.perf_counter()
     try:
-        analyze(image, plan, out=out, progress=False)
+        analysis = analyze(image, plan, out=out, progress=False)
     except (RewardscopeError, OSError, ValueError) as error:
         return {"status": "failed", "reason": " ".join(str(error).split())}
-    return finished_row(image.source, Path(out), time.perf_counter() - start)
+    if out is not None:
+        return finished_row(image.source, Path(out), time.perf_counter() - start)
+    config = analysis.config
+    return {
+        "status": "done",
+        "descriptor": config.descriptor,
+        "window": config.window,
+        "n_classes": config.n_classes,
+        "learner": config.learner,
+        "reward": analysis.result.reward,
+    }
 
 
 class _OwnOptima:
@@ -732,7 +744,7 @@ class _OwnOptima:
         for name, (frame, target) in todo.items():
             where = str(target) if target is not None else None
             self.futures[name] = self.client.submit(
-                own_optimum if where else _own_optimum_unsaved,
+                own_optimum,
                 frame.image,
                 where,
                 plan,
@@ -763,25 +775,6 @@ class _OwnOptima:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
-
-
-def _own_optimum_unsaved(image: Image, out: None, plan: AnalysisPlan) -> dict:
-    """A frame's own optimum without an output folder: its setting and reward."""
-    from .workflow import analyze
-
-    try:
-        analysis = analyze(image, plan, progress=False)
-    except (RewardscopeError, OSError, ValueError) as error:
-        return {"status": "failed", "reason": " ".join(str(error).split())}
-    config = analysis.config
-    return {
-        "status": "done",
-        "descriptor": config.descriptor,
-        "window": config.window,
-        "n_classes": config.n_classes,
-        "learner": config.learner,
-        "reward": analysis.result.reward,
-    }
 
 
 def phase_of(name: str) -> str:
@@ -854,17 +847,17 @@ def frame_row(frame: SeriesFrame, result: Result, geometry, classes: list[dict],
         row[f"{phase}_share"] = float(np.mean(np.isin(labels, members)))
     polar = np.isin(labels, [c["label"] for c, named in zip(classes, phases) if named == "polar"])
     measures = {
-        "mean_abs_p": _nan_stat(np.nanmean, p),
-        "abs_p_spread": _nan_stat(np.nanstd, p),
-        "polar_abs_p": _nan_stat(np.nanmean, p[polar]),
-        "a": _nan_stat(np.nanmean, geometry.a[rows]),
-        "b": _nan_stat(np.nanmean, geometry.b[rows]),
-        "antipolar_order": _nan_stat(np.nanmean, np.abs(geometry.antipolar[rows])),
+        "mean_abs_p": finite_stat(p),
+        "abs_p_spread": finite_stat(p, np.nanstd),
+        "polar_abs_p": finite_stat(p[polar]),
+        "a": finite_stat(geometry.a[rows]),
+        "b": finite_stat(geometry.b[rows]),
+        "antipolar_order": finite_stat(np.abs(geometry.antipolar[rows])),
     }
     for name, value in measures.items():
         row[f"{name}_px"], row[f"{name}_pm"] = value, value * scale
-    row["angle_deg"] = _nan_stat(np.nanmean, geometry.angle[rows])
-    row["cell_area_px2"] = _nan_stat(np.nanmean, geometry.area[rows])
+    row["angle_deg"] = finite_stat(geometry.angle[rows])
+    row["cell_area_px2"] = finite_stat(geometry.area[rows])
     row["cell_area_pm2"] = row["cell_area_px2"] * scale**2
     row["wall_density"] = float(result.walls.mask.sum() / max(len(rows), 1))  # wall cells per cell
     row["straightness"] = float(result.components["straightness"])
@@ -872,12 +865,6 @@ def frame_row(frame: SeriesFrame, result: Result, geometry, classes: list[dict],
     row["reward"] = float(result.reward)
     row["cells"] = int(len(rows))
     return row
-
-
-def _nan_stat(statistic, values: np.ndarray) -> float:
-    """``statistic`` of the finite values, NaN where there is none (without numpy's warning)."""
-    values = np.asarray(values, float)
-    return float(statistic(values)) if np.isfinite(values).any() else float("nan")
 
 
 def summarize(
@@ -944,8 +931,8 @@ def by_composition(rows: list[dict]) -> list[dict]:
         numeric = [k for k, v in group[0].items() if isinstance(v, float) and k != "composition"]
         for key in numeric:
             values = np.array([r.get(key, np.nan) for r in group], float)
-            entry[f"{key}_mean"] = _nan_stat(np.nanmean, values)
-            entry[f"{key}_sd"] = _nan_stat(np.nanstd, values)
+            entry[f"{key}_mean"] = finite_stat(values)
+            entry[f"{key}_sd"] = finite_stat(values, np.nanstd)
         out.append(entry)
     return out
 
