@@ -34,6 +34,8 @@ from rewardscope.workflow import analyze, spec_differences, study_spec
         ({"tune_detector": -1}, "`tune_detector` must be >= 0"),
         ({"poolings": ()}, "`poolings` must hold one value or more"),
         ({"learners": ()}, "`learners` must hold one value or more"),
+        ({"threads": 0}, "`threads` must be >= 1, got threads=0"),
+        ({"device": "tpu"}, "`device` must be one of auto, cpu, cuda, got device='tpu'"),
     ],
 )
 def test_a_bad_plan_is_refused_in_one_line_when_made(options, message):
@@ -93,6 +95,14 @@ def test_the_plan_round_trips_through_json_and_a_changed_plan_is_named():
     assert spec_differences({"image": spec["image"], "base": {}}, spec).startswith(
         "plan (it was begun by an older"
     )
+
+
+def test_where_a_study_runs_is_each_workers_own_and_not_stored():
+    plan = AnalysisPlan(learners=("rvae",), device="cpu", threads=3)
+    assert "device" not in plan.to_dict() and "threads" not in plan.to_dict()
+    assert AnalysisPlan.from_dict(plan.to_dict()) == AnalysisPlan(learners=("rvae",))
+    # A shared study's workers may share a machine's cores: one torch thread each unless told.
+    assert AnalysisPlan().shared().threads == 1 and plan.shared().threads == 3
 
 
 def test_a_single_descriptor_searched_is_the_one_every_trial_runs():

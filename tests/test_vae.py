@@ -74,6 +74,7 @@ def test_save_and_load_give_the_same_latents(rng, tmp_path, kind):
             "side 7 px given to a model trained on side 8",
         ),
         (lambda X: PatchVAE().transform(X), "not fitted"),
+        (lambda X: PatchVAE(threads=0).fit(X), "threads"),
     ],
 )
 def test_bad_input_is_one_clear_error(rng, make, match):
@@ -143,6 +144,18 @@ def test_fitting_leaves_the_users_torch_random_state_alone(rng):
     assert torch.equal(torch.rand(3), expected)  # as if no VAE had been trained in between
     torch.manual_seed(99)  # another user state: the seeded fit is the same
     np.testing.assert_allclose(PatchVAE("vae", epochs=2, random_state=0).fit(X).transform(X), first)
+
+
+def test_threads_hold_only_while_the_model_fits_and_the_classes_do_not_depend_on_them(rng):
+    import torch
+
+    X = rng.normal(size=(64, 16 * 16))
+    before = torch.get_num_threads()
+    one = PatchVAE("rvae", epochs=2, random_state=0, threads=1).fit(X)
+    assert torch.get_num_threads() == before  # the process's own setting put back
+    np.testing.assert_allclose(
+        one.transform(X), PatchVAE("rvae", epochs=2, random_state=0).fit(X).transform(X), atol=1e-5
+    )
 
 
 def test_the_device_is_chosen_where_cuda_is_and_refused_in_one_line_where_it_is_not(stripes):

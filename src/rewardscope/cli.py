@@ -465,6 +465,13 @@ def _add_worker_command(commands, common) -> None:
         help="the study's database, postgresql://user:password@host:5432/db",
     )
     worker.add_argument("--study", required=True, metavar="NAME", help="the study's name")
+    worker.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where this worker's VAEs train (default auto: CUDA when torch sees a GPU, else the CPU)",
+    )
+    _add_threads_option(worker, "1")
 
 
 def _add_synth_command(commands, common) -> None:
@@ -760,6 +767,18 @@ def _add_learner_options(parser) -> None:
         default="auto",
         help="where the VAEs train: auto (CUDA when torch sees a GPU, else the CPU; default), cpu, cuda",
     )
+    _add_threads_option(parser, "torch's own (the cores); 1 with --storage")
+
+
+def _add_threads_option(parser, default: str) -> None:
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=f"torch's CPU threads while a VAE trains (default {default}: processes sharing a machine's"
+        " cores must not ask for more threads than it has, or they train many times slower)",
+    )
 
 
 def _add_spatial_options(parser) -> None:
@@ -865,6 +884,7 @@ def _plan_options(args) -> dict:
         "force": args.force,
         "reference": getattr(args, "reference", None),
         "device": args.device,
+        "threads": args.threads,
     }
 
 
@@ -1133,7 +1153,9 @@ def _batch(args) -> int:
 def _worker(args) -> int:
     from .workflow import work
 
-    count = work(args.storage, args.study, progress=not args.quiet)
+    count = work(
+        args.storage, args.study, progress=not args.quiet, device=args.device, threads=args.threads or 1
+    )
     print(f"scored {count} settings of study {args.study!r}; its budget is spent")
     return 0
 

@@ -23,6 +23,12 @@ BLANK_DESCRIPTORS = ("polarization", "lattice")
 DEVICES = ("auto", "cpu", "cuda")
 
 
+# Where and how a study runs, not what it computes: each worker of a shared study chooses its own.
+RUN_OPTIONS = ("device", "threads")
+# A shared study's workers may share a machine's cores: one torch thread each unless told.
+SHARED_THREADS = 1
+
+
 @dataclass(frozen=True)
 class AnalysisPlan:
     """Every choice of one analysis: the budget, the reward, and the search space's ranges.
@@ -51,6 +57,10 @@ class AnalysisPlan:
     device : str
         Where the VAEs train: ``auto`` (CUDA when torch sees it, else the CPU), ``cpu`` or ``cuda``.
         Where a study runs, not what it computes: not stored with a shared study (each worker decides).
+    threads : int, optional
+        Torch's CPU threads while a VAE trains (``learn.vae.PatchVAE``); default torch's own (the cores)
+        for a study of one process, and 1 for a shared study, whose workers may share a machine's cores
+        (two processes of two threads on 2 cores train 10x slower). Like ``device``, not stored.
     poolings, smoothings : tuple
         Radii (cells) of the descriptors' averaging over neighbouring cells, and strengths of the Potts
         prior on the cell grid, searched (0: none).
@@ -98,6 +108,7 @@ class AnalysisPlan:
     reference: int | tuple[float, float, float, float] | None = None
     force: bool = False
     device: str = "auto"
+    threads: int | None = None
 
     def __post_init__(self):
         from . import rewards
@@ -109,6 +120,8 @@ class AnalysisPlan:
             raise RewardscopeError(
                 f"`device` must be one of {', '.join(DEVICES)}, got device={self.device!r}"
             )
+        if self.threads is not None and self.threads < 1:
+            raise RewardscopeError(f"`threads` must be >= 1, got threads={self.threads}")
         if self.tune_detector < 0:
             raise RewardscopeError(f"`tune_detector` must be >= 0, got tune_detector={self.tune_detector}")
         for name in ("learners", "betas", "poolings", "smoothings", "descriptors"):
@@ -240,12 +253,23 @@ class AnalysisPlan:
                 cli=f"--reference-region {x0:g}:{x1:g},{y0:g}:{y1:g}: not a region of the {frame}",
             )
 
+    def shared(self) -> AnalysisPlan:
+        """The plan as a worker of a shared study runs it: one torch thread unless ``threads`` says
+        (``SHARED_THREADS``: other workers may share the machine's cores).
+
+        Examples
+        --------
+        >>> AnalysisPlan().shared().threads, AnalysisPlan(threads=4).shared().threads
+        (1, 4)
+        """
+        return self if self.threads is not None else replace(self, threads=SHARED_THREADS)
+
     def to_dict(self) -> dict:
         """The plan in JSON's terms (lists for tuples), as a shared study stores it."""
         import json
 
         values = {
-            name: value for name, value in asdict(self).items() if name != "device"
+            name: value for name, value in asdict(self).items() if name not in RUN_OPTIONS
         }  # each worker's own
         return json.loads(json.dumps({**values, "base": self.base.to_dict()}))
 

@@ -35,7 +35,7 @@ from .errors import RewardscopeError
 from .explain import finite_stat
 from .io import Image
 from .learn import PCAGaussianMixture, VAEClassifier
-from .plan import AnalysisPlan
+from .plan import SHARED_THREADS, AnalysisPlan
 from .text import counted
 from .workflow import Pipeline, Result, fit_learner
 
@@ -247,7 +247,9 @@ class FramePipeline(Pipeline):
     """A frame of a series: its own columns and cells, the series' descriptors' scaling and classes."""
 
     def __init__(self, image: Image, columns: Columns, series: SeriesPipeline, index: int, weights=None):
-        super().__init__(image, weights=weights, columns=columns, device=series.device)
+        super().__init__(
+            image, weights=weights, columns=columns, device=series.device, threads=series.threads
+        )
         self.series = series
         self.index = index
 
@@ -278,18 +280,30 @@ class SeriesPipeline:
         The reward's component weights.
     device : str, default "auto"
         Where a VAE learner trains (``learn.vae.torch_device``).
+    threads : int, optional
+        Torch's CPU threads while it trains (default torch's own).
     """
 
     def __init__(
-        self, frames: list[tuple[Image, Columns]], weights: dict | None = None, device: str = "auto"
+        self,
+        frames: list[tuple[Image, Columns]],
+        weights: dict | None = None,
+        device: str = "auto",
+        threads: int | None = None,
     ):
-        self.weights, self.device = weights, device
+        self.weights, self.device, self.threads = weights, device, threads
         self.frames = [
             FramePipeline(image, columns, self, i, weights) for i, (image, columns) in enumerate(frames)
         ]
         self.period = float(np.median([columns.period for _, columns in frames]))
         self.default_window = int(2 * round(0.75 * self.period))
         self._cache: dict[tuple, object] = {}
+
+    @classmethod
+    def of(cls, judged: list, plan: AnalysisPlan) -> SeriesPipeline:
+        """The pipeline of the judged frames ((SeriesFrame, Columns) pairs), run as ``plan`` says."""
+        frames = [(frame.image, columns) for frame, columns in judged]
+        return cls(frames, weights=plan.weights, device=plan.device, threads=plan.threads)
 
     def frame_descriptors(self, config: Config, index: int) -> np.ndarray:
         """Frame ``index``'s descriptors: its blocks balanced over the whole series, then pooled on its
@@ -313,7 +327,9 @@ class SeriesPipeline:
             X = np.vstack([frame.descriptors(config) for frame in self.frames])
             reference = np.concatenate([frame.reference(config) for frame in self.frames])
             whole = np.concatenate([frame.whole_patches(config) for frame in self.frames])
-            self._cache[key] = fit_learner(config, X, reference, whole, device=self.device)
+            self._cache[key] = fit_learner(
+                config, X, reference, whole, device=self.device, threads=self.threads
+            )
         return self._cache[key]  # type: ignore[return-value]
 
     def frame_model(self, config: Config, index: int) -> FrameModel:
@@ -526,7 +542,8 @@ def analyze_series(
         out = outputs.check_output_folder(out, overwrite=overwrite, inputs=files, command="series")
     shared = None if run.storage is None else open_storage(run.storage)
     judged, failed = _judge_frames(inputs, plan, find_and_judge, allow_mixed)
-    series = SeriesPipeline([(f.image, c) for f, c in judged], weights=plan.weights, device=plan.device)
+    plan = plan if shared is None else plan.shared()
+    series = SeriesPipeline.of(judged, plan)
     space = search_space(plan, series.period, min(min(f.image.shape) for f, _ in judged))
     spec = _series_spec(judged, plan, shared=shared is not None)
     staging = None if out is None else resume_folder(out, spec, restart, command="series")
@@ -645,7 +662,9 @@ def _series_spec(judged: list, plan: AnalysisPlan, shared: bool = False) -> dict
     }
 
 
-def work_series(study, spec: dict, *, progress: bool = True) -> int:
+def work_series(
+    study, spec: dict, *, progress: bool = True, device: str = "auto", threads: int | None = SHARED_THREADS
+) -> int:
     """Score trials of a shared series study until its budget is spent (``rewardscope worker`` on a study
     that ``rewardscope series --storage`` began).
 
@@ -660,6 +679,8 @@ def work_series(study, spec: dict, *, progress: bool = True) -> int:
         Its rewardscope attributes (``_series_spec``).
     progress : bool
         A progress bar of the study's trials.
+    device, threads
+        Where this worker's VAEs train, and torch's CPU threads meanwhile (``workflow.work``).
 
     Returns
     -------
@@ -673,13 +694,13 @@ def work_series(study, spec: dict, *, progress: bool = True) -> int:
     """
     from .workflow import find_and_judge, image_of, score_shared, search_space
 
-    plan = AnalysisPlan.from_dict(spec["plan"])
+    plan = replace(AnalysisPlan.from_dict(spec["plan"]), device=device, threads=threads)
     frames = []
     for name, (digest, _) in spec["series"].items():
         image = image_of({"read": spec["read"][name], "image": digest}, study.study_name)
         pipeline, frame_plan, _, _ = find_and_judge(image, plan, progress=False)
         frames.append((image, pipeline.columns(frame_plan.base)))
-    series = SeriesPipeline(frames, weights=plan.weights, device=plan.device)
+    series = SeriesPipeline(frames, weights=plan.weights, device=plan.device, threads=plan.threads)
     space = search_space(plan, series.period, min(min(image.shape) for image, _ in frames))
     return score_shared(study, plan, space, series.score, progress)
 

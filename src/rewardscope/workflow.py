@@ -52,7 +52,7 @@ from .optimize import (
     startup_trials,
     trial_records,
 )
-from .plan import AnalysisPlan
+from .plan import SHARED_THREADS, AnalysisPlan
 from .walls import Walls, find_walls
 
 logger = logging.getLogger(__name__)
@@ -92,9 +92,11 @@ class Pipeline:
         all_components: bool = False,
         columns: Columns | None = None,
         device: str = "auto",
+        threads: int | None = None,
     ):
         self.image = image
         self.device = device  # where a VAE trains (``learn.vae.torch_device``), resolved when one does
+        self.threads = threads  # torch's CPU threads while a VAE trains (None: torch's own)
         # Columns brought from elsewhere (positions): used as they are, whatever the detector settings.
         self.given = columns
         self.weights = weights
@@ -211,6 +213,7 @@ class Pipeline:
                 symmetry=config.symmetry,
                 random_state=config.seed,
                 device=torch_device(self.device),
+                threads=self.threads,
                 **VAE_TRAINING,
             ).fit(self.descriptors(config)),
         )
@@ -274,6 +277,7 @@ class Pipeline:
                 self.whole_patches(config),
                 self.autoencoder(config),
                 device=self.device,
+                threads=self.threads,
             ),
         )
 
@@ -342,6 +346,7 @@ def fit_learner(
     whole: np.ndarray,
     vae: PatchVAE | None = None,
     device: str = "auto",
+    threads: int | None = None,
 ) -> PCAGaussianMixture | VAEClassifier:
     """The config's learner fitted on descriptors ``X``.
 
@@ -359,6 +364,8 @@ def fit_learner(
         A trained VAE of the patches to reuse.
     device : str, default "auto"
         Where a VAE trains (``learn.vae.torch_device``).
+    threads : int, optional
+        Torch's CPU threads while it trains (default torch's own).
 
     Returns
     -------
@@ -386,6 +393,7 @@ def fit_learner(
         epochs=config.epochs,
         symmetry=config.symmetry,
         device=torch_device(device),
+        threads=threads,
         **VAE_TRAINING,
     ).fit(X, whole)
 
@@ -507,6 +515,7 @@ def analyze(
         inputs = image.files + ((given,) if given else ())
         out = outputs.check_output_folder(out, overwrite=overwrite, inputs=inputs, command="analyze")
     shared = _shared_storage(storage, image, columns)
+    plan = plan if shared is None else plan.shared()
     pipeline, plan, detector, warnings = find_and_judge(image, plan, columns, progress)
     space = search_space(plan, pipeline.columns(plan.base).period, min(image.shape))
     spec = study_spec(image, plan, columns)
@@ -635,7 +644,12 @@ def find_and_judge(
         plan = replace(plan, base=replace(base, **params))
         detector["pareto_front"] = front
     pipeline = Pipeline(
-        image, weights=plan.weights, objectives=plan.objectives, columns=columns, device=plan.device
+        image,
+        weights=plan.weights,
+        objectives=plan.objectives,
+        columns=columns,
+        device=plan.device,
+        threads=plan.threads,
     )
     message = (
         "finding atom columns in a %d x %d image" if columns is None else "columns given; a %d x %d frame"
@@ -977,7 +991,14 @@ def resume_folder(out, spec: dict, restart: bool, command: str = "analyze"):
     return staging
 
 
-def work(storage: str, study_name: str, *, progress: bool = True) -> int:
+def work(
+    storage: str,
+    study_name: str,
+    *,
+    progress: bool = True,
+    device: str = "auto",
+    threads: int | None = SHARED_THREADS,
+) -> int:
     """Join the shared study ``study_name`` in ``storage`` and run its trials until its budget is spent.
 
     The image is read again from the path the study names, and must have the same sha256; the plan is
@@ -992,6 +1013,11 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
         The study, begun by ``analyze(..., storage=...)`` (``rewardscope analyze --storage``).
     progress : bool
         A progress bar of the study's trials.
+    device : str, default "auto"
+        Where this worker's VAEs train (``learn.vae.torch_device``).
+    threads : int, optional
+        Torch's CPU threads while they train (default 1: workers may share a machine's cores; None:
+        torch's own).
 
     Returns
     -------
@@ -1009,7 +1035,7 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     if spec is not None and "series" in spec:
         from .series import work_series
 
-        return work_series(study, spec, progress=progress)
+        return work_series(study, spec, progress=progress, device=device, threads=threads)
     if spec is None:
         raise RewardscopeError(
             f"study {study_name!r} was not made by rewardscope analyze --storage (it has no rewardscope"
@@ -1018,10 +1044,13 @@ def work(storage: str, study_name: str, *, progress: bool = True) -> int:
     if not spec.get("read") or "plan" not in spec:
         raise RewardscopeError(f"study {study_name!r} was begun by an older rewardscope; begin it again")
     image = image_of(spec, study_name)
-    plan = AnalysisPlan.from_dict(spec["plan"])
+    plan = replace(AnalysisPlan.from_dict(spec["plan"]), device=device, threads=threads)
     if plan.uses_vae:
         require_torch()
-    pipeline = Pipeline(image, weights=plan.weights, objectives=plan.objectives)
+        torch_device(plan.device)  # --device cuda without CUDA: said before any trial
+    pipeline = Pipeline(
+        image, weights=plan.weights, objectives=plan.objectives, device=plan.device, threads=plan.threads
+    )
     space = search_space(plan, pipeline.columns(plan.base).period, min(image.shape))
     return score_shared(study, plan, space, pipeline.score, progress)
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -92,6 +93,32 @@ def torch_device(name: str = "auto") -> str:
     return "cuda" if available else "cpu"
 
 
+@contextmanager
+def torch_threads(threads: int | None):
+    """Torch's intra-op threads set to ``threads`` within the block, and put back after (None: untouched).
+
+    Examples
+    --------
+    >>> import torch
+    >>> before = torch.get_num_threads()
+    >>> with torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if threads is None:
+        yield
+        return
+    torch = _torch()
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def require_torch() -> None:
     """Import torch now: a missing torch is said before any work, and its import (about 2 s) is not
     counted in the first VAE trial.
@@ -142,6 +169,10 @@ class PatchVAE:
     patience : int, optional
         Stop early: hold out a tenth of the patches, and stop when their loss (the negative ELBO) has not
         improved for this many epochs, keeping the best epoch's weights (``validation_history_``).
+    threads : int, optional
+        Torch's intra-op CPU threads while this model fits and encodes (the process's own setting is put
+        back after); default torch's setting. The network is small: on 2 cores one thread trains as fast
+        as two, and two processes of two threads each are 10x slower (docs/vae.md).
     """
 
     def __init__(
@@ -162,6 +193,7 @@ class PatchVAE:
         random_state=None,
         max_train: int | None = None,
         patience: int | None = None,
+        threads: int | None = None,
     ):
         self.kind = kind
         self.latent_dim = latent_dim
@@ -178,6 +210,7 @@ class PatchVAE:
         self.random_state = random_state
         self.max_train = max_train
         self.patience = patience
+        self.threads = threads
 
     # -- the estimator contract -------------------------------------------------------------
     def fit(self, X, y=None) -> PatchVAE:
@@ -203,10 +236,15 @@ class PatchVAE:
         RewardscopeError
             For bad settings, bad patches, a missing torch, or a ``crvae`` given no classes.
         """
-        torch = _torch()
         self._check_params()
         X = self._check_X(X, fitting=True)
         conditions = self._conditions(y, len(X), fitting=True)
+        with torch_threads(self.threads):
+            self._fit(X, conditions)
+        return self
+
+    def _fit(self, X: np.ndarray, conditions) -> None:
+        torch = _torch()
         seed = 0 if self.random_state is None else int(self.random_state)
         device = torch.device(self.device or "cpu")
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -223,7 +261,6 @@ class PatchVAE:
         train, held = ((data[r], None if cond is None else cond[r]) for r in rows)
         self._train(*train, shuffle, noise, held)
         self.net_.eval()
-        return self
 
     def _split(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """The patches trained on and those held out for early stopping (none without ``patience``)."""
@@ -541,7 +578,7 @@ class PatchVAE:
             raise RewardscopeError(f"`beta` must be >= 0, got beta={self.beta}")
         if int(self.epochs) < 1:
             raise RewardscopeError(f"`epochs` must be >= 1, got epochs={self.epochs}")
-        for name in ("max_train", "patience"):
+        for name in ("max_train", "patience", "threads"):
             if getattr(self, name) is not None and int(getattr(self, name)) < 1:
                 raise RewardscopeError(f"`{name}` must be >= 1 or None, got {name}={getattr(self, name)}")
         if int(self.symmetry) < 1:
@@ -602,7 +639,7 @@ class PatchVAE:
         conditions = self._conditions(y, len(X), fitting=False)
         device = next(self.net_.parameters()).device
         means, probabilities = [], []
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads(self.threads):
             for start in range(0, len(X), 1024):
                 x = torch.as_tensor(X[start : start + 1024], device=device)
                 c = (
