@@ -767,7 +767,7 @@ def _add_learner_options(parser) -> None:
         default="auto",
         help="where the VAEs train: auto (CUDA when torch sees a GPU, else the CPU; default), cpu, cuda",
     )
-    _add_threads_option(parser, "torch's own (the cores); 1 with --storage")
+    _add_threads_option(parser, "the libraries' own (the cores); 1 with --storage")
 
 
 def _add_threads_option(parser, default: str) -> None:
@@ -776,8 +776,8 @@ def _add_threads_option(parser, default: str) -> None:
         type=_positive_int,
         default=None,
         metavar="N",
-        help=f"torch's CPU threads while a VAE trains (default {default}: processes sharing a machine's"
-        " cores must not ask for more threads than it has, or they train many times slower)",
+        help=f"CPU threads of each trial (BLAS, OpenMP, torch; default {default}: processes sharing a"
+        " machine's cores must not ask for more threads than it has, or they run many times slower)",
     )
 
 

@@ -58,9 +58,10 @@ class AnalysisPlan:
         Where the VAEs train: ``auto`` (CUDA when torch sees it, else the CPU), ``cpu`` or ``cuda``.
         Where a study runs, not what it computes: not stored with a shared study (each worker decides).
     threads : int, optional
-        Torch's CPU threads while a VAE trains (``learn.vae.PatchVAE``); default torch's own (the cores)
-        for a study of one process, and 1 for a shared study, whose workers may share a machine's cores
-        (two processes of two threads on 2 cores train 10x slower). Like ``device``, not stored.
+        CPU threads of each trial (BLAS, OpenMP and torch: ``learn.vae.cpu_threads``); default the
+        libraries' own (the cores) for a study of one process, and 1 for a shared study, whose workers
+        may share a machine's cores (two processes of two threads on 2 cores trained 12x slower). Like
+        ``device``, not stored.
     poolings, smoothings : tuple
         Radii (cells) of the descriptors' averaging over neighbouring cells, and strengths of the Potts
         prior on the cell grid, searched (0: none).

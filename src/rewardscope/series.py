@@ -369,8 +369,11 @@ class SeriesPipeline:
 
     def score(self, config: Config) -> tuple[float, dict]:
         """The series reward of ``config`` (the mean of its frames') and its components' means: what the
-        optimizer maximizes."""
-        results = self.results(config)
+        optimizer maximizes (on ``threads`` CPU threads, where they are set)."""
+        from .learn.vae import cpu_threads
+
+        with cpu_threads(self.threads):
+            results = self.results(config)
         components = {
             name: float(np.nanmean([r.components[name] for r in results]))
             if any(np.isfinite(r.components[name]) for r in results)

@@ -40,7 +40,7 @@ from .learn import (
     potts_mean_field,
     split_evidence,
 )
-from .learn.vae import require_torch, torch_device
+from .learn.vae import cpu_threads, require_torch, torch_device
 from .optimize import (
     STUDY_NAME,
     SearchSpace,
@@ -291,8 +291,10 @@ class Pipeline:
         return frame_edge(columns.xy[rows], lattice.ij[rows], margin, self.image.shape, config.pooling)
 
     def score(self, config: Config) -> tuple[float, dict]:
-        """The reward of ``config`` and its components: what the optimizer maximizes."""
-        result = self.run(config)
+        """The reward of ``config`` and its components: what the optimizer maximizes (on ``threads``
+        CPU threads, where they are set)."""
+        with cpu_threads(self.threads):
+            result = self.run(config)
         return result.reward, result.components
 
     def run(self, config: Config) -> Result:

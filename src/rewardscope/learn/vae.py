@@ -119,6 +119,27 @@ def torch_threads(threads: int | None):
         torch.set_num_threads(before)
 
 
+@contextmanager
+def cpu_threads(threads: int | None):
+    """Every native thread pool held to ``threads`` within the block: the BLAS and OpenMP pools under
+    numpy, SciPy and scikit-learn (``threadpoolctl``) and torch's intra-op threads; None: untouched.
+
+    Examples
+    --------
+    >>> from threadpoolctl import threadpool_info
+    >>> with cpu_threads(1):
+    ...     all(pool["num_threads"] == 1 for pool in threadpool_info())
+    True
+    """
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(threads)), torch_threads(threads):
+        yield
+
+
 def require_torch() -> None:
     """Import torch now: a missing torch is said before any work, and its import (about 2 s) is not
     counted in the first VAE trial.
