@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from .errors import RewardscopeError
+from .plan import SHARED_THREADS
 
 TABLE = [
     "file",
@@ -135,6 +136,8 @@ def analyze_frame(path: str, out: str, options: dict, reading: dict | None = Non
     from .workflow import analyze
 
     start = time.perf_counter()
+    # The frames share the machine's cores, one Dask worker each: one CPU thread a frame unless told.
+    options = {**options, "threads": options.get("threads") or SHARED_THREADS}
     try:
         analyze(read_image(path, **(reading or {})), out=out, progress=False, **options)
     except (RewardscopeError, OSError, ValueError) as error:

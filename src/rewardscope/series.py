@@ -721,8 +721,8 @@ def own_optimum(image: Image, out: str | None, plan: AnalysisPlan) -> dict:
     from .workflow import analyze
 
     start = time.perf_counter()
-    try:
-        analysis = analyze(image, plan, out=out, progress=False)
+    try:  # the frames share the machine's cores, one Dask worker each: one CPU thread a frame unless told
+        analysis = analyze(image, plan.shared(), out=out, progress=False)
     except (RewardscopeError, OSError, ValueError) as error:
         return {"status": "failed", "reason": " ".join(str(error).split())}
     if out is not None:
