@@ -1151,11 +1151,11 @@ def _batch(args) -> int:
 
 
 def _worker(args) -> int:
+    from .plan import SHARED_THREADS
     from .workflow import work
 
-    count = work(
-        args.storage, args.study, progress=not args.quiet, device=args.device, threads=args.threads or 1
-    )
+    threads = args.threads or SHARED_THREADS
+    count = work(args.storage, args.study, progress=not args.quiet, device=args.device, threads=threads)
     print(f"scored {count} settings of study {args.study!r}; its budget is spent")
     return 0
 

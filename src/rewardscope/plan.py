@@ -25,7 +25,7 @@ DEVICES = ("auto", "cpu", "cuda")
 
 # Where and how a study runs, not what it computes: each worker of a shared study chooses its own.
 RUN_OPTIONS = ("device", "threads")
-# A shared study's workers may share a machine's cores: one torch thread each unless told.
+# A shared study's workers may share a machine's cores: one CPU thread each unless told.
 SHARED_THREADS = 1
 
 
@@ -255,7 +255,7 @@ class AnalysisPlan:
             )
 
     def shared(self) -> AnalysisPlan:
-        """The plan as a worker of a shared study runs it: one torch thread unless ``threads`` says
+        """The plan as a worker of a shared study runs it: one CPU thread unless ``threads`` says
         (``SHARED_THREADS``: other workers may share the machine's cores).
 
         Examples

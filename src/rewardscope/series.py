@@ -281,7 +281,7 @@ class SeriesPipeline:
     device : str, default "auto"
         Where a VAE learner trains (``learn.vae.torch_device``).
     threads : int, optional
-        Torch's CPU threads while it trains (default torch's own).
+        CPU threads of each trial (``learn.vae.cpu_threads``; default the libraries' own).
     """
 
     def __init__(
@@ -683,7 +683,7 @@ def work_series(
     progress : bool
         A progress bar of the study's trials.
     device, threads
-        Where this worker's VAEs train, and torch's CPU threads meanwhile (``workflow.work``).
+        Where this worker's VAEs train, and the CPU threads of each trial (``workflow.work``).
 
     Returns
     -------

@@ -96,7 +96,9 @@ class Pipeline:
     ):
         self.image = image
         self.device = device  # where a VAE trains (``learn.vae.torch_device``), resolved when one does
-        self.threads = threads  # torch's CPU threads while a VAE trains (None: torch's own)
+        self.threads = (
+            threads  # CPU threads of each scored trial (``learn.vae.cpu_threads``; None: untouched)
+        )
         # Columns brought from elsewhere (positions): used as they are, whatever the detector settings.
         self.given = columns
         self.weights = weights
@@ -1018,8 +1020,8 @@ def work(
     device : str, default "auto"
         Where this worker's VAEs train (``learn.vae.torch_device``).
     threads : int, optional
-        Torch's CPU threads while they train (default 1: workers may share a machine's cores; None:
-        torch's own).
+        CPU threads of each trial (default 1: workers may share a machine's cores; None: the libraries'
+        own).
 
     Returns
     -------

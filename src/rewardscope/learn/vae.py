@@ -192,8 +192,8 @@ class PatchVAE:
         improved for this many epochs, keeping the best epoch's weights (``validation_history_``).
     threads : int, optional
         Torch's intra-op CPU threads while this model fits and encodes (the process's own setting is put
-        back after); default torch's setting. The network is small: on 2 cores one thread trains as fast
-        as two, and two processes of two threads each are 10x slower (docs/vae.md).
+        back after); default torch's setting. On 2 cores two threads train 1.2-1.5x faster than one in one
+        process, but two processes of two threads each ran 12x slower (docs/vae.md).
     """
 
     def __init__(
