@@ -465,13 +465,7 @@ def _add_worker_command(commands, common) -> None:
         help="the study's database, postgresql://user:password@host:5432/db",
     )
     worker.add_argument("--study", required=True, metavar="NAME", help="the study's name")
-    worker.add_argument(
-        "--device",
-        choices=("auto", "cpu", "cuda"),
-        default="auto",
-        help="where this worker's VAEs train (default auto: CUDA when torch sees a GPU, else the CPU)",
-    )
-    _add_threads_option(worker, "1")
+    _add_run_options(worker, "1")
 
 
 def _add_synth_command(commands, common) -> None:
@@ -761,22 +755,23 @@ def _add_learner_options(parser) -> None:
         help="rotations of the lattice the invariant VAEs search (4 for a square lattice): their angle"
         " latent then tells the polar variants apart (default 1: none)",
     )
+    _add_run_options(parser, "the libraries' own (the cores); 1 with --storage")
+
+
+def _add_run_options(parser, default_threads: str) -> None:
+    """--device and --threads: where and on how many CPU threads a process runs its trials."""
     parser.add_argument(
         "--device",
         choices=("auto", "cpu", "cuda"),
         default="auto",
         help="where the VAEs train: auto (CUDA when torch sees a GPU, else the CPU; default), cpu, cuda",
     )
-    _add_threads_option(parser, "the libraries' own (the cores); 1 with --storage")
-
-
-def _add_threads_option(parser, default: str) -> None:
     parser.add_argument(
         "--threads",
         type=_positive_int,
         default=None,
         metavar="N",
-        help=f"CPU threads of each trial (BLAS, OpenMP, torch; default {default}: processes sharing a"
+        help=f"CPU threads of each trial (BLAS, OpenMP, torch; default {default_threads}: processes sharing a"
         " machine's cores must not ask for more threads than it has, or they run many times slower)",
     )
 
